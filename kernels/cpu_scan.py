@@ -1,0 +1,283 @@
+"""Fast CPU selective scan: numba loops (forward + hand-written backward) behind an autograd Function.
+
+Layers (as in the Triton path):
+    ``_scan_fwd_loop`` / ``_scan_bwd_loop``  numba ``@njit(parallel=True)`` loops over float arrays;
+    ``_selective_scan_cpu_fwd/_bwd``           launchers: layout, dtype, allocation; no autograd;
+    ``SelectiveScanCpuFn``                      ties them together for autograd;
+    ``selective_scan_cpu``                      public function (called by the dispatch).
+
+Parallelism is over (batch, channel) in the forward; time is sequential and the state index
+``n`` is innermost. B and C are transposed to (batch, g, L, n) so the inner loop is contiguous.
+
+The backward never stores per-step states: the forward keeps the state at the start of every
+``CHECKPOINT``-step chunk, and the backward recomputes one chunk of states at a time, then runs
+the reverse-time adjoint recurrence (Gu & Dao 2023, Sec. 3.3.2 "recomputation")::
+
+    lam_t = C_t dy_t + a_{t+1} lam_{t+1},   lam_{L-1} = C_{L-1} dy_{L-1} + d(last_state)
+
+Memory is O(batch * d * n * L / CHECKPOINT) for the checkpoints, plus per-block partial sums of
+dB / dC (grouped channels share B and C, so their gradients are reduced over the group).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+from torch import Tensor
+
+# Steps between stored states. 64 keeps the recompute buffer (64 x n) in L1 and the
+# checkpoints at 1/64 of a full per-step state history.
+CHECKPOINT = 64
+_SOFTPLUS_THRESHOLD = 20.0  # torch.nn.functional.softplus default
+
+
+@njit(inline="always")
+def _delta_t(v: float, softplus: bool) -> float:
+    if softplus and v <= _SOFTPLUS_THRESHOLD:
+        return math.log1p(math.exp(v))
+    return v
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _scan_fwd_loop(
+    u, delta, A, Bt, Ct, D, z, dbias, h0, has_z, softplus, ckpt_every, out, last, ckpt
+):  # pragma: no cover - compiled
+    """u, delta, out (b, d, L); A (d, n); Bt, Ct (b, g, L, n); D, dbias (d,); z (b, d, L) or dummy;
+    h0, last (b, d, n); ckpt (b, d, n_chunks, n) or a (1, 1, 1, 1) dummy when ckpt_every == 0."""
+    nb, nd, L = u.shape
+    n = A.shape[1]
+    dpg = nd // Bt.shape[1]
+    for idx in prange(nb * nd):
+        b = idx // nd
+        c = idx % nd
+        g = c // dpg
+        h = h0[b, c].copy()
+        for t in range(L):
+            if ckpt_every > 0 and t % ckpt_every == 0:
+                ckpt[b, c, t // ckpt_every, :] = h
+            dt = _delta_t(delta[b, c, t] + dbias[c], softplus)
+            du = dt * u[b, c, t]
+            y = 0.0
+            for i in range(n):
+                h[i] = math.exp(dt * A[c, i]) * h[i] + du * Bt[b, g, t, i]
+                y += Ct[b, g, t, i] * h[i]
+            y += D[c] * u[b, c, t]
+            if has_z:
+                zz = z[b, c, t]
+                y *= zz / (1.0 + math.exp(-zz))
+            out[b, c, t] = y
+        last[b, c, :] = h
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def _scan_bwd_loop(
+    u, delta, A, Bt, Ct, D, z, dbias, ckpt, dout, dlast, has_z, softplus, ckpt_every, blocks,
+    du, ddelta, dz, dA_p, dBt_p, dCt_p, dD_p, ddb_p, dh0,
+):  # pragma: no cover - compiled
+    """Reverse-time adjoint. ``blocks`` (n_blocks, 2) holds [start, end) channel ranges, each inside
+    one group; dBt_p / dCt_p (b, n_blocks, L, n) are per-block partial sums (reduced by the caller);
+    dA_p (b, d, n), dD_p / ddb_p (b, d) are per-batch partials."""
+    nb, nd, L = u.shape
+    n = A.shape[1]
+    dpg = nd // Bt.shape[1]
+    nblk = blocks.shape[0]
+    n_chunks = ckpt.shape[2]
+    dtype = u.dtype
+    for idx in prange(nb * nblk):
+        b = idx // nblk
+        k = idx % nblk
+        hbuf = np.empty((ckpt_every + 1, n), dtype)  # states of one chunk, hbuf[0] = h_{t0-1}
+        lam = np.empty(n, dtype)
+        for c in range(blocks[k, 0], blocks[k, 1]):
+            g = c // dpg
+            lam[:] = dlast[b, c]
+            dD = 0.0
+            ddb = 0.0
+            for j in range(n_chunks - 1, -1, -1):
+                t0 = j * ckpt_every
+                t1 = min(t0 + ckpt_every, L)
+                hbuf[0, :] = ckpt[b, c, j]
+                for t in range(t0, t1):
+                    dt = _delta_t(delta[b, c, t] + dbias[c], softplus)
+                    du_ = dt * u[b, c, t]
+                    r = t - t0
+                    for i in range(n):
+                        hbuf[r + 1, i] = math.exp(dt * A[c, i]) * hbuf[r, i] + du_ * Bt[b, g, t, i]
+                for t in range(t1 - 1, t0 - 1, -1):
+                    r = t - t0
+                    v = delta[b, c, t] + dbias[c]
+                    dt = _delta_t(v, softplus)
+                    ut = u[b, c, t]
+                    g_out = dout[b, c, t]
+                    if has_z:
+                        y = D[c] * ut
+                        for i in range(n):
+                            y += Ct[b, g, t, i] * hbuf[r + 1, i]
+                        zz = z[b, c, t]
+                        sg = 1.0 / (1.0 + math.exp(-zz))
+                        dz[b, c, t] = g_out * y * sg * (1.0 + zz * (1.0 - sg))
+                        dy = g_out * zz * sg
+                    else:
+                        dy = g_out
+                    dD += dy * ut
+                    du_acc = D[c] * dy
+                    ddt = 0.0
+                    for i in range(n):
+                        a = math.exp(dt * A[c, i])
+                        hi = hbuf[r + 1, i]
+                        hp = hbuf[r, i]
+                        dCt_p[b, k, t, i] += dy * hi
+                        lm = lam[i] + dy * Ct[b, g, t, i]  # lam_t
+                        dBt_p[b, k, t, i] += lm * dt * ut
+                        du_acc += lm * dt * Bt[b, g, t, i]
+                        ddt += lm * (Bt[b, g, t, i] * ut + A[c, i] * a * hp)
+                        dA_p[b, c, i] += lm * dt * a * hp
+                        lam[i] = a * lm  # carried to t-1 as a_t * lam_t
+                    du[b, c, t] = du_acc
+                    if softplus and v <= _SOFTPLUS_THRESHOLD:
+                        ddt *= 1.0 / (1.0 + math.exp(-v))
+                    ddelta[b, c, t] = ddt
+                    ddb += ddt
+            dh0[b, c, :] = lam
+            dD_p[b, c] = dD
+            ddb_p[b, c] = ddb
+
+
+def _channel_blocks(d: int, groups: int, batch: int) -> np.ndarray:
+    """Split channels into blocks that never straddle a group, enough of them to feed all threads."""
+    dpg = d // groups
+    want = max(1, -(-4 * numba.get_num_threads() // (batch * groups)))
+    k = min(dpg, want)
+    starts = [g * dpg + (s * dpg) // k for g in range(groups) for s in range(k)]
+    ends = [g * dpg + ((s + 1) * dpg) // k for g in range(groups) for s in range(k)]
+    return np.array([starts, ends], dtype=np.int64).T.copy()
+
+
+def _np(x: Tensor) -> np.ndarray:
+    return x.detach().contiguous().numpy()
+
+
+def _to_grouped_t(BC: Tensor, cdt: torch.dtype) -> Tensor:
+    """(b, n, L) or (b, g, n, L) -> contiguous (b, g, L, n) in the compute dtype."""
+    if BC.dim() == 3:
+        BC = BC.unsqueeze(1)
+    return BC.to(cdt).transpose(-1, -2).contiguous()
+
+
+def _selective_scan_cpu_fwd(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool, initial_state: Tensor | None, save_ckpt: bool,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Returns out (b, d, L) in the compute dtype, last_state (b, d, n), checkpoints
+    (b, d, ceil(L / CHECKPOINT), n) or None."""
+    cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
+    batch, d, L = u.shape
+    n = A.shape[1]
+    u_c, delta_c = u.to(cdt), delta.to(cdt)
+    Bt, Ct = _to_grouped_t(B, cdt), _to_grouped_t(C, cdt)
+    D_c = D.to(cdt) if D is not None else u_c.new_zeros(d)
+    db_c = delta_bias.to(cdt) if delta_bias is not None else u_c.new_zeros(d)
+    z_c = z.to(cdt) if z is not None else u_c.new_zeros(1, 1, 1)
+    h0 = initial_state.to(cdt) if initial_state is not None else u_c.new_zeros(batch, d, n)
+    out = torch.empty(batch, d, L, dtype=cdt)
+    last = torch.empty(batch, d, n, dtype=cdt)
+    n_chunks = -(-L // CHECKPOINT)
+    ckpt = torch.empty(batch, d, n_chunks, n, dtype=cdt) if save_ckpt else u_c.new_empty(1, 1, 1, 1)
+    _scan_fwd_loop(
+        _np(u_c), _np(delta_c), _np(A.to(cdt)), _np(Bt), _np(Ct), _np(D_c), _np(z_c), _np(db_c),
+        _np(h0), z is not None, bool(delta_softplus), CHECKPOINT if save_ckpt else 0,
+        out.numpy(), last.numpy(), ckpt.numpy(),
+    )
+    return out, last, (ckpt if save_ckpt else None)
+
+
+class SelectiveScanCpuFn(torch.autograd.Function):
+    """Autograd wrapper; saves the inputs and the chunk-start states only."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state):
+        out, last, ckpt = _selective_scan_cpu_fwd(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
+            save_ckpt=any(ctx.needs_input_grad),
+        )
+        ctx.delta_softplus = delta_softplus
+        ctx.meta = (D is not None, z is not None, delta_bias is not None, initial_state is not None)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ckpt)
+        return out.to(u.dtype), last
+
+    @staticmethod
+    def backward(ctx, dout, dlast):
+        u, delta, A, B, C, D, z, delta_bias, ckpt = ctx.saved_tensors
+        has_D, has_z, has_db, has_h0 = ctx.meta
+        cdt = ckpt.dtype
+        batch, d, L = u.shape
+        n = A.shape[1]
+        groups = 1 if B.dim() == 3 else B.shape[1]
+        u_c, delta_c = u.to(cdt), delta.to(cdt)
+        Bt, Ct = _to_grouped_t(B, cdt), _to_grouped_t(C, cdt)
+        D_c = D.to(cdt) if has_D else u_c.new_zeros(d)
+        db_c = delta_bias.to(cdt) if has_db else u_c.new_zeros(d)
+        z_c = z.to(cdt) if has_z else u_c.new_zeros(1, 1, 1)
+        dout_c = dout.to(cdt) if dout is not None else u_c.new_zeros(batch, d, L)
+        dlast_c = dlast.to(cdt) if dlast is not None else u_c.new_zeros(batch, d, n)
+        blocks = _channel_blocks(d, groups, batch)
+        nblk = blocks.shape[0]
+        du = torch.empty(batch, d, L, dtype=cdt)
+        ddelta = torch.empty(batch, d, L, dtype=cdt)
+        dz = torch.zeros(batch, d, L, dtype=cdt) if has_z else u_c.new_zeros(1, 1, 1)
+        dA_p = torch.zeros(batch, d, n, dtype=cdt)
+        dBt_p = torch.zeros(batch, nblk, L, n, dtype=cdt)
+        dCt_p = torch.zeros(batch, nblk, L, n, dtype=cdt)
+        dD_p = torch.empty(batch, d, dtype=cdt)
+        ddb_p = torch.empty(batch, d, dtype=cdt)
+        dh0 = torch.empty(batch, d, n, dtype=cdt)
+        _scan_bwd_loop(
+            _np(u_c), _np(delta_c), _np(A.to(cdt)), _np(Bt), _np(Ct), _np(D_c), _np(z_c), _np(db_c),
+            _np(ckpt), _np(dout_c), _np(dlast_c), has_z, bool(ctx.delta_softplus), CHECKPOINT, blocks,
+            du.numpy(), ddelta.numpy(), dz.numpy(), dA_p.numpy(), dBt_p.numpy(), dCt_p.numpy(),
+            dD_p.numpy(), ddb_p.numpy(), dh0.numpy(),
+        )
+
+        def reduce_bc(p: Tensor, like: Tensor) -> Tensor:
+            # (b, g * k, L, n) -> (b, g, n, L), then drop the group axis for ungrouped inputs.
+            g = p.view(batch, groups, nblk // groups, L, n).sum(2).transpose(-1, -2)
+            return (g.squeeze(1) if like.dim() == 3 else g).to(like.dtype)
+
+        return (
+            du.to(u.dtype),
+            ddelta.to(delta.dtype),
+            dA_p.sum(0).to(A.dtype),
+            reduce_bc(dBt_p, B),
+            reduce_bc(dCt_p, C),
+            dD_p.sum(0).to(D.dtype) if has_D else None,
+            dz.to(z.dtype) if has_z else None,
+            ddb_p.sum(0).to(delta_bias.dtype) if has_db else None,
+            None,
+            dh0 if has_h0 else None,
+        )
+
+
+def selective_scan_cpu(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
+    z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False,
+    return_last_state: bool = False, initial_state: Tensor | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Numba selective scan on CPU tensors; same contract as ``selective_scan_ref``.
+
+    Args:
+        u, delta: (batch, d, L).  A: (d, n).  B, C: (batch, n, L) or (batch, g, n, L).
+        D, delta_bias: optional (d,).  z: optional (batch, d, L).  initial_state: optional (batch, d, n).
+
+    Returns:
+        out (batch, d, L) in u.dtype; with ``return_last_state`` also (batch, d, n) in fp32
+        (fp64 for fp64 inputs).
+    """
+    out, last = SelectiveScanCpuFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state)
+    return (out, last) if return_last_state else out
+
+
+__all__ = ["selective_scan_cpu", "SelectiveScanCpuFn", "CHECKPOINT"]

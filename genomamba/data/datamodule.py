@@ -1,0 +1,253 @@
+"""``GenomeDataModule``: labelled FASTA genomes -> train/val/test window loaders.
+
+Batches are dicts (see :func:`~genomamba.data.windows.collate_windows`)::
+
+    input_ids       (B, L) long     token ids (DNATokenizer)
+    soft_mask       (B, L) bool     lowercase (soft-masked) positions
+    attention_mask  (B, L) bool     all True here: every window in a batch has length L
+    labels          (B,)   long     genome label index into ``label_names``
+    start (B,) long; genome, contig, strand: lists of str
+
+Splits (:mod:`genomamba.data.intervals`): with ``holdout_contigs`` (or ``split_by="contig"``)
+whole records are held out; otherwise the last ``val_fraction`` (then ``test_fraction``) of
+every record is held out, which is what a one-contig bacterial genome needs. Windows never
+cross a split boundary. Training windows are random and seeded per item (see
+:class:`~genomamba.data.windows.RandomWindowDataset`); validation/test windows are a fixed
+tiling, identical on every call.
+
+``set_window_length(L)`` changes the window length of existing datasets (sequence-length
+warm-up). Loaders made before the call keep worker copies of the old datasets, so with
+Lightning set ``reload_dataloaders_every_n_epochs=1`` when you change ``L`` mid-training.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from genomamba.data.fasta import FastaSpec, GenomeFile, open_genomes
+from genomamba.data.intervals import Interval, read_bed, split_intervals
+from genomamba.data.tokenizer import DNATokenizer
+from genomamba.data.windows import EpochKeySampler, RandomWindowDataset, TilingWindowDataset, collate_windows
+from genomamba.errors import ConfigError
+
+__all__ = ["GenomeDataModule"]
+
+
+class GenomeDataModule(L.LightningDataModule):
+    """Window loaders over one or several labelled genomes.
+
+    Args:
+        fasta: a path (one genome), a list of paths (one label per file), a mapping
+            ``label -> path | [paths]``, or a ``.tsv`` species table (``path``, ``species``).
+        window_length: window length ``L`` in bases.
+        batch_size: windows per batch.
+        num_workers: DataLoader workers (pyfaidx is reopened lazily in each).
+        seed: seed of the training windows, RC coin flips and any contig shuffle.
+        val_fraction, test_fraction: held-out fraction (of each record, or of the bases when
+            holding out whole records).
+        holdout_contigs: records to hold out whole, a list (validation) or
+            ``{"val": [...], "test": [...]}``; implies ``split_by="contig"``.
+        bed: BED file(s) restricting where windows come from (all splits).
+        max_n_fraction: training windows with more N are redrawn; eval windows are dropped.
+        rc_augment: reverse-complement half of the training windows (seeded).
+        train_samples_per_epoch: training windows per epoch.
+        val_stride: eval tiling stride (default ``window_length``).
+        max_val_windows: cap on eval windows (evenly spaced subset, deterministic).
+        split_by: ``"auto"`` (contig if ``holdout_contigs`` else region), ``"region"`` or ``"contig"``.
+        balance_labels: draw training labels uniformly (True) or by genome size.
+        pin_memory: passed to the DataLoaders.
+    """
+
+    def __init__(
+        self,
+        fasta: FastaSpec,
+        window_length: int = 1024,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        seed: int = 0,
+        val_fraction: float = 0.05,
+        test_fraction: float = 0.0,
+        holdout_contigs: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        bed: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        max_n_fraction: float = 0.1,
+        rc_augment: bool = False,
+        train_samples_per_epoch: int = 10_000,
+        val_stride: int | None = None,
+        max_val_windows: int | None = None,
+        split_by: str = "auto",
+        balance_labels: bool = True,
+        pin_memory: bool = False,
+    ):
+        super().__init__()
+        if window_length < 1 or batch_size < 1 or num_workers < 0 or train_samples_per_epoch < 1:
+            raise ConfigError(
+                f"need window_length >= 1, batch_size >= 1, num_workers >= 0, train_samples_per_epoch >= 1; got "
+                f"{window_length}, {batch_size}, {num_workers}, {train_samples_per_epoch}"
+            )
+        if split_by not in ("auto", "region", "contig"):
+            raise ConfigError(f"split_by must be 'auto', 'region' or 'contig', got {split_by!r}")
+        self.fasta = fasta
+        self.window_length = int(window_length)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.seed = int(seed)
+        self.val_fraction = float(val_fraction)
+        self.test_fraction = float(test_fraction)
+        self.holdout_contigs = holdout_contigs
+        self.bed = bed
+        self.max_n_fraction = float(max_n_fraction)
+        self.rc_augment = bool(rc_augment)
+        self.train_samples_per_epoch = int(train_samples_per_epoch)
+        self.val_stride = val_stride
+        self.max_val_windows = max_val_windows
+        self.split_by = "contig" if split_by == "auto" and holdout_contigs is not None else split_by
+        if self.split_by == "auto":
+            self.split_by = "region"
+        self.balance_labels = balance_labels
+        self.pin_memory = pin_memory
+        self.tokenizer = DNATokenizer()
+        self.files: list[GenomeFile] = []
+        self.label_names: list[str] = []
+        self.splits: dict[str, list[list[Interval]]] = {}
+        self.datasets: dict[str, RandomWindowDataset | TilingWindowDataset] = {}
+        self._train_sampler: EpochKeySampler | None = None
+
+    # ----------------------------------------------------------------------------- setup
+    def prepare_data(self) -> None:
+        """Validate the FASTA files and build missing indexes (once, on rank 0)."""
+        open_genomes(self.fasta)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.files:
+            return
+        self.files, self.label_names = open_genomes(self.fasta)
+        allowed = self._read_beds()
+        self.splits = {"train": [], "val": [], "test": []}
+        for f in self.files:
+            parts = split_intervals(
+                f.lengths,
+                mode=self.split_by,
+                val_fraction=self.val_fraction,
+                test_fraction=self.test_fraction,
+                holdout_contigs=self._holdout_for(f),
+                restrict_to=allowed,
+                seed=self.seed,
+            )
+            for k in self.splits:
+                self.splits[k].append(parts[k])
+        self._build_datasets()
+
+    def _holdout_for(self, f: GenomeFile) -> Any:
+        """Hold-out records that exist in ``f`` (names may refer to several files)."""
+        h = self.holdout_contigs
+        if h is None:
+            return None
+        if isinstance(h, Mapping):
+            return {k: [c for c in v if c in f.lengths] for k, v in h.items()}
+        names = [h] if isinstance(h, str) else list(h)
+        known = {c for g in self.files for c in g.lengths}
+        missing = [c for c in names if c not in known]
+        if missing:
+            raise ConfigError(f"holdout_contigs {missing} are not records of any FASTA; records: {sorted(known)[:20]}")
+        return [c for c in names if c in f.lengths]
+
+    def _read_beds(self) -> list[Interval] | None:
+        if self.bed is None:
+            return None
+        beds = [self.bed] if isinstance(self.bed, str | os.PathLike) else list(self.bed)
+        lengths: dict[str, int] = {}
+        for f in self.files:
+            lengths.update(f.lengths)
+        out = [iv for b in beds for iv in read_bed(b, lengths)]
+        if not any(iv.contig in lengths for iv in out):
+            raise ConfigError(
+                f"no interval of {beds} is on a record of the FASTA (BED records e.g. {out[0].contig!r}; "
+                f"FASTA records e.g. {next(iter(lengths))!r}); check the naming (chr1 vs 1)"
+            )
+        return out
+
+    def _build_datasets(self) -> None:
+        self.datasets = {
+            "train": RandomWindowDataset(
+                self.files,
+                self.splits["train"],
+                self.window_length,
+                samples_per_epoch=self.train_samples_per_epoch,
+                seed=self.seed,
+                rc_augment=self.rc_augment,
+                max_n_fraction=self.max_n_fraction,
+                balance_labels=self.balance_labels,
+            )
+        }
+        for split in ("val", "test"):
+            if any(self.splits[split]):
+                self.datasets[split] = TilingWindowDataset(
+                    self.files,
+                    self.splits[split],
+                    self.window_length,
+                    stride=self.val_stride,
+                    max_windows=self.max_val_windows,
+                    max_n_fraction=self.max_n_fraction,
+                    split=split,
+                )
+
+    def set_window_length(self, window_length: int) -> None:
+        """Change ``L`` for all datasets (see the module docstring about reloading loaders)."""
+        if window_length < 1:
+            raise ConfigError(f"window_length must be >= 1, got {window_length}")
+        self.window_length = int(window_length)
+        for ds in self.datasets.values():
+            ds.set_window_length(self.window_length)
+
+    # ----------------------------------------------------------------------------- loaders
+    def _loader(self, split: str, **kwargs: Any) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        if split not in self.datasets:
+            raise ConfigError(
+                f"no {split} windows: set {split}_fraction > 0 (or holdout_contigs for {split}) to get a {split} loader"
+            )
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            collate_fn=collate_windows,
+            pin_memory=self.pin_memory,
+            persistent_workers=False,
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        if self._train_sampler is None or self._train_sampler.num_samples != self.train_samples_per_epoch:
+            self._train_sampler = EpochKeySampler(self.train_samples_per_epoch)
+        return self._loader("train", sampler=self._train_sampler, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    def state_dict(self) -> dict[str, Any]:
+        # Resuming continues the epoch sequence of training windows.
+        return {"train_epoch": self._train_sampler.epoch if self._train_sampler else 0}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._train_sampler = EpochKeySampler(self.train_samples_per_epoch, epoch=state_dict.get("train_epoch", 0))
+
+    def describe(self) -> str:
+        """One line per split: windows / bases available."""
+        lines = [f"genomes: {', '.join(f'{n} ({i})' for i, n in enumerate(self.label_names))}"]
+        for k, per_file in self.splits.items():
+            bp = sum(iv.length for ivs in per_file for iv in ivs)
+            lines.append(f"{k}: {bp:,} bp" + (f", {len(self.datasets[k])} windows" if k in self.datasets else ""))
+        return "\n".join(lines)

@@ -1,0 +1,335 @@
+"""Fixed-length window datasets over labelled genomes.
+
+* :class:`RandomWindowDataset` (training): each item is drawn from its own
+  ``numpy.random.Generator`` seeded with ``(seed, key)``. The same key always gives the same
+  window, whatever the number of workers, and no global RNG is touched. Pair it with
+  :class:`EpochKeySampler`, which hands out keys ``epoch * n + i`` so each epoch sees new
+  windows (Lightning calls its ``set_epoch``; without Lightning it advances on every pass).
+  Sampling: genome label (uniformly, so classes are balanced; or by size) -> record region
+  of that label, weighted by the number of valid window starts -> uniform start. Windows
+  with more than ``max_n_fraction`` N are redrawn. Optional reverse-complement augmentation
+  flips a seeded coin per item.
+* :class:`TilingWindowDataset` (evaluation): fixed stride, the same windows every time; a
+  final window aligned to each region's end covers the tail (``cover_end``).
+
+A window is only ever cut inside one split interval, so windows of different splits never
+overlap. Regions shorter than the window are skipped; if a genome (label) has none long
+enough, :class:`~genomamba.errors.WindowError` names its longest record and the fix.
+
+Items are dicts::
+
+    input_ids  LongTensor (L,)   token ids (see DNATokenizer)
+    soft_mask  BoolTensor (L,)   lowercase (soft-masked) positions, in window orientation
+    label      LongTensor ()     genome label index
+    genome, contig, strand: str; start: int (0-based, forward-strand coordinate)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from genomamba.data.fasta import GenomeFile
+from genomamba.data.intervals import Interval
+from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, PAD_ID, DNATokenizer
+from genomamba.errors import ConfigError, WindowError
+
+__all__ = ["EpochKeySampler", "RandomWindowDataset", "TilingWindowDataset", "collate_windows", "fetch_window"]
+
+log = logging.getLogger(__name__)
+_TOKENIZER = DNATokenizer()
+
+
+def fetch_window(
+    genome: GenomeFile, contig: str, start: int, end: int, *, strand: str = "+", allow_all_n: bool = False
+) -> dict[str, Any]:
+    """Fetch and tokenize one window ``contig[start:end]``.
+
+    Args:
+        strand: ``"+"`` or ``"-"`` (reverse complement; ``soft_mask`` is flipped with it).
+        allow_all_n: if False, a window made only of N raises :class:`WindowError`.
+
+    Returns:
+        An item dict (see module docstring) with ``input_ids`` ``(end - start,)``.
+    """
+    seq = genome.fetch(contig, start, end)
+    ids, soft = _TOKENIZER.encode(seq, return_soft_mask=True, source=f"{genome.path}:{contig}:{start}-{end}")
+    if not allow_all_n and (ids == N_ID).all():
+        raise WindowError(
+            f"{genome.path}:{contig}:{start}-{end} contains only N (unsequenced gap); choose another region "
+            "or restrict windows with a BED file"
+        )
+    return _item(genome, contig, start, strand, ids, soft)
+
+
+def _item(genome: GenomeFile, contig: str, start: int, strand: str, ids: np.ndarray, soft: np.ndarray) -> dict[str, Any]:
+    if strand == "-":
+        ids = COMPLEMENT_IDS[ids][::-1].copy()
+        soft = soft[::-1].copy()
+    elif strand != "+":
+        raise ValueError(f"strand must be '+' or '-', got {strand!r}")
+    return {
+        "input_ids": torch.from_numpy(ids),
+        "soft_mask": torch.from_numpy(np.ascontiguousarray(soft)),
+        "label": torch.tensor(genome.label, dtype=torch.long),
+        "genome": genome.name,
+        "contig": contig,
+        "start": int(start),
+        "strand": strand,
+    }
+
+
+@dataclass(frozen=True)
+class _Region:
+    file: int
+    contig: str
+    start: int
+    end: int
+
+
+def _regions(
+    files: Sequence[GenomeFile], intervals: Sequence[Sequence[Interval]], window_length: int, split: str
+) -> list[_Region]:
+    """Regions (per file) long enough for one window; WindowError if a label has none."""
+    if window_length < 1:
+        raise ConfigError(f"window_length must be >= 1, got {window_length}")
+    if len(files) != len(intervals):
+        raise ValueError("need one interval list per genome file")
+    out: list[_Region] = []
+    for label in sorted({f.label for f in files}):
+        members = [i for i, f in enumerate(files) if f.label == label]
+        cands = [(i, iv) for i in members for iv in intervals[i]]
+        fits = [_Region(i, iv.contig, iv.start, iv.end) for i, iv in cands if iv.length >= window_length]
+        if cands and not fits:
+            i, iv = max(cands, key=lambda x: x[1].length)
+            rec = files[i].lengths[iv.contig]
+            raise WindowError(
+                f"window_length={window_length} does not fit in any {split} region of {files[i].path}: the longest is "
+                f"{iv.contig}:{iv.start}-{iv.end} ({iv.length} bp; record {iv.contig!r} is {rec} bp). "
+                f"Use a smaller window_length, or a larger {split} fraction / BED interval."
+            )
+        skipped = len(cands) - len(fits)
+        if skipped:
+            log.info("%s split: %d region(s) shorter than %d bp skipped for label %d", split, skipped, window_length, label)
+        out.extend(fits)
+    return out
+
+
+class RandomWindowDataset(Dataset):
+    """Seeded random windows from split intervals (see module docstring).
+
+    Args:
+        files: opened genomes; ``files[i].label`` is the item label.
+        intervals: ``intervals[i]`` are the regions of ``files[i]`` windows may come from.
+        window_length: ``L``.
+        samples_per_epoch: ``len(self)``; keys beyond it (from :class:`EpochKeySampler`) are fine.
+        seed: base seed.
+        rc_augment: reverse-complement half of the windows (seeded per item).
+        max_n_fraction: redraw windows with a larger fraction of N.
+        balance_labels: draw labels uniformly (True) or in proportion to their size.
+        max_tries: draws per item before giving up with :class:`WindowError`.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[GenomeFile],
+        intervals: Sequence[Sequence[Interval]],
+        window_length: int,
+        *,
+        samples_per_epoch: int = 10_000,
+        seed: int = 0,
+        rc_augment: bool = False,
+        max_n_fraction: float = 0.1,
+        balance_labels: bool = True,
+        max_tries: int = 100,
+        split: str = "train",
+    ):
+        if not 0 <= max_n_fraction <= 1:
+            raise ConfigError(f"max_n_fraction must be in [0, 1], got {max_n_fraction}")
+        self.files = list(files)
+        self.intervals = [list(x) for x in intervals]
+        self.samples_per_epoch = int(samples_per_epoch)
+        self.seed = int(seed)
+        self.rc_augment = rc_augment
+        self.max_n_fraction = float(max_n_fraction)
+        self.balance_labels = balance_labels
+        self.max_tries = int(max_tries)
+        self.split = split
+        self.set_window_length(window_length)
+
+    def set_window_length(self, window_length: int) -> None:
+        """Change ``L`` (sequence-length warm-up); recomputes which regions can host a window."""
+        self.window_length = int(window_length)
+        regions = _regions(self.files, self.intervals, self.window_length, self.split)
+        if not regions:
+            raise WindowError(f"no {self.split} regions to sample windows from (check the split fractions / BED)")
+        self._regions = regions
+        labels = sorted({self.files[r.file].label for r in regions})
+        self._labels = np.array(labels)
+        # Per label: cumulative count of valid window starts over its regions.
+        self._cum: list[np.ndarray] = []
+        self._members: list[list[_Region]] = []
+        for label in labels:
+            mem = [r for r in regions if self.files[r.file].label == label]
+            self._members.append(mem)
+            self._cum.append(np.cumsum([r.end - r.start - self.window_length + 1 for r in mem]))
+        sizes = np.array([c[-1] for c in self._cum], dtype=np.float64)
+        self._label_p = None if self.balance_labels else sizes / sizes.sum()
+
+    def __len__(self) -> int:
+        return self.samples_per_epoch
+
+    def sample(self, rng: np.random.Generator) -> tuple[_Region, int, str]:
+        """Draw ``(region, start, strand)`` with ``rng``."""
+        li = int(rng.choice(len(self._labels), p=self._label_p))
+        cum = self._cum[li]
+        k = int(rng.integers(cum[-1]))
+        ri = int(np.searchsorted(cum, k, side="right"))
+        region = self._members[li][ri]
+        offset = k - (int(cum[ri - 1]) if ri else 0)
+        strand = "-" if self.rc_augment and rng.random() < 0.5 else "+"
+        return region, region.start + offset, strand
+
+    def __getitem__(self, key: int) -> dict[str, Any]:
+        rng = np.random.default_rng((self.seed, int(key)))
+        L = self.window_length
+        for _ in range(self.max_tries):
+            region, start, strand = self.sample(rng)
+            f = self.files[region.file]
+            seq = f.fetch(region.contig, start, start + L)
+            ids, soft = _TOKENIZER.encode(seq, return_soft_mask=True, source=f"{f.path}:{region.contig}:{start}-{start + L}")
+            if np.count_nonzero(ids == N_ID) <= self.max_n_fraction * L:
+                return _item(f, region.contig, start, strand, ids, soft)
+        raise WindowError(
+            f"could not draw a {self.split} window of {L} bp with at most {self.max_n_fraction:.0%} N in "
+            f"{self.max_tries} tries (last: {f.path}:{region.contig}:{start}-{start + L}); the regions are mostly N. "
+            "Raise max_n_fraction or restrict the regions with a BED file."
+        )
+
+
+class TilingWindowDataset(Dataset):
+    """Deterministic tiling of split intervals with a fixed stride (evaluation).
+
+    Args:
+        files, intervals: as for :class:`RandomWindowDataset`.
+        window_length: ``L``.
+        stride: step between window starts (default ``L``, non-overlapping).
+        max_windows: keep this many windows, evenly spaced over the tiling (deterministic).
+        max_n_fraction: drop windows with a larger fraction of N (reads the regions once).
+        cover_end: add a window ending exactly at each region's end if the stride misses it.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[GenomeFile],
+        intervals: Sequence[Sequence[Interval]],
+        window_length: int,
+        *,
+        stride: int | None = None,
+        max_windows: int | None = None,
+        max_n_fraction: float = 1.0,
+        cover_end: bool = True,
+        split: str = "val",
+    ):
+        self.files = list(files)
+        self.intervals = [list(x) for x in intervals]
+        self.stride_arg = stride
+        self.max_windows = max_windows
+        self.max_n_fraction = float(max_n_fraction)
+        self.cover_end = cover_end
+        self.split = split
+        self.set_window_length(window_length)
+
+    def set_window_length(self, window_length: int) -> None:
+        self.window_length = L = int(window_length)
+        stride = self.stride_arg or L
+        if stride < 1:
+            raise ConfigError(f"stride must be >= 1, got {stride}")
+        self.stride = stride
+        windows: list[tuple[int, str, int]] = []
+        for r in _regions(self.files, self.intervals, L, self.split):
+            starts = list(range(r.start, r.end - L + 1, stride))
+            if self.cover_end and starts[-1] != r.end - L:
+                starts.append(r.end - L)
+            if self.max_n_fraction < 1.0:
+                starts = self._filter_n(r, starts)
+            windows.extend((r.file, r.contig, s) for s in starts)
+        if self.max_windows is not None and len(windows) > self.max_windows:
+            keep = np.unique(np.linspace(0, len(windows) - 1, self.max_windows).round().astype(np.int64))
+            windows = [windows[i] for i in keep]
+        self.windows = windows
+
+    def _filter_n(self, r: _Region, starts: list[int]) -> list[int]:
+        f, L = self.files[r.file], self.window_length
+        ids = _TOKENIZER.encode(f.fetch(r.contig, r.start, r.end), source=f"{f.path}:{r.contig}")
+        cum = np.concatenate([[0], np.cumsum(ids == N_ID)])
+        s = np.asarray(starts) - r.start
+        n_count = cum[s + L] - cum[s]
+        return [st for st, n in zip(starts, n_count, strict=True) if n <= self.max_n_fraction * L]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        fi, contig, start = self.windows[i]
+        return fetch_window(self.files[fi], contig, start, start + self.window_length, allow_all_n=True)
+
+
+class EpochKeySampler(Sampler[int]):
+    """Yields keys ``epoch * n .. epoch * n + n - 1`` for a keyed dataset (new windows each epoch).
+
+    ``set_epoch`` (called by Lightning, as for ``DistributedSampler``) fixes the epoch; each
+    pass also advances it, so plain PyTorch loops get fresh windows too.
+    """
+
+    def __init__(self, num_samples: int, epoch: int = 0):
+        self.num_samples = int(num_samples)
+        self.epoch = int(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        e = self.epoch
+        self.epoch += 1
+        return iter(range(e * self.num_samples, (e + 1) * self.num_samples))
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def collate_windows(items: Sequence[dict[str, Any]], pad_id: int = PAD_ID) -> dict[str, Any]:
+    """Batch window items, right-padding to the longest with ``pad_id``.
+
+    Returns:
+        ``input_ids`` (B, L) long, ``soft_mask`` (B, L) bool, ``attention_mask`` (B, L) bool
+        (False on padding), ``labels`` (B,) long, ``start`` (B,) long, and lists ``genome``,
+        ``contig``, ``strand``.
+    """
+    if not items:
+        raise ValueError("cannot collate an empty batch")
+    lengths = [int(x["input_ids"].shape[0]) for x in items]
+    B, L = len(items), max(lengths)
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)
+    soft_mask = torch.zeros((B, L), dtype=torch.bool)
+    attention_mask = torch.zeros((B, L), dtype=torch.bool)
+    for b, (x, n) in enumerate(zip(items, lengths, strict=True)):
+        input_ids[b, :n] = x["input_ids"]
+        soft_mask[b, :n] = x["soft_mask"]
+        attention_mask[b, :n] = True
+    return {
+        "input_ids": input_ids,
+        "soft_mask": soft_mask,
+        "attention_mask": attention_mask,
+        "labels": torch.stack([torch.as_tensor(x["label"], dtype=torch.long) for x in items]),
+        "start": torch.tensor([int(x["start"]) for x in items], dtype=torch.long),
+        "genome": [x["genome"] for x in items],
+        "contig": [x["contig"] for x in items],
+        "strand": [x["strand"] for x in items],
+    }

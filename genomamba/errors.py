@@ -38,3 +38,7 @@ class VCFError(GenomambaError):
 
 class KernelInputError(GenomambaError, ValueError):
     """Inputs to the selective-scan kernels have mismatched shapes, dtypes or devices."""
+
+
+class ModelInputError(GenomambaError, ValueError):
+    """Model inputs are malformed (token ids out of range, mask not right-padded, batch mismatch)."""

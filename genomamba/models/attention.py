@@ -1,0 +1,116 @@
+"""Causal (optionally sliding-window) multi-head attention for hybrid layers, with a KV cache.
+
+Positions are encoded with rotary embeddings (RoPE, Su et al. 2021) at absolute positions,
+so chunked streaming gives the same result as a one-shot pass. Keys are cached already
+rotated; the cache keeps the last ``window`` real keys/values of each sample (all of them
+when ``window`` is None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class AttnCache:
+    """Streaming state of one attention layer.
+
+    k, v: (B, H, W, head_dim) rotated keys / values; pos: (B, W) long absolute positions;
+    valid: (B, W) bool. Valid entries always form a suffix of the W slots.
+    """
+
+    k: Tensor
+    v: Tensor
+    pos: Tensor
+    valid: Tensor
+
+
+def _rotate(x: Tensor, pos: Tensor, base: float) -> Tensor:
+    """Rotary encoding. x: (B, H, L, hd); pos: (B, L) -> (B, H, L, hd) in x.dtype."""
+    half = x.shape[-1] // 2
+    inv_freq = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    ang = pos.float()[:, None, :, None] * inv_freq  # (B, 1, L, half)
+    cos, sin = ang.cos(), ang.sin()
+    x1, x2 = x.float()[..., :half], x.float()[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).to(x.dtype)
+
+
+class CausalSelfAttention(nn.Module):
+    """Pre-projected causal attention via ``F.scaled_dot_product_attention`` with a bool mask."""
+
+    def __init__(self, d_model: int, n_heads: int, window: int | None, rope_base: float, bias: bool) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads
+        self.window = window
+        self.rope_base = rope_base
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def allocate_cache(self, batch_size: int, device: torch.device | None, dtype: torch.dtype) -> AttnCache:
+        kv = torch.zeros(batch_size, self.n_heads, 0, self.head_dim, device=device, dtype=dtype)
+        return AttnCache(
+            k=kv,
+            v=kv.clone(),
+            pos=torch.zeros(batch_size, 0, device=device, dtype=torch.long),
+            valid=torch.zeros(batch_size, 0, device=device, dtype=torch.bool),
+        )
+
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        lengths: Tensor | None = None,
+        cache: AttnCache | None = None,
+        offsets: Tensor | None = None,
+        return_cache: bool = False,
+    ) -> tuple[Tensor, AttnCache | None]:
+        """x: (B, L, d); mask: (B, L) bool (right padding); offsets: (B,) absolute position of
+        x[:, 0] (tokens already seen). Returns (out (B, L, d), new cache or None)."""
+        b, L, d = x.shape
+        dev = x.device
+        if cache is None:
+            cache = self.allocate_cache(b, dev, x.dtype)
+        if offsets is None:
+            offsets = torch.zeros(b, dtype=torch.long, device=dev)
+        if mask is None:
+            mask = torch.ones(b, L, dtype=torch.bool, device=dev)
+        q, k, v = self.qkv(x).view(b, L, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        pos = offsets[:, None] + torch.arange(L, device=dev)  # (B, L)
+        q, k = _rotate(q, pos, self.rope_base), _rotate(k, pos, self.rope_base)
+        wc = cache.k.shape[2]
+        k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, wc + L, hd)
+        v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
+        pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, wc + L)
+        valid_all = torch.cat([cache.valid, mask], dim=1)
+        allowed = valid_all[:, None, :] & (pos_all[:, None, :] <= pos[:, :, None])  # (B, L, wc + L)
+        if self.window is not None:
+            allowed &= pos_all[:, None, :] > pos[:, :, None] - self.window
+        # Pad queries attend to their own key only: avoids all-masked rows (NaN); their
+        # outputs are never read by real positions.
+        self_key = torch.zeros(L, wc + L, dtype=torch.bool, device=dev)
+        self_key[torch.arange(L), wc + torch.arange(L)] = True
+        allowed |= (~mask)[:, :, None] & self_key
+        y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed[:, None])  # (B, H, L, hd)
+        out = self.out_proj(y.transpose(1, 2).reshape(b, L, d))
+        if not return_cache:
+            return out, None
+        # Keep each sample's last W real keys (valid block ends at wc + length), right-aligned.
+        total = wc + L
+        keep = total if self.window is None else self.window
+        lengths = mask.sum(1) if lengths is None else lengths
+        idx = (wc + lengths)[:, None] - keep + torch.arange(keep, device=dev)  # (B, keep)
+        ok = idx >= 0
+        idx = idx.clamp(min=0)
+        gidx = idx[:, None, :, None].expand(-1, self.n_heads, -1, self.head_dim)
+        new = AttnCache(
+            k=k_all.gather(2, gidx),
+            v=v_all.gather(2, gidx),
+            pos=pos_all.gather(1, idx),
+            valid=valid_all.gather(1, idx) & ok,
+        )
+        return out, new

@@ -1,0 +1,236 @@
+"""Checkpoint I/O: safetensors directories, Lightning ``.ckpt`` files, HuggingFace Mamba import."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from genomamba.errors import CheckpointError, ConfigError
+from genomamba.models.config import GenomambaConfig
+from genomamba.models.model import GenomambaLM
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
+    """Write config.json + model.safetensors into ``directory`` atomically.
+
+    Files go to a temporary sibling directory that then replaces ``directory`` with
+    ``os.replace``, so readers never see a half-written checkpoint. Tied LM-head weights are
+    not stored separately (the head reuses the embedding).
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        model.config.to_json(tmp / CONFIG_NAME)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        old = None
+        if directory.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
+            os.replace(directory, old / "ckpt")
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def _load_state_dict(model: GenomambaLM, sd: dict[str, Tensor], source: str, fix: str) -> None:
+    """Strict load with a message listing missing / unexpected / mis-shaped keys."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    shapes = [
+        f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(sd))
+        if sd[k].shape != own[k].shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
+        if shapes:
+            parts.append(f"shape mismatches {shapes[:5]}")
+        raise CheckpointError(f"{source}: weights do not match the model config ({'; '.join(parts)}). {fix}")
+    model.load_state_dict(sd, strict=True)
+
+
+def _config_from_dict(d: Any, source: str) -> GenomambaConfig:
+    try:
+        return GenomambaConfig.from_dict(dict(d), source=source)
+    except (ConfigError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{source}: invalid model config ({e}); re-save the checkpoint") from e
+
+
+def load_pretrained(directory: str | Path, map_location: str | torch.device = "cpu") -> GenomambaLM:
+    """Load a directory written by :func:`save_pretrained`."""
+    directory = Path(directory)
+    cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+    fix = "re-export it with GenomambaLM.save_pretrained"
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: not a checkpoint directory; {fix}")
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{cfg_path}: missing; a checkpoint directory needs {CONFIG_NAME}; {fix}")
+    if not w_path.is_file():
+        raise CheckpointError(f"{w_path}: missing; {fix}")
+    try:
+        cfg_dict = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: unreadable or invalid JSON ({e}); {fix}") from e
+    if not isinstance(cfg_dict, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object; {fix}")
+    cfg = _config_from_dict(cfg_dict, str(cfg_path))
+    try:
+        sd = load_file(str(w_path), device=str(map_location))
+    except Exception as e:  # safetensors raises SafetensorError / OSError / ValueError on corruption
+        raise CheckpointError(f"{w_path}: corrupt or truncated safetensors file ({e}); {fix}") from e
+    model = GenomambaLM(cfg)
+    _load_state_dict(model, sd, str(w_path), f"Check that {cfg_path} belongs to these weights.")
+    return model.to(map_location)
+
+
+def load_lightning_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True
+) -> GenomambaLM:
+    """Load a Lightning checkpoint saved by genomamba's training module.
+
+    Contract: ``ckpt["state_dict"]`` holds the LM's weights under the prefix ``model.`` and
+    ``ckpt["hyper_parameters"]["model_config"]`` is the GenomambaConfig dict. Loads with
+    ``weights_only=True`` (no arbitrary code); pass False only for trusted files whose
+    hyper-parameters hold non-primitive objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as e:  # zip / pickle / EOF errors on corrupt files
+        raise CheckpointError(
+            f"{path}: cannot read Lightning checkpoint ({type(e).__name__}: {e}); the file is corrupt "
+            "or not a torch checkpoint (if it is trusted and only the unpickler refused it, pass weights_only=False)"
+        ) from e
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path}: no 'state_dict' entry; not a Lightning checkpoint")
+    hp = ckpt.get("hyper_parameters") or {}
+    if "model_config" not in hp:
+        raise CheckpointError(
+            f"{path}: hyper_parameters has no 'model_config'; save the LightningModule with "
+            "save_hyperparameters(model_config=config.to_dict())"
+        )
+    cfg = _config_from_dict(hp["model_config"], f"{path} [hyper_parameters.model_config]")
+    prefix = "model."
+    sd = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    if not sd:
+        raise CheckpointError(f"{path}: no state_dict keys start with {prefix!r}; not a genomamba LM checkpoint")
+    model = GenomambaLM(cfg)
+    _load_state_dict(model, sd, str(path), "The checkpoint does not belong to its model_config.")
+    return model.to(map_location)
+
+
+# -- HuggingFace transformers MambaForCausalLM ---------------------------------------------
+def _hf_config_to_ours(hf: Any, sd: dict[str, Tensor]) -> GenomambaConfig:
+    """Translate a transformers MambaConfig (object or config.json dict) to GenomambaConfig."""
+    g = hf.get if isinstance(hf, dict) else lambda k, default=None: getattr(hf, k, default)
+    if g("hidden_act", "silu") != "silu":
+        raise CheckpointError(f"HF Mamba config: hidden_act={g('hidden_act')!r} unsupported (only 'silu')")
+    d_model = int(g("hidden_size"))
+    rank = g("time_step_rank", "auto")
+    rank = math.ceil(d_model / 16) if rank == "auto" else int(rank)
+    vocab = int(sd["backbone.embeddings.weight"].shape[0])
+    kw: dict[str, Any] = dict(
+        d_model=d_model,
+        n_layer=int(g("num_hidden_layers")),
+        d_state=int(g("state_size", 16)),
+        d_conv=int(g("conv_kernel", 4)),
+        expand=int(g("expand", 2)),
+        dt_rank=rank,
+        vocab_size=vocab,
+        pad_vocab_size_multiple=1,  # HF stores the (already padded) vocab as-is
+        tie_embeddings=bool(g("tie_word_embeddings", True)),
+        rms_norm_eps=float(g("layer_norm_epsilon", 1e-5)),
+        residual_in_fp32=bool(g("residual_in_fp32", True)),
+        conv_bias=bool(g("use_conv_bias", True)),
+        proj_bias=bool(g("use_bias", False)),
+        dt_min=float(g("time_step_min", 1e-3)),
+        dt_max=float(g("time_step_max", 1e-1)),
+        dt_init_floor=float(g("time_step_floor", 1e-4)),
+    )
+    if vocab != len(GenomambaConfig().complement_map):
+        kw["complement_map"] = list(range(vocab))  # unknown vocabulary: no complement pairing
+        kw["nucleotide_token_ids"] = list(range(vocab))
+        pad = g("pad_token_id", 0)
+        kw["pad_token_id"] = int(pad) if pad is not None else 0
+    return GenomambaConfig(**kw)
+
+
+def _infer_hf_config(sd: dict[str, Tensor]) -> dict[str, Any]:
+    """Recover a MambaConfig-style dict from tensor shapes when no config is given."""
+    n_layer = 1 + max(int(k.split(".")[2]) for k in sd if k.startswith("backbone.layers."))
+    emb = sd["backbone.embeddings.weight"]
+    p = "backbone.layers.0.mixer."
+    d_inner, n = sd[p + "A_log"].shape
+    tie = "lm_head.weight" not in sd or torch.equal(sd["lm_head.weight"], emb)
+    return {
+        "hidden_size": emb.shape[1],
+        "num_hidden_layers": n_layer,
+        "state_size": n,
+        "conv_kernel": sd[p + "conv1d.weight"].shape[-1],
+        "expand": d_inner // emb.shape[1],
+        "time_step_rank": sd[p + "dt_proj.weight"].shape[1],
+        "use_conv_bias": p + "conv1d.bias" in sd,
+        "use_bias": p + "in_proj.bias" in sd,
+        "tie_word_embeddings": tie,
+    }
+
+
+def load_hf_mamba(state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None) -> GenomambaLM:
+    """Build a GenomambaLM from a ``MambaForCausalLM`` state dict or ``save_pretrained`` directory.
+
+    ``config``: a transformers ``MambaConfig``, its dict, or None (read ``config.json`` from
+    the directory, else infer sizes from tensor shapes with HF defaults for the rest).
+    Parameter names match 1:1 (embeddings, layers.i.{norm, mixer.*}, norm_f, lm_head).
+    """
+    source = "HF state dict"
+    if isinstance(state_dict_or_dir, (str, Path)):
+        d = Path(state_dict_or_dir)
+        source = str(d)
+        if config is None and (d / "config.json").is_file():
+            try:
+                config = json.loads((d / "config.json").read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise CheckpointError(f"{d / 'config.json'}: invalid JSON ({e})") from e
+        if (d / "model.safetensors").is_file():
+            try:
+                sd = load_file(str(d / "model.safetensors"))
+            except Exception as e:
+                raise CheckpointError(f"{d / 'model.safetensors'}: corrupt safetensors file ({e})") from e
+        elif (d / "pytorch_model.bin").is_file():
+            sd = torch.load(d / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        else:
+            raise CheckpointError(f"{d}: no model.safetensors or pytorch_model.bin; not a HF checkpoint directory")
+    else:
+        sd = dict(state_dict_or_dir)
+    if "backbone.embeddings.weight" not in sd:
+        raise CheckpointError(f"{source}: no 'backbone.embeddings.weight'; not a HF MambaForCausalLM checkpoint")
+    cfg = _hf_config_to_ours(config if config is not None else _infer_hf_config(sd), sd)
+    if cfg.tie_embeddings:
+        sd.pop("lm_head.weight", None)
+    model = GenomambaLM(cfg)
+    _load_state_dict(model, sd, source, "Pass the matching transformers MambaConfig as `config`.")
+    return model

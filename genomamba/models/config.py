@@ -1,0 +1,156 @@
+"""``GenomambaConfig``: the one home of every model default."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genomamba.errors import ConfigError
+
+# Token ids shared with genomamba.data.tokenizer (fixed by contract, not imported to keep
+# the model free of data-side dependencies): A=0 C=1 G=2 T=3 N=4 PAD=5 MASK=6 BOS=7 EOS=8.
+_DEFAULT_VOCAB_SIZE = 9
+_DEFAULT_PAD_ID = 5
+# complement_map[i] is the id of the complement of token i (A<->T, C<->G, the rest fixed).
+_DEFAULT_COMPLEMENT_MAP = (3, 2, 1, 0, 4, 5, 6, 7, 8)
+_DEFAULT_NUCLEOTIDE_IDS = (0, 1, 2, 3)
+
+_COMBINE_MODES = ("add", "concat_proj")
+
+
+@dataclass
+class GenomambaConfig:
+    """Architecture hyper-parameters of :class:`~genomamba.models.GenomambaLM`.
+
+    Variants:
+        bidirectional: each Mamba layer runs a forward and a (padding-aware) reverse scan with
+            *separate* weights, combined by ``bidirectional_combine`` ("add" sums them,
+            "concat_proj" concatenates and projects back to the layer width).
+        rc_equivariant: reverse-complement parameter sharing (RCPS, Schiff et al. 2024,
+            "Caduceus"): hidden channels split in a forward half and an RC half; outputs for
+            RC(x) equal channel-flipped, position-reversed outputs for x. Needs an even
+            ``d_model``. The model then sees both strands (both directions) and must be
+            trained with masked LM, not next-token prediction.
+        attn_layers: indices of layers that are causal (sliding-window when ``attn_window``
+            is set) multi-head attention with rotary position encoding instead of Mamba
+            (Jamba-style hybrid).
+    """
+
+    d_model: int = 128
+    n_layer: int = 4
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 2
+    dt_rank: int | str = "auto"
+    vocab_size: int = _DEFAULT_VOCAB_SIZE
+    pad_vocab_size_multiple: int = 8
+    tie_embeddings: bool = True
+    pad_token_id: int = _DEFAULT_PAD_ID
+    complement_map: list[int] = field(default_factory=lambda: list(_DEFAULT_COMPLEMENT_MAP))
+    nucleotide_token_ids: list[int] = field(default_factory=lambda: list(_DEFAULT_NUCLEOTIDE_IDS))
+    rms_norm_eps: float = 1e-5
+    residual_in_fp32: bool = True
+    conv_bias: bool = True
+    proj_bias: bool = False
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+    dt_init_floor: float = 1e-4
+    dt_scale: float = 1.0
+    rescale_prenorm_residual: bool = True
+    initializer_range: float = 0.02
+    bidirectional: bool = False
+    bidirectional_combine: str = "add"
+    rc_equivariant: bool = False
+    attn_layers: list[int] = field(default_factory=list)
+    attn_window: int | None = None
+    attn_heads: int = 4
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.dt_rank == "auto":
+            self.dt_rank = math.ceil(self.d_model / 16)
+        if not isinstance(self.dt_rank, int) or self.dt_rank < 1:
+            raise ConfigError(f"dt_rank must be 'auto' or a positive int, got {self.dt_rank!r}")
+        for name in ("d_model", "n_layer", "d_state", "d_conv", "expand", "vocab_size", "attn_heads"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.bidirectional_combine not in _COMBINE_MODES:
+            raise ConfigError(
+                f"bidirectional_combine must be one of {_COMBINE_MODES}, got {self.bidirectional_combine!r}"
+            )
+        if len(self.complement_map) != self.vocab_size or sorted(self.complement_map) != list(
+            range(self.vocab_size)
+        ):
+            raise ConfigError(
+                f"complement_map must be a permutation of range(vocab_size={self.vocab_size}), "
+                f"got {self.complement_map!r}"
+            )
+        if any(self.complement_map[c] != i for i, c in enumerate(self.complement_map)):
+            raise ConfigError(f"complement_map must be an involution, got {self.complement_map!r}")
+        bad = [i for i in self.attn_layers if not 0 <= i < self.n_layer]
+        if bad:
+            raise ConfigError(f"attn_layers {bad} out of range for n_layer={self.n_layer}")
+        self.attn_layers = sorted(set(int(i) for i in self.attn_layers))
+        if self.attn_window is not None and self.attn_window < 1:
+            raise ConfigError(f"attn_window must be None or >= 1, got {self.attn_window!r}")
+        width = self.d_model // 2 if self.rc_equivariant else self.d_model
+        if self.rc_equivariant and self.d_model % 2:
+            raise ConfigError(f"rc_equivariant needs an even d_model, got {self.d_model}")
+        if self.attn_layers and width % self.attn_heads:
+            raise ConfigError(f"attention width {width} is not divisible by attn_heads={self.attn_heads}")
+        if self.attn_layers and (width // self.attn_heads) % 2:
+            raise ConfigError(f"attention head size {width // self.attn_heads} must be even for rotary encoding")
+
+    @property
+    def is_causal(self) -> bool:
+        """True when position t only sees tokens <= t (next-token LM, streaming, generate)."""
+        return not (self.bidirectional or self.rc_equivariant)
+
+    @property
+    def padded_vocab_size(self) -> int:
+        m = self.pad_vocab_size_multiple
+        return self.vocab_size if m <= 1 else -(-self.vocab_size // m) * m
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config dict") -> GenomambaConfig:
+        """Build from a dict; unknown keys raise :class:`ConfigError` naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown GenomambaConfig key(s) {unknown}; valid keys are {sorted(known)}"
+            )
+        return cls(**d)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Serialise to a JSON string, also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> GenomambaConfig:
+        """Parse a JSON string or a path to a JSON file."""
+        source = "config JSON"
+        text = str(text_or_path)
+        if isinstance(text_or_path, Path) or not text.lstrip().startswith("{"):
+            source = str(text_or_path)
+            try:
+                text = Path(text_or_path).read_text()
+            except OSError as e:
+                raise ConfigError(f"{source}: cannot read config file ({e})") from e
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{source}: invalid JSON ({e}); fix or regenerate the file") from e
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(d).__name__}")
+        return cls.from_dict(d, source=source)

@@ -1,0 +1,148 @@
+"""Mamba (S6) mixer, RMSNorm and the per-layer streaming caches.
+
+The selective scan is called only through :mod:`genomamba.kernels`, so the mixer does not
+depend on which backend (reference, numba CPU, Triton CUDA) runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genomamba.kernels import selective_scan, selective_state_update
+from genomamba.models.config import GenomambaConfig
+
+
+@dataclass
+class MambaCache:
+    """Streaming state of one Mamba layer.
+
+    conv: (B, d_inner, d_conv - 1) last conv inputs; ssm: (B, d_inner, d_state) float32.
+    """
+
+    conv: Tensor
+    ssm: Tensor
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm (statistics in float32), as in Mamba / T5."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (..., dim) -> (..., dim) in x.dtype."""
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+def gather_last(x: Tensor, lengths: Tensor | None, k: int) -> Tensor:
+    """The k entries before ``lengths[b]`` along the last dim of x (B, C, T) -> (B, C, k)."""
+    if lengths is None:
+        return x[..., x.shape[-1] - k :]
+    idx = lengths[:, None] + torch.arange(k, device=x.device)  # (B, k)
+    return x.gather(-1, idx[:, None, :].expand(-1, x.shape[1], -1))
+
+
+class MambaMixer(nn.Module):
+    """in_proj -> (x, z); causal depthwise conv on x; x_proj -> (dt, B, C); dt_proj;
+    selective scan with D skip and silu(z) gate; out_proj.
+
+    Parameter names follow the published Mamba / HuggingFace layout so checkpoints map 1:1.
+    Padding (right-padded, ``mask`` True = real): conv inputs and delta are zeroed at pads,
+    so exp(0 * A) = 1 and 0 * B * u = 0 leave the state untouched and real positions never
+    see pads; the carried conv state is gathered from each sample's real tokens.
+    """
+
+    def __init__(self, cfg: GenomambaConfig, d_model: int) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.d_inner = cfg.expand * d_model
+        self.d_state = cfg.d_state
+        self.d_conv = cfg.d_conv
+        self.dt_rank = int(cfg.dt_rank)
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=cfg.proj_bias)
+        self.conv1d = nn.Conv1d(
+            self.d_inner, self.d_inner, cfg.d_conv, groups=self.d_inner, bias=cfg.conv_bias
+        )
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
+        # Values are set in genomamba.models.model.init_weights (the one place for init).
+        self.A_log = nn.Parameter(torch.zeros(self.d_inner, self.d_state))
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.A_log._no_weight_decay = True  # type: ignore[attr-defined]
+        self.D._no_weight_decay = True  # type: ignore[attr-defined]
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=cfg.proj_bias)
+
+    def allocate_cache(self, batch_size: int, device: torch.device | None, dtype: torch.dtype) -> MambaCache:
+        return MambaCache(
+            conv=torch.zeros(batch_size, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
+            ssm=torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=torch.float32),
+        )
+
+    def _ssm_inputs(self, xc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """xc: (..., d_inner) -> delta (..., d_inner) fp32 after softplus, B, C (..., d_state)."""
+        dt, B, C = self.x_proj(xc).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        # Bias and softplus in fp32 here (not in the kernel) so pads can get delta = 0 exactly.
+        delta = F.softplus(F.linear(dt, self.dt_proj.weight).float() + self.dt_proj.bias.float())
+        return delta, B, C
+
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        lengths: Tensor | None = None,
+        cache: MambaCache | None = None,
+        offsets: Tensor | None = None,
+        return_cache: bool = False,
+    ) -> tuple[Tensor, MambaCache | None]:
+        """x: (B, L, d_model); mask: (B, L) bool; lengths: (B,) real lengths.
+
+        Returns (out (B, L, d_model), new cache or None). ``offsets`` is unused (API parity).
+        """
+        del offsets
+        xs, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
+        if mask is not None:
+            xs = xs * mask[:, None, :].to(xs.dtype)
+        k = self.d_conv - 1
+        prev = cache.conv.to(xs.dtype) if cache is not None else xs.new_zeros(xs.shape[0], self.d_inner, k)
+        xcat = torch.cat([prev, xs], dim=-1)  # (B, d_inner, k + L)
+        xc = F.silu(F.conv1d(xcat, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))  # (B, d_inner, L)
+        delta, B, C = self._ssm_inputs(xc.transpose(1, 2))  # (B, L, d_inner), (B, L, n) x2
+        delta = delta.transpose(1, 2)  # (B, d_inner, L)
+        if mask is not None:
+            delta = delta * mask[:, None, :]
+        A = -torch.exp(self.A_log.float())  # (d_inner, n)
+        y, last = selective_scan(
+            xc,
+            delta.to(xc.dtype),
+            A,
+            B.transpose(1, 2).contiguous(),
+            C.transpose(1, 2).contiguous(),
+            D=self.D.float(),
+            z=z,
+            return_last_state=True,
+            initial_state=cache.ssm if cache is not None else None,
+        )
+        out = self.out_proj(y.transpose(1, 2).to(x.dtype))
+        new_cache = MambaCache(conv=gather_last(xcat, lengths, k), ssm=last.float()) if return_cache else None
+        return out, new_cache
+
+    def step(self, x: Tensor, cache: MambaCache) -> tuple[Tensor, MambaCache]:
+        """One token: x (B, d_model) -> (out (B, d_model), new cache)."""
+        xs, z = self.in_proj(x).chunk(2, dim=-1)  # (B, d_inner)
+        window = torch.cat([cache.conv.to(xs.dtype), xs[:, :, None]], dim=-1)  # (B, d_inner, d_conv)
+        xc = (window * self.conv1d.weight[:, 0, :]).sum(-1)
+        if self.conv1d.bias is not None:
+            xc = xc + self.conv1d.bias
+        xc = F.silu(xc)
+        delta, B, C = self._ssm_inputs(xc)
+        A = -torch.exp(self.A_log.float())
+        y, ssm = selective_state_update(cache.ssm, xc, delta.to(xc.dtype), A, B, C, D=self.D.float(), z=z)
+        return self.out_proj(y.to(x.dtype)), MambaCache(conv=window[:, :, 1:], ssm=ssm.float())

@@ -1,0 +1,268 @@
+"""GenomambaLM behaviour: shapes, init, training, padding, RC equivariance, streaming."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.testing import assert_close
+
+from genomamba.errors import ConfigError, ModelInputError
+from genomamba.models import GenomambaConfig, GenomambaLM, GenomambaState
+from genomamba.models.attention import AttnCache
+from genomamba.models.mixer import MambaCache, MambaMixer
+
+VARIANTS = {
+    "causal": {},
+    "bidirectional_add": {"bidirectional": True},
+    "bidirectional_concat": {"bidirectional": True, "bidirectional_combine": "concat_proj"},
+    "rc": {"rc_equivariant": True},
+    "rc_bidirectional": {"rc_equivariant": True, "bidirectional": True},
+    "hybrid_window": {"attn_layers": [1], "attn_window": 5, "attn_heads": 2},
+    "hybrid_full": {"attn_layers": [0], "attn_heads": 2},
+    "rc_hybrid": {"rc_equivariant": True, "attn_layers": [1], "attn_window": 6, "attn_heads": 2},
+}
+COMPLEMENT = torch.tensor([3, 2, 1, 0, 4, 5, 6, 7, 8])
+
+
+def make(seed: int = 0, **kw) -> GenomambaLM:
+    torch.manual_seed(seed)
+    kw.setdefault("d_model", 16)
+    kw.setdefault("n_layer", 2)
+    return GenomambaLM(GenomambaConfig(**kw)).eval()
+
+
+def rand_ids(b: int, L: int, seed: int = 1, high: int = 5) -> torch.Tensor:
+    return torch.randint(0, high, (b, L), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_forward_backward_shapes(variant: str) -> None:
+    model = make(**VARIANTS[variant]).train()
+    ids = rand_ids(2, 19)
+    out = model(ids)
+    assert out.logits.shape == (2, 19, 9)
+    assert out.hidden_states.shape == (2, 19, 16)
+    assert out.state is None
+    F.cross_entropy(out.logits.flatten(0, 1), ids.flatten()).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+def test_init_values() -> None:
+    cfg = GenomambaConfig(d_model=32, n_layer=2, d_state=8)
+    model = GenomambaLM(cfg)
+    mixers = [m for m in model.modules() if isinstance(m, MambaMixer)]
+    assert len(mixers) == 2
+    for m in mixers:
+        A = -torch.exp(m.A_log)
+        assert_close(A, -torch.arange(1.0, 9.0).expand(64, 8))
+        assert_close(m.D, torch.ones(64))
+        dt = F.softplus(m.dt_proj.bias)
+        assert dt.min() >= cfg.dt_min * (1 - 1e-4) and dt.max() <= cfg.dt_max * (1 + 1e-4)
+        # log-uniform: the median of log(dt) sits near the middle of [log dt_min, log dt_max]
+        mid = 0.5 * (math.log(cfg.dt_min) + math.log(cfg.dt_max))
+        assert abs(dt.log().median().item() - mid) < 1.0
+        bound = cfg.dt_rank**-0.5
+        assert m.dt_proj.weight.abs().max() <= bound
+    emb = model.backbone.embeddings.weight
+    assert abs(emb.std().item() - cfg.initializer_range) < 0.01
+    assert model.lm_head is None  # tied by default: the head reuses the embedding
+
+
+def test_untied_head_has_own_weight() -> None:
+    model = make(tie_embeddings=False)
+    assert model.lm_head is not None
+    assert model.num_parameters() == make().num_parameters() + 16 * 16
+
+
+def test_single_batch_overfit() -> None:
+    model = make(d_model=32, n_layer=2).train()
+    ids = rand_ids(4, 32, seed=3, high=4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        logits = model(ids[:, :-1]).logits
+        loss = F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[0] > 1.2  # ~ln 4 or more at start
+    assert losses[-1] < 0.4 * losses[0], losses
+
+
+def padded_batch(lengths: list[int], L: int, seed: int = 5):
+    """Right-padded ids whose pads are random junk tokens (so leaking pads would show)."""
+    ids = rand_ids(len(lengths), L, seed=seed, high=9)
+    mask = torch.arange(L)[None, :] < torch.tensor(lengths)[:, None]
+    return ids, mask
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_padding_invariance(variant: str) -> None:
+    model = make(**VARIANTS[variant])
+    lengths = [23, 9, 30]
+    ids, mask = padded_batch(lengths, 30)
+    out = model(ids, attention_mask=mask)
+    for b, n in enumerate(lengths):
+        alone = model(ids[b : b + 1, :n])
+        assert_close(out.hidden_states[b, :n], alone.hidden_states[0], atol=1e-5, rtol=1e-5)
+        assert_close(out.logits[b, :n], alone.logits[0], atol=1e-5, rtol=1e-5)
+
+
+def test_padding_changes_nothing_vs_full_length_reverse() -> None:
+    """Control: flipping the whole padded row (as Caduceus does) would leak pads into the
+    reverse direction; our result for a padded row differs from the all-real row."""
+    model = make(bidirectional=True)
+    ids, mask = padded_batch([10], 16)
+    padded = model(ids, attention_mask=mask).hidden_states[0, :10]
+    unmasked = model(ids).hidden_states[0, :10]
+    assert (padded - unmasked).abs().max() > 1e-3
+
+
+def assert_states_equal(s1: GenomambaState, s2: GenomambaState, rows1, rows2) -> None:
+    assert torch.equal(s1.seqlen_offset[rows1], s2.seqlen_offset[rows2])
+    for c1, c2 in zip(s1.layers, s2.layers):
+        if isinstance(c1, MambaCache):
+            assert_close(c1.conv[rows1], c2.conv[rows2], atol=1e-6, rtol=1e-5)
+            assert_close(c1.ssm[rows1], c2.ssm[rows2], atol=1e-6, rtol=1e-5)
+        else:
+            assert isinstance(c1, AttnCache)
+            v1, v2 = c1.valid[rows1], c2.valid[rows2]
+            assert torch.equal(v1.sum(-1), v2.sum(-1))
+            assert_close(c1.k[rows1][..., v1, :], c2.k[rows2][..., v2, :], atol=1e-6, rtol=1e-5)
+            assert_close(c1.v[rows1][..., v1, :], c2.v[rows2][..., v2, :], atol=1e-6, rtol=1e-5)
+            assert torch.equal(c1.pos[rows1][v1], c2.pos[rows2][v2])
+
+
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full"])
+def test_padded_final_state_equals_unpadded(variant: str) -> None:
+    model = make(**VARIANTS[variant])
+    lengths = [17, 6]
+    ids, mask = padded_batch(lengths, 20)
+    padded = model(ids, attention_mask=mask, return_state=True).state
+    for b, n in enumerate(lengths):
+        alone = model(ids[b : b + 1, :n], return_state=True).state
+        assert_states_equal(padded, alone, b, 0)
+        # continuing from either state gives the same next-token logits
+        nxt = torch.tensor([2])
+        l1, _ = model.step(nxt, GenomambaState([_row(c, b) for c in padded.layers], padded.seqlen_offset[b : b + 1]))
+        l2, _ = model.step(nxt, alone)
+        assert_close(l1, l2, atol=1e-5, rtol=1e-5)
+
+
+def _row(cache, b: int):
+    return type(cache)(*[t[b : b + 1] for t in vars(cache).values()])
+
+
+def rc_ids(ids: torch.Tensor) -> torch.Tensor:
+    return COMPLEMENT[ids].flip(-1)
+
+
+@pytest.mark.parametrize("variant", ["rc", "rc_bidirectional", "rc_hybrid"])
+def test_rc_equivariance(variant: str) -> None:
+    model = make(**VARIANTS[variant])
+    ids = rand_ids(3, 27, high=5)
+    out, out_rc = model(ids), model(rc_ids(ids))
+    # hidden: RC input -> position-reversed, channel-flipped hidden states
+    assert_close(out_rc.hidden_states, out.hidden_states.flip(1).flip(-1), atol=1e-5, rtol=1e-5)
+    # logits: RC input -> reversed, complement-permuted logits
+    assert_close(out_rc.logits, out.logits.flip(1)[..., COMPLEMENT], atol=1e-5, rtol=1e-5)
+
+
+def test_rc_equivariance_with_padding() -> None:
+    model = make(**VARIANTS["rc"])
+    lengths = [21, 12]
+    ids, mask = padded_batch(lengths, 21)
+    ids = ids.clamp(max=4)
+    rc = ids.clone()
+    for b, n in enumerate(lengths):
+        rc[b, :n] = rc_ids(ids[b, :n])
+    out, out_rc = model(ids, attention_mask=mask), model(rc, attention_mask=mask)
+    for b, n in enumerate(lengths):
+        assert_close(out_rc.hidden_states[b, :n], out.hidden_states[b, :n].flip(0).flip(-1), atol=1e-5, rtol=1e-5)
+        assert_close(out_rc.logits[b, :n], out.logits[b, :n].flip(0)[:, COMPLEMENT], atol=1e-5, rtol=1e-5)
+
+
+def test_plain_model_is_not_rc_equivariant() -> None:
+    """Control for the RC test: without RCPS the property does not hold."""
+    model = make(bidirectional=True)
+    ids = rand_ids(1, 20, high=4)
+    diff = model(rc_ids(ids)).logits - model(ids).logits.flip(1)[..., COMPLEMENT]
+    assert diff.abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full"])
+@pytest.mark.parametrize("chunk", [7, 13])
+def test_streaming_equals_one_shot(variant: str, chunk: int) -> None:
+    model = make(**VARIANTS[variant])
+    ids = rand_ids(2, 45)
+    full = model(ids)
+    state = model.allocate_state(2)
+    pieces = []
+    for s in range(0, 45, chunk):
+        out = model(ids[:, s : s + chunk], state=state, return_state=True)
+        state = out.state
+        pieces.append(out.logits)
+    assert_close(torch.cat(pieces, 1), full.logits, atol=1e-5, rtol=1e-5)
+    assert torch.equal(state.seqlen_offset, torch.tensor([45, 45]))
+
+
+def test_streaming_with_padded_last_chunk() -> None:
+    model = make(**VARIANTS["hybrid_window"])
+    ids = rand_ids(2, 30)
+    first = model(ids[:, :12], state=model.allocate_state(2), return_state=True)
+    lengths = torch.tensor([18, 7])
+    mask = torch.arange(18)[None] < lengths[:, None]
+    second = model(ids[:, 12:], attention_mask=mask, state=first.state, return_state=True)
+    assert torch.equal(second.state.seqlen_offset, 12 + lengths)
+    for b, n in enumerate(lengths.tolist()):
+        alone = model(ids[b : b + 1, : 12 + n], return_state=True)
+        assert_close(second.logits[b, :n], alone.logits[0, 12:], atol=1e-5, rtol=1e-5)
+        assert_states_equal(second.state, alone.state, b, 0)
+
+
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window"])
+def test_step_equals_full_forward(variant: str) -> None:
+    model = make(**VARIANTS[variant])
+    ids = rand_ids(2, 17)
+    full = model(ids).logits
+    state = model.allocate_state(2)
+    steps = []
+    for t in range(17):
+        logits, state = model.step(ids[:, t], state)
+        steps.append(logits)
+    assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_generate() -> None:
+    model = make()
+    prompt = rand_ids(2, 5, high=4)
+    a = model.generate(prompt, 12, generator=torch.Generator().manual_seed(0))
+    b = model.generate(prompt, 12, generator=torch.Generator().manual_seed(0))
+    assert a.shape == (2, 17) and torch.equal(a[:, :5], prompt) and torch.equal(a, b)
+    assert int(a.max()) <= 3  # only A/C/G/T are sampled
+    greedy = model.generate(prompt[0], 6, temperature=0)
+    assert greedy.shape == (11,)
+    for t in range(5, 11):  # greedy == argmax over nucleotides of the one-shot logits
+        assert greedy[t] == model(greedy[None, :t]).logits[0, -1, :4].argmax()
+    top1 = model.generate(prompt[0], 6, top_k=1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(top1, greedy)
+
+
+def test_input_errors() -> None:
+    model = make()
+    ids = rand_ids(2, 8)
+    left = torch.tensor([[False] * 3 + [True] * 5, [True] * 8])
+    with pytest.raises(ModelInputError, match="right-padded"):
+        model(ids, attention_mask=left)
+    with pytest.raises(ModelInputError, match="token ids"):
+        model(ids + 9)
+    with pytest.raises(ConfigError, match="causal"):
+        make(bidirectional=True)(ids, return_state=True)
+    with pytest.raises(ConfigError, match="causal"):
+        make(rc_equivariant=True).allocate_state(2)

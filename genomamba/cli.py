@@ -1,0 +1,94 @@
+"""``genomamba`` console script: ``train`` (Hydra), ``evaluate``, ``demo``, ``--version``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from genomamba import __version__
+from genomamba.errors import GenomambaError
+
+_USAGE = """usage: genomamba [--version] {train,evaluate,demo} ...
+
+  train      train a model; Hydra overrides, e.g.
+             genomamba train data.fasta=/path/genome.fa model=small trainer.max_steps=2000
+             (genomamba train --help lists the config groups)
+  evaluate   genomamba evaluate MODEL --fasta F: held-out bits per base vs Markov baselines
+  demo       train the tiny model on the bundled genome on CPU and evaluate it
+"""
+
+
+def _evaluate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genomamba evaluate", description="Held-out bits per base vs order-k Markov baselines (JSON on stdout).")
+    p.add_argument("model", help="save_pretrained directory, run directory or Lightning .ckpt")
+    p.add_argument("--fasta", required=True, help="FASTA (.fa/.fa.gz) to evaluate on")
+    p.add_argument("--window-length", type=int, default=None, help="window length (default: the run's, else 1024)")
+    p.add_argument("--val-fraction", type=float, default=None, help="held-out fraction (default: the run's, else 0.05)")
+    p.add_argument("--seed", type=int, default=None, help="split seed (default: the run's, else 0)")
+    p.add_argument("--max-windows", type=int, default=256, help="cap on held-out windows scored")
+    p.add_argument("--orders", type=int, nargs="+", default=list(range(1, 9)), help="Markov orders (1..8)")
+    p.add_argument("--alpha", type=float, default=0.5, help="Markov additive smoothing (0.5 = KT, 1 = Laplace)")
+    p.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    return p
+
+
+def _demo_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genomamba demo", description="Train the tiny model on the bundled genome and evaluate it.")
+    p.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/demo-<time>)")
+    p.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.max_steps=100")
+    return p
+
+
+def _run_train(argv: Sequence[str]) -> int:
+    from genomamba.training import app
+
+    # Hydra parses sys.argv; Lightning's DDP launcher re-runs sys.argv[0] for extra ranks,
+    # so point it at the app module itself rather than at `genomamba train`.
+    sys.argv = [app.__file__, *argv]
+    app.main()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_USAGE)
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"genomamba {__version__}")
+        return 0
+    cmd, rest = args[0], args[1:]
+    try:
+        if cmd == "train":
+            return _run_train(rest)
+        if cmd == "evaluate":
+            from genomamba.training.evaluate_cli import evaluate_model
+
+            ns = _evaluate_parser().parse_args(rest)
+            result = evaluate_model(
+                ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
+                max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha,
+            )
+            text = json.dumps(result, indent=2)
+            print(text)
+            if ns.output is not None:
+                ns.output.write_text(text + "\n")
+            return 0
+        if cmd == "demo":
+            from genomamba.training.demo import run_demo
+
+            ns = _demo_parser().parse_args(rest)
+            run_demo(run_dir=ns.run_dir, overrides=ns.overrides)
+            return 0
+    except GenomambaError as e:
+        print(f"genomamba: error: {e}", file=sys.stderr)
+        return 2
+    print(f"genomamba: unknown command {cmd!r}\n\n{_USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

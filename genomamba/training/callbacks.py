@@ -1,0 +1,150 @@
+"""Training callbacks and checkpoint I/O: graceful shutdown, sequence-length warm-up, atomic saves."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write checkpoints to a temp file in the target directory, fsync, then ``os.replace``.
+
+    Lightning's own save goes through an fsspec transaction whose temp file lives in the
+    system temp dir; when that is another filesystem the final move is a copy, so a kill
+    mid-copy leaves a truncated ``last.ckpt``. A same-directory rename is atomic on POSIX.
+    Remote URLs fall back to Lightning's implementation.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        path_str = str(path)
+        if "://" in path_str and not path_str.startswith("file://"):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        target = Path(path_str.removeprefix("file://"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class GracefulShutdown(L.Callback):
+    """On SIGTERM or SIGINT, finish the current step, save ``last.ckpt`` and stop.
+
+    Lightning turns SIGTERM into a ``SIGTERMException`` at the next batch boundary (on all
+    DDP ranks). We route the first SIGINT (Ctrl-C) through the same path, so a checkpoint is
+    never taken in the middle of an optimiser step; a second Ctrl-C interrupts immediately.
+    ``interrupted_by`` records the signal so the caller can exit with 128 + signum.
+    """
+
+    def __init__(self, checkpoint_path: str | os.PathLike[str]) -> None:
+        self.checkpoint_path = Path(checkpoint_path)
+        self.interrupted_by: int | None = None
+        self._prev_sigint: Any = None
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.interrupted_by = signal.SIGINT
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # second Ctrl-C: hard stop
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        try:
+            self._prev_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread: leave SIGINT alone
+            self._prev_sigint = None
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._prev_sigint is not None:
+            signal.signal(signal.SIGINT, self._prev_sigint)
+            self._prev_sigint = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore()
+        if not isinstance(exception, SIGTERMException):
+            return
+        if self.interrupted_by is None:
+            self.interrupted_by = signal.SIGTERM
+        trainer.save_checkpoint(self.checkpoint_path)
+        log.warning(
+            "Interrupted (%s) at step %d; saved %s. Resume with ckpt_path=last.",
+            signal.Signals(self.interrupted_by).name,
+            trainer.global_step,
+            self.checkpoint_path,
+        )
+
+
+class SeqLenWarmup(L.Callback):
+    """HyenaDNA-style sequence-length warm-up (Nguyen et al. 2023).
+
+    Training starts at ``start_length`` and doubles every ``warmup_steps / n_stages`` steps until
+    the datamodule's final ``window_length``; the datamodule's ``set_window_length`` applies it.
+    With ``num_workers > 0`` a change reaches the workers only when the train loader is rebuilt
+    (``trainer.reload_dataloaders_every_n_epochs=1``), so the schedule is also re-applied at each
+    epoch start; with ``num_workers=0`` it takes effect at the next batch.
+    """
+
+    def __init__(self, start_length: int = 64, warmup_steps: int = 1000) -> None:
+        if start_length < 1 or warmup_steps < 0:
+            raise ValueError("start_length must be >= 1 and warmup_steps >= 0")
+        self.start_length = start_length
+        self.warmup_steps = warmup_steps
+        self._final: int | None = None
+        self._current: int | None = None
+
+    def length_at(self, step: int, final_length: int) -> int:
+        """Window length at ``step``: powers-of-two stages from ``start_length`` to ``final_length``.
+
+        >>> SeqLenWarmup(64, 300).length_at(0, 512), SeqLenWarmup(64, 300).length_at(150, 512)
+        (64, 128)
+        >>> SeqLenWarmup(64, 300).length_at(299, 512), SeqLenWarmup(64, 300).length_at(300, 512)
+        (256, 512)
+        """
+        if self.start_length >= final_length or step >= self.warmup_steps:
+            return final_length
+        lengths = []
+        length = self.start_length
+        while length < final_length:
+            lengths.append(length)
+            length *= 2
+        stage = step * len(lengths) // max(self.warmup_steps, 1)
+        return lengths[min(stage, len(lengths) - 1)]
+
+    def _apply(self, trainer: L.Trainer) -> None:
+        dm = trainer.datamodule
+        if dm is None:
+            return
+        if self._final is None:
+            self._final = int(dm.window_length)
+        length = self.length_at(trainer.global_step, self._final)
+        if length != self._current:
+            dm.set_window_length(length)
+            self._current = length
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._apply(trainer)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        self._apply(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._final is not None and trainer.datamodule is not None:
+            trainer.datamodule.set_window_length(self._final)  # evaluate at full length

@@ -1,0 +1,153 @@
+"""``train(cfg)``: build data, model and trainer from a composed Hydra config, fit, evaluate.
+
+Pure function of the config (no ``@hydra.main`` here; see ``genomamba.training.app``), so tests
+and the demo can call it directly. Outputs in ``cfg.run_dir``: ``checkpoints/``, ``logs/``,
+``model/`` (``save_pretrained``), ``metrics.json`` and ``loss_curve.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
+from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
+from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
+from genomamba.training.plots import plot_loss_curve
+
+log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(GenomambaError):
+    """Training stopped on SIGTERM/SIGINT after saving a resumable checkpoint."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
+
+
+def _fasta_paths(spec: Any) -> list[str]:
+    if isinstance(spec, str | Path):
+        return [str(spec)]
+    if isinstance(spec, Mapping):
+        return [str(v) for v in spec.values()]
+    return [str(v) for v in spec]
+
+
+def check_fasta(cfg: DictConfig) -> None:
+    """Fail early, naming the config key, when ``data.fasta`` is unset or missing on disk."""
+    try:
+        spec = OmegaConf.to_container(cfg.data, resolve=True)["fasta"]
+    except MissingMandatoryValue as e:
+        raise ConfigError("data.fasta is not set: pass data.fasta=/path/genome.fa[.gz]") from e
+    for p in _fasta_paths(spec):
+        if not Path(p).exists():
+            raise FastaError(
+                f"FASTA file not found: {p} (data.fasta). For the bundled genome run from the "
+                f"repository root or set GENOMAMBA_DATA_DIR / paths.data_dir to the folder holding "
+                f"genomes/; for your own genome pass data.fasta=/path/genome.fa"
+            )
+
+
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
+    """``None`` (fresh run), ``"last"`` (``run_dir/checkpoints/last.ckpt``) or an explicit path."""
+    ckpt_dir = run_dir / "checkpoints"
+    if ckpt_path is None:
+        # DDP worker processes start after rank 0 and must not trip over its fresh checkpoints.
+        is_worker = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+        if not is_worker and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
+            raise ConfigError(
+                f"{ckpt_dir} already holds checkpoints from an earlier run. Resume it with "
+                f"ckpt_path=last, or start a new run with another name=... or run_dir=..."
+            )
+        return None
+    path = ckpt_dir / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint not found: {path} (ckpt_path={ckpt_path}). ckpt_path=last resumes from "
+            f"<run_dir>/checkpoints/last.ckpt; pass the interrupted run's name=... or run_dir=..."
+        )
+    return str(path)
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    if not group:
+        return []
+    return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit the configured model; on global rank 0 also save and evaluate. Returns metrics."""
+    run_dir = Path(cfg.run_dir).resolve()
+    check_fasta(cfg)
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    tok = datamodule.tokenizer
+    model_config = instantiate(cfg.model, _convert_="all", vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
+    module = instantiate(cfg.module, _convert_="all", model_config=model_config, mask_token_id=tok.mask_id)
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    if cfg.trainer.get("enable_progress_bar") is False:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    loggers = _instantiate_all(cfg.get("logger")) or False
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, _convert_="all", callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir)
+    )
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException as e:
+        shutdown = next((c for c in callbacks if isinstance(c, GracefulShutdown)), None)
+        signum = shutdown.interrupted_by if shutdown and shutdown.interrupted_by else signal.SIGTERM
+        raise TrainingInterrupted(
+            f"training interrupted by {signal.Signals(signum).name} at step {trainer.global_step}; "
+            f"resume with: genomamba train <same overrides> ckpt_path=last",
+            signum,
+        ) from e
+    if not trainer.is_global_zero:
+        return {}
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    return finalize(module, datamodule, trainer, cfg, run_dir)
+
+
+def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
+    model = module.model.cpu().float()
+    model.save_pretrained(run_dir / "model")
+    windows = heldout_windows(datamodule, cfg.eval.max_windows)
+    metrics = evaluate_heldout(
+        model,
+        training_sequences(datamodule),
+        windows,
+        objective=module.hparams.objective,
+        orders=cfg.eval.orders,
+        alpha=cfg.eval.alpha,
+        mask_token_id=module.hparams.mask_token_id,
+    )
+    metrics["train"] = {
+        "global_step": int(trainer.global_step),
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "last_val_bpb": _scalar(trainer.callback_metrics.get("val/bpb")),
+    }
+    metrics["run_dir"] = str(run_dir)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    png = plot_loss_curve(run_dir / "logs", run_dir / "loss_curve.png")
+    if png is None:
+        log.warning("no CSV log under %s; loss_curve.png not written", run_dir / "logs")
+    return metrics
+
+
+def _scalar(x: Any) -> float | None:
+    return None if x is None else float(x)

@@ -1,12 +1,109 @@
-"""The one entry point the model calls: picks Triton (CUDA), the fast CPU path, or the reference."""
+"""The one entry point the model calls: picks Triton (CUDA), the fast CPU path, or the reference.
+
+Nothing here imports triton at module import time: the Triton module is imported on first use
+and only on Linux (triton wheels exist only there).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from functools import lru_cache
+from types import ModuleType
+
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from genomamba.kernels.reference import selective_scan_ref, selective_state_update_ref
+from genomamba.errors import KernelInputError
+from genomamba.kernels.reference import selective_scan_ref
 
 BACKENDS = ("auto", "triton", "cpu", "reference")
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@lru_cache(maxsize=1)
+def _triton_module() -> ModuleType | None:
+    """``genomamba.kernels.triton_scan`` if triton imports here, else None (cached)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        from genomamba.kernels import triton_scan
+    except ImportError:
+        return None
+    return triton_scan
+
+
+def _triton_interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _check_shape(name: str, t: Tensor | None, expected: tuple[int, ...], what: str) -> None:
+    if t is not None and tuple(t.shape) != expected:
+        raise KernelInputError(
+            f"selective_scan: `{name}` must have shape {what} = {expected}, got {tuple(t.shape)}; "
+            f"check how `{name}` is sliced/transposed before the call."
+        )
+
+
+def _check_inputs(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, initial_state: Tensor | None,
+) -> None:
+    """Raise KernelInputError naming the argument for any shape / dtype / device mismatch."""
+    named = {"u": u, "delta": delta, "A": A, "B": B, "C": C, "D": D, "z": z,
+             "delta_bias": delta_bias, "initial_state": initial_state}
+    for name, t in named.items():
+        if t is not None and not isinstance(t, Tensor):
+            raise KernelInputError(f"selective_scan: `{name}` must be a torch.Tensor, got {type(t).__name__}.")
+    if u.dim() != 3:
+        raise KernelInputError(
+            f"selective_scan: `u` must have shape (batch, d, L), got {tuple(u.shape)} "
+            "(mamba layout: channels before length; transpose a (batch, L, d) tensor with .transpose(1, 2))."
+        )
+    batch, d, L = u.shape
+    if A.dim() != 2 or A.shape[0] != d:
+        raise KernelInputError(f"selective_scan: `A` must have shape (d, n) with d={d}, got {tuple(A.shape)}.")
+    n = A.shape[1]
+    _check_shape("delta", delta, (batch, d, L), "(batch, d, L)")
+    _check_shape("z", z, (batch, d, L), "(batch, d, L)")
+    _check_shape("D", D, (d,), "(d,)")
+    _check_shape("delta_bias", delta_bias, (d,), "(d,)")
+    _check_shape("initial_state", initial_state, (batch, d, n), "(batch, d, n)")
+    for name, t in (("B", B), ("C", C)):
+        if t.dim() == 3:
+            _check_shape(name, t, (batch, n, L), "(batch, n, L)")
+        elif t.dim() == 4:
+            g = t.shape[1]
+            if g == 0 or d % g != 0:
+                raise KernelInputError(
+                    f"selective_scan: grouped `{name}` has {g} groups, which does not divide d={d}."
+                )
+            _check_shape(name, t, (batch, g, n, L), "(batch, g, n, L)")
+        else:
+            raise KernelInputError(
+                f"selective_scan: `{name}` must have shape (batch, n, L) or (batch, g, n, L) "
+                f"= ({batch}, {n}, {L}) or ({batch}, g, {n}, {L}), got {tuple(t.shape)}."
+            )
+    if B.shape != C.shape:
+        raise KernelInputError(
+            f"selective_scan: `B` and `C` must have the same shape, got {tuple(B.shape)} and {tuple(C.shape)}."
+        )
+    for name, t in named.items():
+        if t is None:
+            continue
+        if t.dtype not in _FLOAT_DTYPES:
+            raise KernelInputError(
+                f"selective_scan: `{name}` must be float16/bfloat16/float32/float64, got {t.dtype}."
+            )
+        if t.device != u.device:
+            raise KernelInputError(
+                f"selective_scan: `{name}` is on {t.device} but `u` is on {u.device}; move all inputs "
+                "to one device."
+            )
+    for name, t in (("delta", delta), ("z", z)):
+        if t is not None and t.dtype != u.dtype:
+            raise KernelInputError(f"selective_scan: `{name}` must have dtype {u.dtype} like `u`, got {t.dtype}.")
 
 
 def selective_scan(
@@ -25,14 +122,55 @@ def selective_scan(
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Selective scan with mamba_ssm's ``selective_scan_fn`` signature and return convention.
 
-    Shapes: u, delta, z (batch, d, L); A (d, n); B, C (batch, n, L) or (batch, g, n, L);
-    D, delta_bias (d,); initial_state (batch, d, n). Returns out (batch, d, L), plus the
-    last state (batch, d, n) when ``return_last_state``.
+    Args:
+        u, delta, z: (batch, d, L).  A: (d, n).  B, C: (batch, n, L) or (batch, g, n, L).
+        D, delta_bias: (d,).  initial_state: (batch, d, n).
+        backend: "auto" (Triton on CUDA when triton imports, numba on CPU), "triton" (CUDA, or CPU
+            under TRITON_INTERPRET=1), "cpu", or "reference".
+
+    Returns:
+        out (batch, d, L) in u.dtype, plus the last state (batch, d, n) in fp32 (fp64 for fp64
+        inputs) when ``return_last_state``.
     """
-    # TODO(kernels issue): Triton and CPU backends; reference for now.
-    return selective_scan_ref(
-        u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state
-    )
+    if backend not in BACKENDS:
+        raise KernelInputError(f"selective_scan: unknown backend {backend!r}; choose one of {BACKENDS}.")
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias, initial_state)
+    args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state)
+    if backend == "auto":
+        if u.is_cuda:
+            backend = "triton" if u.dtype != torch.float64 and _triton_module() is not None else "reference"
+        elif u.device.type == "cpu":
+            backend = "cpu"
+        else:
+            backend = "reference"
+    if backend == "reference":
+        return selective_scan_ref(*args)
+    if backend == "cpu":
+        if u.device.type != "cpu":
+            raise KernelInputError(
+                f"selective_scan: backend='cpu' needs CPU tensors, got {u.device}; use backend='auto'."
+            )
+        from genomamba.kernels.cpu_scan import selective_scan_cpu
+
+        return selective_scan_cpu(*args)
+    # backend == "triton"
+    module = _triton_module()
+    if module is None:
+        raise KernelInputError(
+            "selective_scan: backend='triton' but triton cannot be imported on this platform; "
+            "use backend='auto'."
+        )
+    if u.device.type == "cpu" and not _triton_interpreting():
+        raise KernelInputError(
+            "selective_scan: backend='triton' on CPU tensors needs TRITON_INTERPRET=1 set before triton "
+            "is imported; use backend='cpu' for the fast CPU path."
+        )
+    if u.dtype == torch.float64:
+        raise KernelInputError(
+            "selective_scan: the Triton kernel computes in float32; for float64 inputs use "
+            "backend='cpu' (on CPU) or backend='reference'."
+        )
+    return module.selective_scan_triton(*args)
 
 
 def selective_state_update(
@@ -47,5 +185,69 @@ def selective_state_update(
     dt_bias: Tensor | None = None,
     dt_softplus: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """Single recurrent step; see :func:`selective_state_update_ref` for shapes."""
-    return selective_state_update_ref(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    """One recurrent step (token-by-token inference), vectorised over batch, channels and states.
+
+    Args:
+        state: (batch, d, n) state h_{t-1}.  x, dt, z: (batch, d).  A: (d, n).
+        B, C: (batch, n) or grouped (batch, g, n).  D, dt_bias: (d,).
+
+    Returns:
+        (y, new_state): y (batch, d) in x.dtype; new_state (batch, d, n) in fp32 (fp64 for fp64).
+        Equal to one step of :func:`selective_scan_ref` with ``initial_state=state``.
+    """
+    if x.dim() != 2:
+        raise KernelInputError(f"selective_state_update: `x` must have shape (batch, d), got {tuple(x.shape)}.")
+    batch, d = x.shape
+    if A.dim() != 2 or A.shape[0] != d:
+        raise KernelInputError(
+            f"selective_state_update: `A` must have shape (d, n) with d={d}, got {tuple(A.shape)}."
+        )
+    n = A.shape[1]
+    for name, t, shape in (("state", state, (batch, d, n)), ("dt", dt, (batch, d)), ("z", z, (batch, d)),
+                           ("D", D, (d,)), ("dt_bias", dt_bias, (d,))):
+        if t is not None and tuple(t.shape) != shape:
+            raise KernelInputError(
+                f"selective_state_update: `{name}` must have shape {shape}, got {tuple(t.shape)}."
+            )
+    for name, t in (("B", B), ("C", C)):
+        ok = (t.dim() == 2 and tuple(t.shape) == (batch, n)) or (
+            t.dim() == 3 and t.shape[0] == batch and t.shape[2] == n and t.shape[1] > 0 and d % t.shape[1] == 0
+        )
+        if not ok:
+            raise KernelInputError(
+                f"selective_state_update: `{name}` must have shape (batch, n) = ({batch}, {n}) or "
+                f"(batch, g, n) with g dividing d={d}, got {tuple(t.shape)}."
+            )
+    for name, t in (("state", state), ("dt", dt), ("A", A), ("B", B), ("C", C), ("D", D), ("z", z),
+                    ("dt_bias", dt_bias)):
+        if t is not None and t.device != x.device:
+            raise KernelInputError(
+                f"selective_state_update: `{name}` is on {t.device} but `x` is on {x.device}."
+            )
+    cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+    delta = dt.to(cdt)
+    if dt_bias is not None:
+        delta = delta + dt_bias.to(cdt)
+    if dt_softplus:
+        delta = F.softplus(delta)
+    xc = x.to(cdt)
+
+    def per_group(t: Tensor) -> Tensor:
+        # (batch, n) -> (batch, 1, 1, n); (batch, g, n) -> (batch, g, 1, n): broadcast over the
+        # channels of a group instead of materialising repeat_interleave.
+        t = t.to(cdt)
+        return t[:, None, None, :] if t.dim() == 2 else t[:, :, None, :]
+
+    Bg, Cg = per_group(B), per_group(C)
+    groups = Bg.shape[1]
+    decay = torch.exp(delta[..., None] * A.to(cdt))  # (batch, d, n)
+    h = (state.to(cdt) * decay).view(batch, groups, d // groups, n) + (delta * xc).view(
+        batch, groups, d // groups, 1
+    ) * Bg
+    y = (h * Cg).sum(-1).view(batch, d)
+    h = h.view(batch, d, n)
+    if D is not None:
+        y = y + D.to(cdt) * xc
+    if z is not None:
+        y = y * F.silu(z.to(cdt))
+    return y.to(x.dtype), h

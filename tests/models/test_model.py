@@ -81,18 +81,18 @@ def test_untied_head_has_own_weight() -> None:
 
 def test_single_batch_overfit() -> None:
     model = make(d_model=32, n_layer=2).train()
-    ids = rand_ids(4, 32, seed=3, high=4)
+    ids = rand_ids(4, 16, seed=3, high=4)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(40):
+    for _ in range(30):
         logits = model(ids[:, :-1]).logits
         loss = F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[0] > 1.2  # ~ln 4 or more at start
-    assert losses[-1] < 0.4 * losses[0], losses
+    assert losses[0] > 1.8  # ~ln 9 at init: near-uniform over the vocabulary
+    assert losses[-1] < 0.2 * losses[0], losses
 
 
 def padded_batch(lengths: list[int], L: int, seed: int = 5):

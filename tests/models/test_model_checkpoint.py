@@ -1,0 +1,145 @@
+"""Checkpoints: safetensors round trip, Lightning contract, error reporting, HF Mamba parity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from genomamba.errors import CheckpointError
+from genomamba.models import GenomambaConfig, GenomambaLM
+
+
+def make(seed: int = 0, **kw) -> GenomambaLM:
+    torch.manual_seed(seed)
+    kw.setdefault("d_model", 16)
+    kw.setdefault("n_layer", 2)
+    return GenomambaLM(GenomambaConfig(**kw)).eval()
+
+
+IDS = torch.randint(0, 5, (2, 13), generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"tie_embeddings": False}, {"rc_equivariant": True, "attn_layers": [1], "attn_heads": 2}]
+)
+def test_save_load_round_trip(tmp_path, kw) -> None:
+    model = make(**kw)
+    out = tmp_path / "ckpt"
+    model.save_pretrained(out)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = GenomambaLM.from_pretrained(out)
+    assert loaded.config == model.config
+    assert torch.equal(loaded(IDS).logits, model(IDS).logits)
+
+
+def test_save_overwrites_atomically(tmp_path) -> None:
+    out = tmp_path / "ckpt"
+    make(seed=0).save_pretrained(out)
+    second = make(seed=1)
+    second.save_pretrained(out)
+    assert torch.equal(GenomambaLM.from_pretrained(out)(IDS).logits, second(IDS).logits)
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temp dirs left behind
+
+
+def lightning_ckpt(model: GenomambaLM) -> dict:
+    return {
+        "epoch": 1,
+        "global_step": 10,
+        "pytorch-lightning_version": "2.6.0",
+        "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+        "hyper_parameters": {"model_config": model.config.to_dict(), "lr": 1e-3},
+    }
+
+
+def test_lightning_checkpoint(tmp_path) -> None:
+    model = make(bidirectional=True)
+    path = tmp_path / "last.ckpt"
+    torch.save(lightning_ckpt(model), path)
+    loaded = GenomambaLM.from_lightning_checkpoint(path)
+    assert torch.equal(loaded(IDS).logits, model(IDS).logits)
+
+
+def test_lightning_checkpoint_errors(tmp_path) -> None:
+    model = make()
+    ck = lightning_ckpt(model)
+    del ck["hyper_parameters"]["model_config"]
+    path = tmp_path / "noconf.ckpt"
+    torch.save(ck, path)
+    with pytest.raises(CheckpointError, match="noconf.ckpt.*model_config"):
+        GenomambaLM.from_lightning_checkpoint(path)
+    ck = lightning_ckpt(model)
+    ck["hyper_parameters"]["model_config"]["d_model"] = 32
+    torch.save(ck, tmp_path / "shape.ckpt")
+    with pytest.raises(CheckpointError, match="shape.ckpt.*shape mismatch"):
+        GenomambaLM.from_lightning_checkpoint(tmp_path / "shape.ckpt")
+    (tmp_path / "junk.ckpt").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="junk.ckpt"):
+        GenomambaLM.from_lightning_checkpoint(tmp_path / "junk.ckpt")
+
+
+def test_corrupt_checkpoints(tmp_path) -> None:
+    good = tmp_path / "good"
+    make().save_pretrained(good)
+    weights = (good / "model.safetensors").read_bytes()
+
+    def variant(name: str, cfg_text: str | None, wbytes: bytes | None):
+        d = tmp_path / name
+        d.mkdir()
+        if cfg_text is not None:
+            (d / "config.json").write_text(cfg_text)
+        if wbytes is not None:
+            (d / "model.safetensors").write_bytes(wbytes)
+        return d
+
+    cfg_text = (good / "config.json").read_text()
+    cases = {
+        variant("truncated", cfg_text, weights[: len(weights) // 2]): "model.safetensors",
+        variant("garbage", cfg_text, b"\xff" * 200): "model.safetensors",
+        variant("noconfig", None, weights): "config.json",
+        variant("badjson", "{oops", weights): "config.json",
+        variant("unknownkey", json.dumps({**json.loads(cfg_text), "wings": 2}), weights): "wings",
+        variant("mismatch", json.dumps({**json.loads(cfg_text), "n_layer": 3}), weights): "missing keys",
+        variant("noweights", cfg_text, None): "model.safetensors",
+    }
+    for d, match in cases.items():
+        with pytest.raises(CheckpointError, match=match) as err:
+            GenomambaLM.from_pretrained(d)
+        assert str(d) in str(err.value)
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        GenomambaLM.from_pretrained(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_hf_mamba_parity(tmp_path, tie: bool) -> None:
+    transformers = pytest.importorskip("transformers")
+    hf_cfg = transformers.MambaConfig(
+        vocab_size=16, hidden_size=32, state_size=8, num_hidden_layers=2, conv_kernel=4, expand=2,
+        tie_word_embeddings=tie, use_mambapy=False,
+    )
+    torch.manual_seed(0)
+    hf = transformers.MambaForCausalLM(hf_cfg).eval()
+    with torch.no_grad():  # make every tensor non-trivial (HF init leaves some at 0 / 1)
+        for p in hf.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.randint(0, 16, (2, 21), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = hf(ids).logits
+    ours = GenomambaLM.from_hf_mamba(hf.state_dict(), hf_cfg).eval()
+    assert ours.config.tie_embeddings == tie
+    got = ours(ids).logits
+    assert (got - ref).abs().max() < 1e-4
+    # the same from a save_pretrained directory, config read from its config.json
+    hf.save_pretrained(tmp_path / "hf")
+    from_dir = GenomambaLM.from_hf_mamba(tmp_path / "hf")
+    assert (from_dir(ids).logits - ref).abs().max() < 1e-4
+    # and with the config inferred from tensor shapes alone
+    inferred = GenomambaLM.from_hf_mamba(hf.state_dict())
+    assert (inferred(ids).logits - ref).abs().max() < 1e-4
+
+
+def test_hf_mamba_bad_state_dict() -> None:
+    with pytest.raises(CheckpointError, match="embeddings"):
+        GenomambaLM.from_hf_mamba({"foo": torch.zeros(2)})

@@ -137,7 +137,9 @@ def load_lightning_checkpoint(
     prefix = "model."
     sd = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     if not sd:
-        raise CheckpointError(f"{path}: no state_dict keys start with {prefix!r}; not a genomamba LM checkpoint")
+        raise CheckpointError(
+            f"{path}: no state_dict keys start with {prefix!r}; not a genomamba LM checkpoint"
+        )
     model = GenomambaLM(cfg)
     _load_state_dict(model, sd, str(path), "The checkpoint does not belong to its model_config.")
     return model.to(map_location)
@@ -223,11 +225,15 @@ def load_hf_mamba(state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any
         elif (d / "pytorch_model.bin").is_file():
             sd = torch.load(d / "pytorch_model.bin", map_location="cpu", weights_only=True)
         else:
-            raise CheckpointError(f"{d}: no model.safetensors or pytorch_model.bin; not a HF checkpoint directory")
+            raise CheckpointError(
+                f"{d}: no model.safetensors or pytorch_model.bin; not a HF checkpoint directory"
+            )
     else:
         sd = dict(state_dict_or_dir)
     if "backbone.embeddings.weight" not in sd:
-        raise CheckpointError(f"{source}: no 'backbone.embeddings.weight'; not a HF MambaForCausalLM checkpoint")
+        raise CheckpointError(
+            f"{source}: no 'backbone.embeddings.weight'; not a HF MambaForCausalLM checkpoint"
+        )
     cfg = _hf_config_to_ours(config if config is not None else _infer_hf_config(sd), sd)
     if cfg.tie_embeddings:
         sd.pop("lm_head.weight", None)

@@ -103,7 +103,9 @@ class GenomambaConfig:
         if self.attn_layers and width % self.attn_heads:
             raise ConfigError(f"attention width {width} is not divisible by attn_heads={self.attn_heads}")
         if self.attn_layers and (width // self.attn_heads) % 2:
-            raise ConfigError(f"attention head size {width // self.attn_heads} must be even for rotary encoding")
+            raise ConfigError(
+                f"attention head size {width // self.attn_heads} must be even for rotary encoding"
+            )
 
     @property
     def is_causal(self) -> bool:

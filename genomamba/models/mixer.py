@@ -113,7 +113,9 @@ class MambaMixer(nn.Module):
         k = self.d_conv - 1
         prev = cache.conv.to(xs.dtype) if cache is not None else xs.new_zeros(xs.shape[0], self.d_inner, k)
         xcat = torch.cat([prev, xs], dim=-1)  # (B, d_inner, k + L)
-        xc = F.silu(F.conv1d(xcat, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))  # (B, d_inner, L)
+        xc = F.silu(
+            F.conv1d(xcat, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)
+        )  # (B, d_inner, L)
         delta, B, C = self._ssm_inputs(xc.transpose(1, 2))  # (B, L, d_inner), (B, L, n) x2
         delta = delta.transpose(1, 2)  # (B, d_inner, L)
         if mask is not None:

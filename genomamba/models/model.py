@@ -136,7 +136,11 @@ class Block(nn.Module):
     def forward(self, h: Tensor, mask, lengths, cache=None, offsets=None, return_cache=False):
         """h: (B, L, d) -> ((B, L, d), new cache or None)."""
         y, new_cache = self.mixer(
-            self.norm(h.to(self.norm.weight.dtype)), mask, lengths, cache=cache, offsets=offsets,
+            self.norm(h.to(self.norm.weight.dtype)),
+            mask,
+            lengths,
+            cache=cache,
+            offsets=offsets,
             return_cache=return_cache,
         )
         res = h.float() if self.residual_in_fp32 else h
@@ -166,11 +170,15 @@ class Backbone(nn.Module):
         self.register_buffer("complement", torch.tensor(comp, dtype=torch.long), persistent=False)
 
         def make_norm() -> nn.Module:
-            return RCPSNorm(width, cfg.rms_norm_eps) if cfg.rc_equivariant else RMSNorm(width, cfg.rms_norm_eps)
+            return (
+                RCPSNorm(width, cfg.rms_norm_eps) if cfg.rc_equivariant else RMSNorm(width, cfg.rms_norm_eps)
+            )
 
         def make_inner(i: int) -> nn.Module:
             if i in cfg.attn_layers:
-                return CausalSelfAttention(width, cfg.attn_heads, cfg.attn_window, cfg.rope_base, cfg.proj_bias)
+                return CausalSelfAttention(
+                    width, cfg.attn_heads, cfg.attn_window, cfg.rope_base, cfg.proj_bias
+                )
             return MambaMixer(cfg, width)
 
         layers = []
@@ -310,7 +318,9 @@ class GenomambaLM(nn.Module):
         self.config = config
         self.backbone = Backbone(config)
         width = config.d_model // 2 if config.rc_equivariant else config.d_model
-        self.lm_head = None if config.tie_embeddings else nn.Linear(width, config.padded_vocab_size, bias=False)
+        self.lm_head = (
+            None if config.tie_embeddings else nn.Linear(width, config.padded_vocab_size, bias=False)
+        )
         init_weights(self)
 
     def num_parameters(self, trainable_only: bool = False) -> int:
@@ -345,12 +355,16 @@ class GenomambaLM(nn.Module):
     ) -> GenomambaState:
         """Empty streaming state for ``batch_size`` sequences (causal models only)."""
         if not self.config.is_causal:
-            raise ConfigError("allocate_state needs a causal model (bidirectional=False, rc_equivariant=False)")
+            raise ConfigError(
+                "allocate_state needs a causal model (bidirectional=False, rc_equivariant=False)"
+            )
         p = next(self.parameters())
         device = p.device if device is None else torch.device(device)
         dtype = p.dtype if dtype is None else dtype
         layers = [blk.mixer.allocate_cache(batch_size, device, dtype) for blk in self.backbone.layers]
-        return GenomambaState(layers=layers, seqlen_offset=torch.zeros(batch_size, dtype=torch.long, device=device))
+        return GenomambaState(
+            layers=layers, seqlen_offset=torch.zeros(batch_size, dtype=torch.long, device=device)
+        )
 
     def step(self, input_ids: Tensor, state: GenomambaState) -> tuple[Tensor, GenomambaState]:
         """One token per sequence: input_ids (B,) -> (logits (B, vocab_size), new state)."""
@@ -360,7 +374,7 @@ class GenomambaLM(nn.Module):
         bb = self.backbone
         h = bb.embed(input_ids)
         caches = []
-        for layer, cache in zip(bb.layers, state.layers):
+        for layer, cache in zip(bb.layers, state.layers, strict=True):
             h, c = layer.step(h, cache, state.seqlen_offset)
             caches.append(c)
         hidden = bb.norm_f(h.to(bb.norm_f.weight.dtype))
@@ -430,7 +444,9 @@ class GenomambaLM(nn.Module):
         return load_lightning_checkpoint(path, map_location, weights_only)
 
     @classmethod
-    def from_hf_mamba(cls, state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None) -> GenomambaLM:
+    def from_hf_mamba(
+        cls, state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None
+    ) -> GenomambaLM:
         """Import a HuggingFace ``MambaForCausalLM`` checkpoint (state dict or saved directory)."""
         from genomamba.models.checkpoint import load_hf_mamba
 

@@ -126,7 +126,7 @@ def test_padding_changes_nothing_vs_full_length_reverse() -> None:
 
 def assert_states_equal(s1: GenomambaState, s2: GenomambaState, rows1, rows2) -> None:
     assert torch.equal(s1.seqlen_offset[rows1], s2.seqlen_offset[rows2])
-    for c1, c2 in zip(s1.layers, s2.layers):
+    for c1, c2 in zip(s1.layers, s2.layers, strict=True):
         if isinstance(c1, MambaCache):
             assert_close(c1.conv[rows1], c2.conv[rows2], atol=1e-6, rtol=1e-5)
             assert_close(c1.ssm[rows1], c2.ssm[rows2], atol=1e-6, rtol=1e-5)
@@ -150,7 +150,9 @@ def test_padded_final_state_equals_unpadded(variant: str) -> None:
         assert_states_equal(padded, alone, b, 0)
         # continuing from either state gives the same next-token logits
         nxt = torch.tensor([2])
-        l1, _ = model.step(nxt, GenomambaState([_row(c, b) for c in padded.layers], padded.seqlen_offset[b : b + 1]))
+        l1, _ = model.step(
+            nxt, GenomambaState([_row(c, b) for c in padded.layers], padded.seqlen_offset[b : b + 1])
+        )
         l2, _ = model.step(nxt, alone)
         assert_close(l1, l2, atol=1e-5, rtol=1e-5)
 
@@ -184,7 +186,9 @@ def test_rc_equivariance_with_padding() -> None:
         rc[b, :n] = rc_ids(ids[b, :n])
     out, out_rc = model(ids, attention_mask=mask), model(rc, attention_mask=mask)
     for b, n in enumerate(lengths):
-        assert_close(out_rc.hidden_states[b, :n], out.hidden_states[b, :n].flip(0).flip(-1), atol=1e-5, rtol=1e-5)
+        assert_close(
+            out_rc.hidden_states[b, :n], out.hidden_states[b, :n].flip(0).flip(-1), atol=1e-5, rtol=1e-5
+        )
         assert_close(out_rc.logits[b, :n], out.logits[b, :n].flip(0)[:, COMPLEMENT], atol=1e-5, rtol=1e-5)
 
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-from torch.testing import assert_close
 
 from genomamba.errors import CheckpointError
 from genomamba.models import GenomambaConfig, GenomambaLM
@@ -116,8 +115,14 @@ def test_corrupt_checkpoints(tmp_path) -> None:
 def test_hf_mamba_parity(tmp_path, tie: bool) -> None:
     transformers = pytest.importorskip("transformers")
     hf_cfg = transformers.MambaConfig(
-        vocab_size=16, hidden_size=32, state_size=8, num_hidden_layers=2, conv_kernel=4, expand=2,
-        tie_word_embeddings=tie, use_mambapy=False,
+        vocab_size=16,
+        hidden_size=32,
+        state_size=8,
+        num_hidden_layers=2,
+        conv_kernel=4,
+        expand=2,
+        tie_word_embeddings=tie,
+        use_mambapy=False,
     )
     torch.manual_seed(0)
     hf = transformers.MambaForCausalLM(hf_cfg).eval()

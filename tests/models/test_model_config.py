@@ -21,8 +21,13 @@ def test_defaults_match_token_contract() -> None:
 
 def test_json_round_trip(tmp_path) -> None:
     cfg = GenomambaConfig(
-        d_model=24, n_layer=3, bidirectional=True, bidirectional_combine="concat_proj",
-        attn_layers=[1], attn_window=8, attn_heads=2,
+        d_model=24,
+        n_layer=3,
+        bidirectional=True,
+        bidirectional_combine="concat_proj",
+        attn_layers=[1],
+        attn_window=8,
+        attn_heads=2,
     )
     assert GenomambaConfig.from_json(cfg.to_json()) == cfg
     path = tmp_path / "c.json"

@@ -16,7 +16,7 @@ CASES = [
     (2, 6, 16, 130, 3, True, False, True, False, True),  # grouped B / C
     (1, 4, 16, CHECKPOINT, 2, False, True, False, True, False),  # L exactly one checkpoint chunk
     (2, 7, 4, 1, None, True, True, True, True, True),
-    (1, 8, 16, 300, 8, True, True, True, True, True),  # one channel per group
+    (1, 8, 16, 150, 8, True, True, True, True, True),  # one channel per group
 ]
 
 

@@ -2,7 +2,14 @@
 
 from genomamba.data.datamodule import GenomeDataModule
 from genomamba.data.fasta import GenomeFile, cache_dir, open_fasta, open_genomes, validate_fasta
-from genomamba.data.intervals import BedError, Interval, read_bed, split_by_contig, split_by_region, split_intervals
+from genomamba.data.intervals import (
+    BedError,
+    Interval,
+    read_bed,
+    split_by_contig,
+    split_by_region,
+    split_intervals,
+)
 from genomamba.data.tokenizer import COMPLEMENT_IDS, DNATokenizer, reverse_complement_str
 from genomamba.data.windows import (
     EpochKeySampler,

@@ -84,6 +84,8 @@ class GenomeDataModule(L.LightningDataModule):
         pin_memory: bool = False,
     ):
         super().__init__()
+        # Recorded in checkpoints so a run's data can be rebuilt; not sent to the logger.
+        self.save_hyperparameters(logger=False)
         if window_length < 1 or batch_size < 1 or num_workers < 0 or train_samples_per_epoch < 1:
             raise ConfigError(
                 f"need window_length >= 1, batch_size >= 1, num_workers >= 0, train_samples_per_epoch >= 1; got "
@@ -153,7 +155,9 @@ class GenomeDataModule(L.LightningDataModule):
         known = {c for g in self.files for c in g.lengths}
         missing = [c for c in names if c not in known]
         if missing:
-            raise ConfigError(f"holdout_contigs {missing} are not records of any FASTA; records: {sorted(known)[:20]}")
+            raise ConfigError(
+                f"holdout_contigs {missing} are not records of any FASTA; records: {sorted(known)[:20]}"
+            )
         return [c for c in names if c in f.lengths]
 
     def _read_beds(self) -> list[Interval] | None:
@@ -242,12 +246,16 @@ class GenomeDataModule(L.LightningDataModule):
         return {"train_epoch": self._train_sampler.epoch if self._train_sampler else 0}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._train_sampler = EpochKeySampler(self.train_samples_per_epoch, epoch=state_dict.get("train_epoch", 0))
+        self._train_sampler = EpochKeySampler(
+            self.train_samples_per_epoch, epoch=state_dict.get("train_epoch", 0)
+        )
 
     def describe(self) -> str:
         """One line per split: windows / bases available."""
         lines = [f"genomes: {', '.join(f'{n} ({i})' for i, n in enumerate(self.label_names))}"]
         for k, per_file in self.splits.items():
             bp = sum(iv.length for ivs in per_file for iv in ivs)
-            lines.append(f"{k}: {bp:,} bp" + (f", {len(self.datasets[k])} windows" if k in self.datasets else ""))
+            lines.append(
+                f"{k}: {bp:,} bp" + (f", {len(self.datasets[k])} windows" if k in self.datasets else "")
+            )
         return "\n".join(lines)

@@ -92,7 +92,9 @@ def _decompressed_head(path: Path, n: int = 65536) -> bytes:
         with gzip.open(path, "rb") as fh:
             return fh.read(n)
     except (OSError, EOFError, zlib.error) as err:
-        raise FastaError(f"{path}: compressed file cannot be read ({err}); re-download or re-compress it") from None
+        raise FastaError(
+            f"{path}: compressed file cannot be read ({err}); re-download or re-compress it"
+        ) from None
 
 
 def validate_fasta(path: str | os.PathLike[str]) -> tuple[Path, bool]:
@@ -106,9 +108,13 @@ def validate_fasta(path: str | os.PathLike[str]) -> tuple[Path, bool]:
     """
     p = Path(path).expanduser()
     if not p.exists():
-        raise FastaError(f"FASTA file not found: {p}. Check the path (relative paths are taken from {Path.cwd()}).")
+        raise FastaError(
+            f"FASTA file not found: {p}. Check the path (relative paths are taken from {Path.cwd()})."
+        )
     if p.is_dir():
-        raise FastaError(f"{p} is a directory, not a FASTA file; give the path of the .fa/.fa.gz file inside it.")
+        raise FastaError(
+            f"{p} is a directory, not a FASTA file; give the path of the .fa/.fa.gz file inside it."
+        )
     if p.stat().st_size == 0:
         raise FastaError(f"FASTA file {p} is empty (0 bytes); re-download or regenerate it.")
     with open(p, "rb") as fh:
@@ -212,7 +218,9 @@ def _faidx(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
         raise
 
 
-def open_fasta(path: str | os.PathLike[str], *, cache: Path | None = None) -> tuple[pyfaidx.Faidx, IndexPaths]:
+def open_fasta(
+    path: str | os.PathLike[str], *, cache: Path | None = None
+) -> tuple[pyfaidx.Faidx, IndexPaths]:
     """Validate and open a FASTA for random access.
 
     Args:
@@ -263,7 +271,14 @@ class GenomeFile:
         lengths: ``{record name: length}`` in file order.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, label: int = 0, name: str | None = None, cache: Path | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        label: int = 0,
+        name: str | None = None,
+        cache: Path | None = None,
+    ):
         fa, idx = open_fasta(path, cache=cache)
         self.path = Path(fa.filename)
         self.label = int(label)
@@ -293,9 +308,14 @@ class GenomeFile:
         """
         n = self.lengths.get(contig)
         if n is None:
-            raise WindowError(f"{self.path}: no record named {contig!r}; available: {list(self.lengths)[:10]}")
+            raise WindowError(
+                f"{self.path}: no record named {contig!r}; available: {list(self.lengths)[:10]}"
+            )
         if not 0 <= start < end <= n:
-            raise WindowError(f"{self.path}:{contig}: window [{start}, {end}) is outside the record (length {n})")
+            raise WindowError(
+                f"{self.path}:{contig}: window [{start}, {end}) is outside the record (length {n}); "
+                "use 0 <= start < end <= length (0-based, half-open)"
+            )
         return self._handle().fetch(contig, start + 1, end)
 
     def close(self) -> None:
@@ -348,12 +368,16 @@ def open_genomes(fasta: FastaSpec, *, cache: Path | None = None) -> tuple[list[G
         for x in fasta:
             key = _stem(Path(x))
             if key in groups:
-                raise FastaError(f"{x}: given twice (or two files share the name {key!r}); use a mapping label -> paths")
+                raise FastaError(
+                    f"{x}: given twice (or two files share the name {key!r}); use a mapping label -> paths"
+                )
             groups[key] = [Path(x)]
     if not groups or any(not v for v in groups.values()):
         raise FastaError(f"no FASTA files given (fasta={fasta!r})")
     names = list(groups)
-    files = [GenomeFile(p, label=i, name=_stem(p), cache=cache) for i, n in enumerate(names) for p in groups[n]]
+    files = [
+        GenomeFile(p, label=i, name=_stem(p), cache=cache) for i, n in enumerate(names) for p in groups[n]
+    ]
     return files, names
 
 
@@ -364,14 +388,18 @@ def _read_species_table(path: Path) -> dict[str, list[Path]]:
     lines = path.read_text().splitlines()
     header = lines[0].split("\t") if lines else []
     if "path" not in header or "species" not in header:
-        raise FastaError(f"{path}:1: expected a tab-separated header with columns 'path' and 'species', got {header}")
+        raise FastaError(
+            f"{path}:1: expected a tab-separated header with columns 'path' and 'species', got {header}"
+        )
     ip, isp = header.index("path"), header.index("species")
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")
         if len(cols) <= max(ip, isp):
-            raise FastaError(f"{path}:{lineno}: expected {len(header)} tab-separated columns, got {len(cols)}")
+            raise FastaError(
+                f"{path}:{lineno}: expected {len(header)} tab-separated columns, got {len(cols)}"
+            )
         fp = Path(cols[ip])
         groups.setdefault(cols[isp], []).append(fp if fp.is_absolute() else path.parent / fp)
     return groups

@@ -87,13 +87,19 @@ def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = N
             if len(cols) < 3:
                 cols = line.split()  # tolerate space-separated BED
             if len(cols) < 3:
-                raise BedError(f"{p}:{lineno}: expected at least 3 tab-separated columns (chrom, start, end): {line.strip()!r}")
+                raise BedError(
+                    f"{p}:{lineno}: expected at least 3 tab-separated columns (chrom, start, end): {line.strip()!r}"
+                )
             try:
                 start, end = int(cols[1]), int(cols[2])
             except ValueError:
-                raise BedError(f"{p}:{lineno}: start/end must be integers, got {cols[1]!r}, {cols[2]!r}") from None
+                raise BedError(
+                    f"{p}:{lineno}: start/end must be integers, got {cols[1]!r}, {cols[2]!r}"
+                ) from None
             if start < 0 or start >= end:
-                raise BedError(f"{p}:{lineno}: need 0 <= start < end (0-based, half-open), got {start}, {end}")
+                raise BedError(
+                    f"{p}:{lineno}: need 0 <= start < end (0-based, half-open), got {start}, {end}"
+                )
             if lengths is not None and cols[0] in lengths and end > lengths[cols[0]]:
                 raise BedError(
                     f"{p}:{lineno}: end {end} is beyond {cols[0]!r} (length {lengths[cols[0]]}); "
@@ -235,7 +241,11 @@ def split_intervals(
         splits = split_by_region(lengths, val_fraction=val_fraction, test_fraction=test_fraction)
     elif mode == "contig":
         splits = split_by_contig(
-            lengths, holdout_contigs=holdout_contigs, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
+            lengths,
+            holdout_contigs=holdout_contigs,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
         )
     else:
         raise ConfigError(f"split mode must be 'region' or 'contig', got {mode!r}")

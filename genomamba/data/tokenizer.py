@@ -47,7 +47,9 @@ SPECIAL_TOKENS: dict[int, str] = {PAD_ID: "[PAD]", MASK_ID: "[MASK]", BOS_ID: "[
 
 #: ``COMPLEMENT_IDS[i]`` is the id of the Watson-Crick complement of id ``i``
 #: (A<->T, C<->G; N and the special tokens map to themselves).
-COMPLEMENT_IDS: np.ndarray = np.array([T_ID, G_ID, C_ID, A_ID, N_ID, PAD_ID, MASK_ID, BOS_ID, EOS_ID], dtype=np.int64)
+COMPLEMENT_IDS: np.ndarray = np.array(
+    [T_ID, G_ID, C_ID, A_ID, N_ID, PAD_ID, MASK_ID, BOS_ID, EOS_ID], dtype=np.int64
+)
 COMPLEMENT_IDS.setflags(write=False)
 
 _IUPAC_AMBIGUOUS = "RYSWKMBDHVN"

@@ -68,7 +68,9 @@ def fetch_window(
     return _item(genome, contig, start, strand, ids, soft)
 
 
-def _item(genome: GenomeFile, contig: str, start: int, strand: str, ids: np.ndarray, soft: np.ndarray) -> dict[str, Any]:
+def _item(
+    genome: GenomeFile, contig: str, start: int, strand: str, ids: np.ndarray, soft: np.ndarray
+) -> dict[str, Any]:
     if strand == "-":
         ids = COMPLEMENT_IDS[ids][::-1].copy()
         soft = soft[::-1].copy()
@@ -116,7 +118,13 @@ def _regions(
             )
         skipped = len(cands) - len(fits)
         if skipped:
-            log.info("%s split: %d region(s) shorter than %d bp skipped for label %d", split, skipped, window_length, label)
+            log.info(
+                "%s split: %d region(s) shorter than %d bp skipped for label %d",
+                split,
+                skipped,
+                window_length,
+                label,
+            )
         out.extend(fits)
     return out
 
@@ -168,7 +176,9 @@ class RandomWindowDataset(Dataset):
         self.window_length = int(window_length)
         regions = _regions(self.files, self.intervals, self.window_length, self.split)
         if not regions:
-            raise WindowError(f"no {self.split} regions to sample windows from (check the split fractions / BED)")
+            raise WindowError(
+                f"no {self.split} regions to sample windows from (check the split fractions / BED)"
+            )
         self._regions = regions
         labels = sorted({self.files[r.file].label for r in regions})
         self._labels = np.array(labels)
@@ -203,7 +213,9 @@ class RandomWindowDataset(Dataset):
             region, start, strand = self.sample(rng)
             f = self.files[region.file]
             seq = f.fetch(region.contig, start, start + L)
-            ids, soft = _TOKENIZER.encode(seq, return_soft_mask=True, source=f"{f.path}:{region.contig}:{start}-{start + L}")
+            ids, soft = _TOKENIZER.encode(
+                seq, return_soft_mask=True, source=f"{f.path}:{region.contig}:{start}-{start + L}"
+            )
             if np.count_nonzero(ids == N_ID) <= self.max_n_fraction * L:
                 return _item(f, region.contig, start, strand, ids, soft)
         raise WindowError(

@@ -23,8 +23,14 @@ def ecoli(data_dir: Path) -> Path:
 
 def test_batches_shapes_dtypes_and_split(ecoli: Path) -> None:
     dm = GenomeDataModule(
-        ecoli, window_length=256, batch_size=4, train_samples_per_epoch=32, val_fraction=0.05,
-        test_fraction=0.02, max_val_windows=10, rc_augment=True,
+        ecoli,
+        window_length=256,
+        batch_size=4,
+        train_samples_per_epoch=32,
+        val_fraction=0.05,
+        test_fraction=0.02,
+        max_val_windows=10,
+        rc_augment=True,
     )
     dm.setup("fit")
     assert dm.label_names == ["escherichia_coli_536"] and dm.tokenizer.vocab_size == 9
@@ -49,7 +55,9 @@ def test_batches_shapes_dtypes_and_split(ecoli: Path) -> None:
 
 def test_validation_is_deterministic_and_training_varies_by_epoch(ecoli: Path) -> None:
     def make() -> GenomeDataModule:
-        dm = GenomeDataModule(ecoli, window_length=128, batch_size=8, train_samples_per_epoch=16, max_val_windows=16, seed=7)
+        dm = GenomeDataModule(
+            ecoli, window_length=128, batch_size=8, train_samples_per_epoch=16, max_val_windows=16, seed=7
+        )
         dm.setup()
         return dm
 
@@ -82,7 +90,13 @@ def test_set_window_length(ecoli: Path) -> None:
 
 
 def test_multi_species_labels_balanced(data_dir: Path) -> None:
-    dm = GenomeDataModule(data_dir / "species.tsv", window_length=512, batch_size=32, train_samples_per_epoch=256, max_val_windows=8)
+    dm = GenomeDataModule(
+        data_dir / "species.tsv",
+        window_length=512,
+        batch_size=32,
+        train_samples_per_epoch=256,
+        max_val_windows=8,
+    )
     dm.setup()
     assert dm.num_labels == 4 and len(dm.files) == 6
     labels = torch.cat([b["labels"] for b in dm.train_dataloader()])
@@ -95,14 +109,22 @@ def test_multi_species_labels_balanced(data_dir: Path) -> None:
 
 def test_holdout_contigs_and_bed(make_fasta, tmp_path: Path) -> None:
     fa = make_fasta({"chr1": random_dna(2000, 1), "chr2": random_dna(1500, 2), "chr3": random_dna(900, 3)})
-    dm = GenomeDataModule(fa, window_length=100, batch_size=5, train_samples_per_epoch=50, holdout_contigs={"val": ["chr2"], "test": ["chr3"]})
+    dm = GenomeDataModule(
+        fa,
+        window_length=100,
+        batch_size=5,
+        train_samples_per_epoch=50,
+        holdout_contigs={"val": ["chr2"], "test": ["chr3"]},
+    )
     dm.setup()
     assert {c for b in dm.train_dataloader() for c in b["contig"]} == {"chr1"}
     assert {c for b in dm.val_dataloader() for c in b["contig"]} == {"chr2"}
     assert {c for b in dm.test_dataloader() for c in b["contig"]} == {"chr3"}
     bed = tmp_path / "keep.bed"
     bed.write_text("chr1\t500\t900\n")
-    dm = GenomeDataModule(fa, window_length=100, batch_size=5, train_samples_per_epoch=50, val_fraction=0.0, bed=bed)
+    dm = GenomeDataModule(
+        fa, window_length=100, batch_size=5, train_samples_per_epoch=50, val_fraction=0.0, bed=bed
+    )
     dm.setup()
     starts = torch.cat([b["start"] for b in dm.train_dataloader()])
     assert starts.min() >= 500 and (starts + 100).max() <= 900

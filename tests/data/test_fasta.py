@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pysam
 import pytest
+from data_helpers import random_dna, write_fasta
 
 from genomamba.data import fasta as fasta_mod
 from genomamba.data.fasta import GenomeFile, open_fasta, open_genomes
 from genomamba.data.windows import fetch_window
 from genomamba.errors import FastaError, GenomambaError, WindowError
-
-from data_helpers import random_dna, write_fasta
 
 
 def test_round_trip_plain_and_bgzf(make_fasta, tmp_path: Path) -> None:
@@ -164,7 +163,12 @@ def test_unwritable_index_location_falls_back_to_cache(
 def test_bundled_genomes_open_without_writing(data_dir: Path) -> None:
     before = sorted(os.listdir(data_dir / "genomes"))
     files, names = open_genomes(data_dir / "species.tsv")
-    assert names == ["Escherichia coli", "Klebsiella pneumoniae", "Staphylococcus aureus", "Helicobacter pylori"]
+    assert names == [
+        "Escherichia coli",
+        "Klebsiella pneumoniae",
+        "Staphylococcus aureus",
+        "Helicobacter pylori",
+    ]
     assert [f.label for f in files] == [0, 1, 1, 2, 2, 3]
     assert all(not f.index_paths.in_cache for f in files)
     assert sorted(os.listdir(data_dir / "genomes")) == before

@@ -71,12 +71,19 @@ def test_bed_reading_and_restriction(tmp_path: Path) -> None:
     assert ivs == [Interval("chr1", 10, 50), Interval("chr1", 40, 90), Interval("chr2", 0, 5)]
     s = split_intervals({"chr1": 100}, val_fraction=0.2, restrict_to=ivs)
     assert s["train"] == [Interval("chr1", 10, 80)] and s["val"] == [Interval("chr1", 80, 90)]
-    assert intersect([Interval("c", 0, 10)], [Interval("c", 5, 20), Interval("d", 0, 3)]) == [Interval("c", 5, 10)]
+    assert intersect([Interval("c", 0, 10)], [Interval("c", 5, 20), Interval("d", 0, 3)]) == [
+        Interval("c", 5, 10)
+    ]
 
 
 @pytest.mark.parametrize(
     ("line", "match"),
-    [("chr1\t10\n", "at least 3"), ("chr1\tx\t20\n", "integers"), ("chr1\t30\t20\n", "start < end"), ("chr1\t0\t500\n", "beyond")],
+    [
+        ("chr1\t10\n", "at least 3"),
+        ("chr1\tx\t20\n", "integers"),
+        ("chr1\t30\t20\n", "start < end"),
+        ("chr1\t0\t500\n", "beyond"),
+    ],
 )
 def test_malformed_bed_names_file_and_line(tmp_path: Path, line: str, match: str) -> None:
     bed = tmp_path / "bad.bed"

@@ -72,7 +72,9 @@ def test_decode_special_tokens() -> None:
         TOK.decode([9])
 
 
-@pytest.mark.parametrize(("seq", "char", "pos"), [("ACGTX", "X", 4), ("AC-GT", "-", 2), ("A C", " ", 1), ("ACé", "é", 2)])
+@pytest.mark.parametrize(
+    ("seq", "char", "pos"), [("ACGTX", "X", 4), ("AC-GT", "-", 2), ("A C", " ", 1), ("ACé", "é", 2)]
+)
 def test_invalid_character_names_char_position_and_source(seq: str, char: str, pos: int) -> None:
     with pytest.raises(SequenceError) as info:
         TOK.encode(seq, source="genome.fa:chr7")

@@ -111,7 +111,9 @@ def test_tiling_is_deterministic_and_covers_the_end(genome) -> None:
     assert wins[:4] == [("chrA", 0), ("chrA", 250), ("chrA", 500), ("chrA", 700)]  # 700 = tail window
     assert ("chrB", 900) in wins and all(c != "tiny" for c, _ in wins)  # too-short record skipped
     again = TilingWindowDataset([g], ivs, 300, stride=250)
-    assert [again[i]["input_ids"].tolist() for i in range(len(again))] == [t[i]["input_ids"].tolist() for i in range(len(t))]
+    assert [again[i]["input_ids"].tolist() for i in range(len(again))] == [
+        t[i]["input_ids"].tolist() for i in range(len(t))
+    ]
     capped = TilingWindowDataset([g], ivs, 300, stride=250, max_windows=3)
     assert len(capped) == 3 and capped.windows[0] == t.windows[0] and capped.windows[-1] == t.windows[-1]
 
@@ -130,7 +132,9 @@ def test_n_filter_resamples_and_fails_clearly(make_fasta) -> None:
     seq = "N" * 500 + random_dna(100, 7) + "N" * 500
     g = GenomeFile(make_fasta({"gappy": seq, "gap": "N" * 300}))
     L = 50
-    ds = RandomWindowDataset([g], [[Interval("gappy", 0, len(seq))]], L, max_n_fraction=0.1, samples_per_epoch=30)
+    ds = RandomWindowDataset(
+        [g], [[Interval("gappy", 0, len(seq))]], L, max_n_fraction=0.1, samples_per_epoch=30
+    )
     for k in range(30):
         item = ds[k]
         assert (item["input_ids"] == 4).sum() <= 5

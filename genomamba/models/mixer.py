@@ -20,7 +20,8 @@ from genomamba.models.config import GenomambaConfig
 class MambaCache:
     """Streaming state of one Mamba layer.
 
-    conv: (B, d_inner, d_conv - 1) last conv inputs; ssm: (B, d_inner, d_state) float32.
+    conv: (B, d_inner, d_conv - 1) last conv inputs; ssm: (B, d_inner, d_state) float32
+    (float64 for float64 models).
     """
 
     conv: Tensor
@@ -40,6 +41,10 @@ class RMSNorm(nn.Module):
         xf = x.float()
         xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * xf.to(x.dtype)
+
+
+def _state_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def gather_last(x: Tensor, lengths: Tensor | None, k: int) -> Tensor:
@@ -83,7 +88,8 @@ class MambaMixer(nn.Module):
     def allocate_cache(self, batch_size: int, device: torch.device | None, dtype: torch.dtype) -> MambaCache:
         return MambaCache(
             conv=torch.zeros(batch_size, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
-            ssm=torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=torch.float32),
+            # fp32 state (fp64 for fp64 models), matching what the scan kernels return
+            ssm=torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=_state_dtype(dtype)),
         )
 
     def _ssm_inputs(self, xc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -133,7 +139,7 @@ class MambaMixer(nn.Module):
             initial_state=cache.ssm if cache is not None else None,
         )
         out = self.out_proj(y.transpose(1, 2).to(x.dtype))
-        new_cache = MambaCache(conv=gather_last(xcat, lengths, k), ssm=last.float()) if return_cache else None
+        new_cache = MambaCache(conv=gather_last(xcat, lengths, k), ssm=last) if return_cache else None
         return out, new_cache
 
     def step(self, x: Tensor, cache: MambaCache) -> tuple[Tensor, MambaCache]:
@@ -147,4 +153,4 @@ class MambaMixer(nn.Module):
         delta, B, C = self._ssm_inputs(xc)
         A = -torch.exp(self.A_log.float())
         y, ssm = selective_state_update(cache.ssm, xc, delta.to(xc.dtype), A, B, C, D=self.D.float(), z=z)
-        return self.out_proj(y.to(x.dtype)), MambaCache(conv=window[:, :, 1:], ssm=ssm.float())
+        return self.out_proj(y.to(x.dtype)), MambaCache(conv=window[:, :, 1:], ssm=ssm)

@@ -91,6 +91,7 @@ def _scan_bwd_loop(
         b = idx // nblk
         k = idx % nblk
         hbuf = np.empty((ckpt_every + 1, n), dtype)  # states of one chunk, hbuf[0] = h_{t0-1}
+        abuf = np.empty((ckpt_every, n), dtype)  # exp(dt_t * A) of the chunk, reused by the adjoint
         lam = np.empty(n, dtype)
         for c in range(blocks[k, 0], blocks[k, 1]):
             g = c // dpg
@@ -106,7 +107,9 @@ def _scan_bwd_loop(
                     du_ = dt * u[b, c, t]
                     r = t - t0
                     for i in range(n):
-                        hbuf[r + 1, i] = math.exp(dt * A[c, i]) * hbuf[r, i] + du_ * Bt[b, g, t, i]
+                        a = math.exp(dt * A[c, i])
+                        abuf[r, i] = a
+                        hbuf[r + 1, i] = a * hbuf[r, i] + du_ * Bt[b, g, t, i]
                 for t in range(t1 - 1, t0 - 1, -1):
                     r = t - t0
                     v = delta[b, c, t] + dbias[c]
@@ -127,7 +130,7 @@ def _scan_bwd_loop(
                     du_acc = D[c] * dy
                     ddt = 0.0
                     for i in range(n):
-                        a = math.exp(dt * A[c, i])
+                        a = abuf[r, i]
                         hi = hbuf[r + 1, i]
                         hp = hbuf[r, i]
                         dCt_p[b, k, t, i] += dy * hi

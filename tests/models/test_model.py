@@ -270,3 +270,10 @@ def test_input_errors() -> None:
         make(bidirectional=True)(ids, return_state=True)
     with pytest.raises(ConfigError, match="causal"):
         make(rc_equivariant=True).allocate_state(2)
+
+
+def test_backbone_returns_hidden_states_only() -> None:
+    model = make(**VARIANTS["bidirectional_add"])
+    ids, mask = padded_batch([12, 7], 12)
+    hidden = model.backbone(ids, attention_mask=mask)
+    assert torch.equal(hidden, model(ids, attention_mask=mask).hidden_states)

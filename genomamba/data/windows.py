@@ -191,13 +191,17 @@ class RandomWindowDataset(Dataset):
             self._cum.append(np.cumsum([r.end - r.start - self.window_length + 1 for r in mem]))
         sizes = np.array([c[-1] for c in self._cum], dtype=np.float64)
         self._label_p = None if self.balance_labels else sizes / sizes.sum()
+        self._label_cum = None if self._label_p is None else np.cumsum(self._label_p)
 
     def __len__(self) -> int:
         return self.samples_per_epoch
 
     def sample(self, rng: np.random.Generator) -> tuple[_Region, int, str]:
         """Draw ``(region, start, strand)`` with ``rng``."""
-        li = int(rng.choice(len(self._labels), p=self._label_p))
+        if self._label_p is None:
+            li = int(rng.integers(len(self._labels)))
+        else:
+            li = min(int(np.searchsorted(self._label_cum, rng.random(), side="right")), len(self._labels) - 1)
         cum = self._cum[li]
         k = int(rng.integers(cum[-1]))
         ri = int(np.searchsorted(cum, k, side="right"))

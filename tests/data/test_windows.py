@@ -162,3 +162,13 @@ def test_collate_pads_and_masks() -> None:
     assert b["input_ids"].shape == (2, 5) and b["input_ids"][0, 3:].tolist() == [TOK.pad_id] * 2
     assert b["attention_mask"].tolist() == [[True] * 3 + [False] * 2, [True] * 5]
     assert not b["soft_mask"][0, 3:].any() and b["labels"].tolist() == [0, 2]
+
+
+def test_label_sampling_balanced_or_by_size(make_fasta) -> None:
+    big = GenomeFile(make_fasta({"big": random_dna(9010, 1)}, name="big.fa"), label=0)
+    small = GenomeFile(make_fasta({"small": random_dna(1010, 2)}, name="small.fa"), label=1)
+    ivs = [[Interval("big", 0, 9010)], [Interval("small", 0, 1010)]]
+    for balance, expected in ((True, 0.5), (False, 0.1)):  # valid starts: 9000 vs 1000
+        ds = RandomWindowDataset([big, small], ivs, 11, samples_per_epoch=2000, balance_labels=balance)
+        frac = np.mean([int(ds[k]["label"]) for k in range(2000)])
+        assert abs(frac - expected) < 0.04, (balance, frac)

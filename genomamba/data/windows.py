@@ -281,13 +281,25 @@ class TilingWindowDataset(Dataset):
             windows = [windows[i] for i in keep]
         self.windows = windows
 
-    def _filter_n(self, r: _Region, starts: list[int]) -> list[int]:
+    def _filter_n(self, r: _Region, starts: list[int], chunk: int = 1 << 23) -> list[int]:
+        """Keep starts whose window has at most ``max_n_fraction`` N.
+
+        Reads the region in ~8 Mb pieces (plus one window of overlap) so a whole human
+        chromosome is never held as int64 ids at once.
+        """
         f, L = self.files[r.file], self.window_length
-        ids = _TOKENIZER.encode(f.fetch(r.contig, r.start, r.end), source=f"{f.path}:{r.contig}")
-        cum = np.concatenate([[0], np.cumsum(ids == N_ID)])
-        s = np.asarray(starts) - r.start
-        n_count = cum[s + L] - cum[s]
-        return [st for st, n in zip(starts, n_count, strict=True) if n <= self.max_n_fraction * L]
+        arr = np.asarray(starts, dtype=np.int64)
+        keep = np.zeros(len(arr), dtype=bool)
+        for c0 in range(r.start, r.end - L + 1, chunk):
+            sel = (arr >= c0) & (arr < c0 + chunk)
+            if not sel.any():
+                continue
+            lo, hi = int(arr[sel].min()), int(arr[sel].max()) + L
+            ids = _TOKENIZER.encode(f.fetch(r.contig, lo, hi), source=f"{f.path}:{r.contig}:{lo}-{hi}")
+            cum = np.concatenate([[0], np.cumsum(ids == N_ID, dtype=np.int64)])
+            s = arr[sel] - lo
+            keep[sel] = (cum[s + L] - cum[s]) <= self.max_n_fraction * L
+        return [int(x) for x in arr[keep]]
 
     def __len__(self) -> int:
         return len(self.windows)

@@ -14,6 +14,7 @@ from genomamba.data.windows import (
     EpochKeySampler,
     RandomWindowDataset,
     TilingWindowDataset,
+    _Region,
     collate_windows,
 )
 from genomamba.errors import WindowError
@@ -172,3 +173,18 @@ def test_label_sampling_balanced_or_by_size(make_fasta) -> None:
         ds = RandomWindowDataset([big, small], ivs, 11, samples_per_epoch=2000, balance_labels=balance)
         frac = np.mean([int(ds[k]["label"]) for k in range(2000)])
         assert abs(frac - expected) < 0.04, (balance, frac)
+
+
+def test_n_filter_chunked_matches_direct_count(make_fasta) -> None:
+    rng = np.random.default_rng(0)
+    seq = np.array(list(random_dna(5000, 9)))
+    for s in rng.integers(0, 4900, size=12):  # scattered N runs of varying length
+        seq[s : s + rng.integers(5, 100)] = "N"
+    seq = "".join(seq)
+    g = GenomeFile(make_fasta({"c": seq}))
+    tiles = TilingWindowDataset([g], [[Interval("c", 0, 5000)]], 64, stride=7, max_n_fraction=0.2)
+    expected = [st for st in list(range(0, 4937, 7)) + [4936] if seq[st : st + 64].count("N") <= 0.2 * 64]
+    starts = [s for _, _, s in tiles.windows]
+    assert starts == expected and 0 < len(starts) < 706
+    # small chunks (several pieces per region) give the same answer
+    assert tiles._filter_n(_Region(0, "c", 0, 5000), list(range(0, 4937, 7)) + [4936], chunk=100) == expected

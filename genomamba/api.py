@@ -1,0 +1,455 @@
+"""Inference API: ``genomamba.load(path).embed(sequences)`` and ``.log_likelihood(sequences)``.
+
+>>> import torch
+>>> from genomamba.models import GenomambaConfig, GenomambaLM
+>>> _ = torch.manual_seed(0)
+>>> model = GenomambaModel(GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)))
+>>> model.embed(["ACGTACGTAA", "ACG"], progress=False).shape
+(2, 16)
+>>> [x.shape for x in model.embed(["ACGTACGTAA", "ACG"], pooling="none", progress=False)]
+[(10, 16), (3, 16)]
+>>> ll = model.log_likelihood(["ACGTACGTAA"], progress=False)[0]
+>>> ll.shape, round(float(ll[0]), 4)  # the first base has no prefix: uniform log(1/4)
+((10,), -1.3863)
+
+Inputs (``sequences``) may be
+
+* a list of nucleotide strings (IUPAC ambiguity codes become N), ``Bio.Seq`` objects or
+  Biopython ``SeqRecord`` objects;
+* a FASTA path (``str`` or ``os.PathLike``; plain or BGZF): every record, in file order;
+* a list of intervals ``(fasta, contig, start, end)`` (0-based, half-open), read through
+  :class:`~genomamba.data.GenomeFile` (validated pyfaidx);
+* a single nucleotide string (one sequence). A ``str`` containing ``/`` or ending in a FASTA
+  suffix (``.fa``, ``.fasta``, ``.fna``, ``.fa.gz`` ...) is taken as a path, never as a sequence.
+
+Bad characters raise :class:`~genomamba.errors.SequenceError` and missing / malformed FASTA
+files :class:`~genomamba.errors.FastaError`, naming the record.
+
+**Long sequences.** A causal model embeds sequences longer than ``chunk_length`` by streaming:
+the sequence is cut into ``chunk_length`` pieces that run one after the other with the
+model's carried state (``state=`` / ``return_state=True``), pooled statistics are accumulated
+as running sums, and FASTA records / intervals are read chunk by chunk. Memory then stays
+constant in the sequence length (up to the KV window of any attention layers, which grows
+with the sequence when ``attn_window`` is None). Bidirectional and RC-equivariant models see
+the whole sequence in both directions, which a left-to-right carried state cannot give; they
+embed each sequence in **one pass** whatever its length (exact, but memory grows with the
+length; ``chunk_length`` is ignored for them).
+
+**Padding.** Sequences are sorted by length, batched, right-padded with an attention mask and
+returned in the input order; pads never reach real positions (see ``MambaMixer``) and pooling
+ignores them, so an embedding does not depend on the other sequences in its batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genomamba.data.fasta import GenomeFile
+from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, PAD_ID, DNATokenizer
+from genomamba.errors import CheckpointError, ConfigError, SequenceError, WindowError
+from genomamba.models import GenomambaLM, GenomambaState
+
+__all__ = ["GenomambaModel", "SequenceSource", "as_sources", "load"]
+
+Pooling = Literal["mean", "last", "none"]
+_TOKENIZER = DNATokenizer()
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".frn", ".faa")
+_COMPLEMENT_T = torch.tensor(COMPLEMENT_IDS.tolist(), dtype=torch.long)
+
+
+# --------------------------------------------------------------------------------- inputs
+@dataclass
+class SequenceSource:
+    """One input sequence: a name for messages, its length and a chunk reader.
+
+    ``read(start, end)`` returns the token ids ``(end - start,)`` int64 of ``[start, end)``.
+    Strings are tokenized once; FASTA records and intervals are fetched per chunk, so a
+    whole chromosome is never held as text.
+    """
+
+    name: str
+    length: int
+    read: Callable[[int, int], np.ndarray]
+
+    def read_rc(self, start: int, end: int) -> np.ndarray:
+        """Ids ``[start, end)`` of the reverse complement (coordinates on the RC strand)."""
+        ids = self.read(self.length - end, self.length - start)
+        return COMPLEMENT_IDS[ids][::-1].copy()
+
+
+def _from_string(seq: Any, name: str) -> SequenceSource:
+    ids = _TOKENIZER.encode(seq, source=name)
+    return SequenceSource(name, int(ids.shape[0]), lambda s, e: ids[s:e])
+
+
+def _from_genome(genome: GenomeFile, contig: str, start: int, end: int, name: str) -> SequenceSource:
+    def read(s: int, e: int) -> np.ndarray:
+        if e <= s:
+            return np.zeros(0, dtype=np.int64)
+        seq = genome.fetch(contig, start + s, start + e)
+        return _TOKENIZER.encode(seq, source=f"{name} [{start + s}, {start + e})")
+
+    return SequenceSource(name, end - start, read)
+
+
+def _looks_like_path(x: Any) -> bool:
+    if isinstance(x, os.PathLike):
+        return True
+    if not isinstance(x, str):
+        return False
+    low = x.lower().removesuffix(".gz").removesuffix(".bgz")
+    return "/" in x or os.sep in x or low.endswith(_FASTA_SUFFIXES) or (len(x) < 4096 and os.path.isfile(x))
+
+
+class _GenomeCache:
+    """Open each FASTA once per call (validation + index happen in ``GenomeFile``)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, GenomeFile] = {}
+
+    def get(self, path: str | os.PathLike[str]) -> GenomeFile:
+        key = str(Path(path).expanduser())
+        if key not in self._open:
+            self._open[key] = GenomeFile(key)
+        return self._open[key]
+
+
+def as_sources(sequences: Any) -> list[SequenceSource]:
+    """Normalise any accepted input (see the module docstring) to a list of sources.
+
+    Raises:
+        FastaError: a FASTA path is missing or unusable.
+        SequenceError: a sequence has a non-nucleotide character, or an item has an unknown type.
+        WindowError: an interval lies outside its record.
+    """
+    genomes = _GenomeCache()
+    if _looks_like_path(sequences):
+        g = genomes.get(sequences)
+        return [_from_genome(g, c, 0, n, f"{g.path}:{c}") for c, n in g.lengths.items()]
+    if isinstance(sequences, str | bytes):
+        return [_from_string(sequences, "sequence 0")]
+    if not isinstance(sequences, Iterable):
+        raise SequenceError(f"cannot embed an object of type {type(sequences).__name__}; see genomamba.api")
+    out: list[SequenceSource] = []
+    for i, item in enumerate(sequences):
+        if isinstance(item, tuple) and len(item) == 4 and _looks_like_path(item[0]):
+            path, contig, start, end = item
+            g = genomes.get(path)
+            if not (isinstance(start, int | np.integer) and isinstance(end, int | np.integer)):
+                raise SequenceError(f"interval {i} {item!r}: start and end must be integers (0-based, half-open)")
+            n = g.lengths.get(str(contig))
+            if n is None or not 0 <= int(start) < int(end) <= n:
+                where = f"record length {n}" if n is not None else f"no such record; records: {list(g.lengths)[:10]}"
+                raise WindowError(f"interval {i} {g.path}:{contig}:{start}-{end} is not inside the genome ({where})")
+            name = f"{g.path}:{contig}:{start}-{end}"
+            out.append(_from_genome(g, str(contig), int(start), int(end), name))
+        elif hasattr(item, "seq") and hasattr(item, "id"):  # Bio.SeqRecord.SeqRecord
+            out.append(_from_string(item.seq, f"record {item.id!r} (item {i})"))
+        elif isinstance(item, str | bytes) or type(item).__name__ in ("Seq", "MutableSeq"):
+            out.append(_from_string(item, f"sequence {i}"))
+        else:
+            raise SequenceError(
+                f"item {i} has type {type(item).__name__}; expected a nucleotide string, a SeqRecord or a "
+                "(fasta, contig, start, end) interval"
+            )
+    if not out:
+        raise SequenceError("no sequences given")
+    empty = [s.name for s in out if s.length == 0]
+    if empty:
+        raise SequenceError(f"{empty[0]} is empty; every sequence needs at least one base")
+    return out
+
+
+# --------------------------------------------------------------------------------- loading
+def load(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "auto") -> GenomambaModel:
+    """Load a model for inference.
+
+    Args:
+        path_or_run_dir: a ``save_pretrained`` directory (``config.json`` + ``model.safetensors``),
+            a training run directory (containing ``model/`` or ``checkpoints/last.ckpt``) or a
+            Lightning ``.ckpt`` file.
+        device: ``"auto"`` (CUDA when available, else CPU), or any torch device.
+
+    Returns:
+        A :class:`GenomambaModel` in eval mode on ``device``.
+
+    Raises:
+        CheckpointError: the path is missing or holds no usable checkpoint.
+    """
+    from genomamba.training.evaluate_cli import load_model
+
+    p = Path(path_or_run_dir).expanduser()
+    if not p.exists():
+        raise CheckpointError(
+            f"model not found: {p}; pass a save_pretrained directory, a run directory (with model/) or a .ckpt"
+        )
+    model, _ = load_model(p)
+    return GenomambaModel(model, device=device)
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@contextmanager
+def _progress(total: int, enabled: bool, description: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a TTY (stderr), else a no-op advance callback."""
+    if not enabled or total <= 0 or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+# --------------------------------------------------------------------------------- model
+class GenomambaModel:
+    """A thin inference wrapper around a :class:`~genomamba.models.GenomambaLM`.
+
+    Args:
+        model: the language model (moved to ``device`` and put in eval mode).
+        device: ``"auto"`` or a torch device.
+
+    Attributes:
+        model: the wrapped ``GenomambaLM``; ``config``: its ``GenomambaConfig``;
+        d_model: embedding width ``D``; device.
+    """
+
+    def __init__(self, model: GenomambaLM, device: str | torch.device = "auto") -> None:
+        self.device = _resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.config = model.config
+        self.tokenizer = _TOKENIZER
+
+    @property
+    def d_model(self) -> int:
+        return int(self.config.d_model)
+
+    def __repr__(self) -> str:
+        c = self.config
+        kind = "causal" if c.is_causal else ("rc_equivariant" if c.rc_equivariant else "bidirectional")
+        return f"GenomambaModel({kind}, d_model={c.d_model}, n_layer={c.n_layer}, device={self.device})"
+
+    # ------------------------------------------------------------------- embeddings
+    @torch.no_grad()
+    def embed(
+        self,
+        sequences: Any,
+        pooling: Pooling = "mean",
+        rc_average: bool = True,
+        batch_size: int = 32,
+        chunk_length: int = 16384,
+        progress: bool = True,
+    ) -> np.ndarray | list[np.ndarray]:
+        """Embed sequences with the final-normed hidden states.
+
+        Args:
+            sequences: see the module docstring (strings, SeqRecords, FASTA path, intervals).
+            pooling: ``"mean"`` over real positions; ``"last"`` the last position's state
+                (for a causal model, the only one that has seen the whole sequence);
+                ``"none"`` per-position states.
+            rc_average: average with the embedding of the reverse complement. For ``"none"``
+                the RC states are re-aligned to forward coordinates first (position ``t`` of
+                the sequence is position ``L - 1 - t`` of its RC). This makes mean / none
+                embeddings exactly strand-invariant for any model; an ``rc_equivariant``
+                model gets the RC states from its forward pass by equivariance (one pass).
+            batch_size: sequences per forward pass.
+            chunk_length: streaming chunk for causal models (see the module docstring).
+            progress: show a rich progress bar (only when stderr is a terminal).
+
+        Returns:
+            ``"mean"`` / ``"last"``: float32 ``(N, D)``. ``"none"``: a list of float32
+            ``(L_i, D)`` arrays, in input order.
+        """
+        if pooling not in ("mean", "last", "none"):
+            raise ConfigError(f"pooling must be 'mean', 'last' or 'none', got {pooling!r}")
+        if batch_size < 1 or chunk_length < 1:
+            raise ConfigError(f"batch_size and chunk_length must be >= 1, got {batch_size}, {chunk_length}")
+        sources = as_sources(sequences)
+        # Longest first: similar lengths share a batch, so little compute goes to padding.
+        order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
+        results: list[Any] = [None] * len(sources)
+        total = sum(s.length for s in sources) * (2 if rc_average and not self.config.rc_equivariant else 1)
+        with _progress(total, progress, "embedding") as advance:
+            for b0 in range(0, len(order), batch_size):
+                idx = order[b0 : b0 + batch_size]
+                batch = [sources[i] for i in idx]
+                embs = self._embed_batch(batch, pooling, rc_average, chunk_length, advance)
+                for i, e in zip(idx, embs, strict=True):
+                    results[i] = e
+        if pooling == "none":
+            return results
+        return np.stack(results).astype(np.float32)
+
+    def _embed_batch(
+        self, batch: list[SequenceSource], pooling: Pooling, rc_average: bool, chunk_length: int, advance: Callable[[int], None]
+    ) -> list[np.ndarray]:
+        lengths = [s.length for s in batch]
+        if self.config.rc_equivariant:
+            # RCPS: states of RC(x) are the position-reversed, channel-flipped states of x.
+            fwd = self._pooled(batch, pooling, chunk_length, rc=False, advance=advance, need_first=rc_average)
+            if not rc_average:
+                return [f[0] for f in fwd]
+            out = []
+            for (emb, first), n in zip(fwd, lengths, strict=True):
+                if pooling == "mean":
+                    out.append(0.5 * (emb + emb[::-1]))
+                elif pooling == "last":
+                    out.append(0.5 * (emb + first[::-1]))
+                else:
+                    out.append(0.5 * (emb + emb[:, ::-1]))
+            return out
+        fwd = self._pooled(batch, pooling, chunk_length, rc=False, advance=advance)
+        if not rc_average:
+            return [f[0] for f in fwd]
+        rev = self._pooled(batch, pooling, chunk_length, rc=True, advance=advance)
+        if pooling == "none":
+            return [0.5 * (f[0] + r[0][::-1]) for f, r in zip(fwd, rev, strict=True)]
+        return [0.5 * (f[0] + r[0]) for f, r in zip(fwd, rev, strict=True)]
+
+    @torch.no_grad()
+    def _pooled(
+        self,
+        batch: list[SequenceSource],
+        pooling: Pooling,
+        chunk_length: int,
+        rc: bool,
+        advance: Callable[[int], None],
+        need_first: bool = False,
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Run one strand of a batch; returns per sequence (pooled or (L, D) states, first state)."""
+        lengths = torch.tensor([s.length for s in batch])
+        B, Lmax, D = len(batch), int(lengths.max()), self.d_model
+        step = chunk_length if self.config.is_causal else Lmax
+        state: GenomambaState | None = None
+        sums = torch.zeros(B, D, dtype=torch.float64, device=self.device)
+        last = torch.zeros(B, D, dtype=torch.float32, device=self.device)
+        first = torch.zeros(B, D, dtype=torch.float32, device=self.device)
+        per_pos: list[list[np.ndarray]] = [[] for _ in range(B)]
+        for c0 in range(0, Lmax, step):
+            ids, mask = self._chunk(batch, c0, c0 + step, rc)
+            streaming = self.config.is_causal and Lmax > step
+            out = self.model(ids, attention_mask=mask, state=state, return_state=streaming)
+            state = out.state
+            h = out.hidden_states.float()  # (B, l, D)
+            m = mask.to(h.dtype)  # (B, l)
+            sums += (h * m[..., None]).sum(1).double()
+            n_real = mask.sum(1)  # (B,)
+            ends = (n_real - 1).clamp_min(0)
+            has = n_real > 0
+            last[has] = h[torch.arange(B, device=h.device), ends][has]
+            if c0 == 0:
+                first = h[:, 0]
+            if pooling == "none":
+                hc = h.cpu().numpy()
+                for b in range(B):
+                    per_pos[b].append(hc[b, : int(n_real[b])])
+            advance(int(n_real.sum()))
+        out_list: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for b in range(B):
+            if pooling == "mean":
+                emb = (sums[b] / lengths[b].item()).float().cpu().numpy()
+            elif pooling == "last":
+                emb = last[b].cpu().numpy()
+            else:
+                emb = np.concatenate(per_pos[b], axis=0)
+            out_list.append((emb, first[b].cpu().numpy() if need_first else None))
+        return out_list
+
+    def _chunk(self, batch: list[SequenceSource], start: int, end: int, rc: bool) -> tuple[Tensor, Tensor]:
+        """Right-padded ids (B, l) and mask (B, l) of ``[start, end)`` of each sequence (or its RC)."""
+        parts = []
+        for s in batch:
+            e = min(end, s.length)
+            if e <= start:
+                parts.append(np.zeros(0, dtype=np.int64))
+            else:
+                parts.append(s.read_rc(start, e) if rc else s.read(start, e))
+        width = max(len(p) for p in parts)
+        ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=bool)
+        for b, p in enumerate(parts):
+            ids[b, : len(p)] = p
+            mask[b, : len(p)] = True
+        return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+
+    # ------------------------------------------------------------------- likelihood
+    @torch.no_grad()
+    def log_likelihood(
+        self, sequences: Any, batch_size: int = 32, chunk_length: int = 16384, progress: bool = True
+    ) -> list[np.ndarray]:
+        """Per-base natural-log probabilities ``log p(x_t | x_<t)`` of a causal model.
+
+        The probability is the model's softmax over its full vocabulary (the distribution the
+        training loss and the reported bits per base use). The first base has no prefix (the
+        model is trained without a BOS token) and is scored as uniform, ``log(1/4)``. Positions
+        whose base is N (or an ambiguity code) are NaN. Long sequences stream in
+        ``chunk_length`` pieces with carried state, as in :meth:`embed`.
+
+        Returns:
+            One float32 ``(L_i,)`` array per sequence, in input order; ``sum`` is the
+            sequence log-likelihood.
+
+        Raises:
+            ConfigError: the model is bidirectional / RC-equivariant (it sees the base it would
+                score; masked-LM scoring is not provided here).
+        """
+        if not self.config.is_causal:
+            raise ConfigError(
+                "log_likelihood needs a causal model; this one is bidirectional or rc_equivariant and "
+                "sees the base it would score (mask the position and read model(...).logits instead)"
+            )
+        sources = as_sources(sequences)
+        order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
+        results: list[np.ndarray] = [np.empty(0)] * len(sources)
+        with _progress(sum(s.length for s in sources), progress, "scoring") as advance:
+            for b0 in range(0, len(order), batch_size):
+                idx = order[b0 : b0 + batch_size]
+                batch = [sources[i] for i in idx]
+                for i, ll in zip(idx, self._score_batch(batch, chunk_length, advance), strict=True):
+                    results[i] = ll
+        return results
+
+    @torch.no_grad()
+    def _score_batch(
+        self, batch: list[SequenceSource], chunk_length: int, advance: Callable[[int], None]
+    ) -> list[np.ndarray]:
+        B = len(batch)
+        Lmax = max(s.length for s in batch)
+        state: GenomambaState | None = None
+        prev = None  # (B, V) log-probs predicting the first base of the next chunk
+        pieces: list[list[np.ndarray]] = [[] for _ in range(B)]
+        for c0 in range(0, Lmax, chunk_length):
+            ids, mask = self._chunk(batch, c0, c0 + chunk_length, rc=False)
+            out = self.model(ids, attention_mask=mask, state=state, return_state=Lmax > chunk_length)
+            state = out.state
+            logp = F.log_softmax(out.logits.float(), dim=-1)  # (B, l, V)
+            first = torch.full((B, 1), -math.log(4.0), device=ids.device) if prev is None else prev.gather(
+                1, ids[:, :1].clamp(max=logp.shape[-1] - 1)
+            )
+            rest = logp[:, :-1].gather(2, ids[:, 1:, None])[..., 0]  # (B, l - 1)
+            ll = torch.cat([first, rest], dim=1)
+            ll = torch.where(ids < N_ID, ll, torch.full_like(ll, float("nan")))
+            n_real = mask.sum(1)
+            prev = logp[torch.arange(B, device=ids.device), (n_real - 1).clamp_min(0)]
+            llc = ll.cpu().numpy()
+            for b in range(B):
+                pieces[b].append(llc[b, : int(n_real[b])])
+            advance(int(n_real.sum()))
+        return [np.concatenate(p).astype(np.float32) for p in pieces]

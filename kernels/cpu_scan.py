@@ -208,14 +208,15 @@ class SelectiveScanCpuFn(torch.autograd.Function):
             save_ckpt=any(ctx.needs_input_grad),
         )
         ctx.delta_softplus = delta_softplus
-        ctx.meta = (D is not None, z is not None, delta_bias is not None, initial_state is not None)
+        ctx.meta = (D is not None, z is not None, delta_bias is not None)
+        ctx.h0_dtype = initial_state.dtype if initial_state is not None else None
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ckpt)
         return out.to(u.dtype), last
 
     @staticmethod
     def backward(ctx, dout, dlast):
         u, delta, A, B, C, D, z, delta_bias, ckpt = ctx.saved_tensors
-        has_D, has_z, has_db, has_h0 = ctx.meta
+        has_D, has_z, has_db = ctx.meta
         cdt = ckpt.dtype
         batch, d, L = u.shape
         n = A.shape[1]
@@ -260,7 +261,7 @@ class SelectiveScanCpuFn(torch.autograd.Function):
             dz.to(z.dtype) if has_z else None,
             ddb_p.sum(0).to(delta_bias.dtype) if has_db else None,
             None,
-            dh0 if has_h0 else None,
+            dh0.to(ctx.h0_dtype) if ctx.h0_dtype is not None else None,
         )
 
 

@@ -17,7 +17,7 @@ pairs (a, x) with the combine (a1, x1), (a2, x2) -> (a1 a2, a2 x1 + x2) (Blelloc
 Gu & Dao 2023, Sec. 3.3.2), and the state is carried to the next chunk. The forward stores only
 the chunk-start states (b, d, n_chunks, n); the backward walks the chunks in reverse, recomputes
 the states of one chunk from its checkpoint, and solves the adjoint recurrence
-lam_t = C_t dy_t + a_{t+1} lam_{t+1} with a reverse associative scan. Per-step states never
+lam_t = C_t dy_t + a_{t+1} lam_{t+1} with an associative scan over the flipped chunk. Per-step states never
 reach HBM. dB / dC are shared by all channels of a group, so blocks add them atomically.
 """
 
@@ -215,7 +215,12 @@ def _selective_scan_bwd_kernel(
             dy = g
         # Adjoint: lam_t = C_t dy_t + a_{t+1} lam_{t+1}; the chunk's last step also gets `carry`.
         rhs = Cv * dy[:, None, :] + tl.where(offs_t[None, None, :] == CHUNK - 1, carry[:, :, None], 0.0)
-        _, lam = tl.associative_scan((a_next, rhs), axis=2, combine_fn=_linear_combine, reverse=True)
+        # Reverse-time scan as flip -> forward scan -> flip: `reverse=True` has had wrong operand
+        # order for non-commutative combines on GPU (triton-lang/triton#4362).
+        _, lam_rev = tl.associative_scan(
+            (tl.flip(a_next, 2), tl.flip(rhs, 2)), axis=2, combine_fn=_linear_combine
+        )
+        lam = tl.flip(lam_rev, 2)
         carry = tl.sum(tl.where(offs_t[None, None, :] == 0, a * lam, 0.0), axis=2)
 
         ah = hs - x  # = a_t * h_{t-1}, without a division
@@ -272,8 +277,11 @@ def _selective_scan_fwd(
     groups = Bg.shape[1]
     assert d % groups == 0 and Cg.shape == Bg.shape == (batch, groups, n, L)
     assert chunk >= 2 and chunk & (chunk - 1) == 0, "chunk must be a power of two"
+    assert block_d >= 1 and block_d & (block_d - 1) == 0, "block_d must be a power of two"
     u, delta = u.contiguous(), delta.contiguous()
     z = z.contiguous() if z is not None else None
+    D = D.contiguous() if D is not None else None  # (d,) read with unit stride
+    delta_bias = delta_bias.contiguous() if delta_bias is not None else None
     assert delta.shape == u.shape and (z is None or z.shape == u.shape)
     out = torch.empty_like(u)
     last = torch.empty(batch, d, n, device=u.device, dtype=torch.float32)
@@ -312,6 +320,8 @@ def _selective_scan_bwd(
     groups = Bg.shape[1]
     u, delta, dout = u.contiguous(), delta.contiguous(), dout.contiguous()
     z = z.contiguous() if z is not None else None
+    D = D.contiguous() if D is not None else None
+    delta_bias = delta_bias.contiguous() if delta_bias is not None else None
     f32 = dict(device=u.device, dtype=torch.float32)
     du = torch.empty(batch, d, L, **f32)
     ddelta = torch.empty(batch, d, L, **f32)
@@ -362,7 +372,7 @@ class SelectiveScanTritonFn(torch.autograd.Function):
         )
         ctx.delta_softplus = delta_softplus
         ctx.chunk, ctx.block_d = chunk, block_d
-        ctx.has_h0 = initial_state is not None
+        ctx.h0_dtype = initial_state.dtype if initial_state is not None else None
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ckpt)
         return out, last
 
@@ -383,7 +393,7 @@ class SelectiveScanTritonFn(torch.autograd.Function):
             dz.to(z.dtype) if dz is not None else None,
             ddb.to(delta_bias.dtype) if ddb is not None else None,
             None,
-            dh0 if ctx.has_h0 else None,
+            dh0.to(ctx.h0_dtype) if ctx.h0_dtype is not None else None,
             None, None,
         )
 

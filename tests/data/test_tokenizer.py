@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from Bio.Seq import Seq
 from Bio.Seq import reverse_complement as bio_reverse_complement
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,7 @@ def test_round_trip_and_soft_mask(seq: str) -> None:
     assert soft.tolist() == [c.islower() for c in seq]
     # bytes and Bio.Seq inputs agree with str
     assert (TOK.encode(seq.encode()) == ids).all()
+    assert (TOK.encode(Seq(seq)) == ids).all()
 
 
 @FAST

@@ -91,6 +91,11 @@ class GenomeDataModule(L.LightningDataModule):
                 f"need window_length >= 1, batch_size >= 1, num_workers >= 0, train_samples_per_epoch >= 1; got "
                 f"{window_length}, {batch_size}, {num_workers}, {train_samples_per_epoch}"
             )
+        if train_samples_per_epoch < batch_size:
+            raise ConfigError(
+                f"train_samples_per_epoch={train_samples_per_epoch} is smaller than batch_size={batch_size}, "
+                "so an epoch would have no full batch; raise it or lower batch_size"
+            )
         if split_by not in ("auto", "region", "contig"):
             raise ConfigError(f"split_by must be 'auto', 'region' or 'contig', got {split_by!r}")
         self.fasta = fasta

@@ -130,5 +130,7 @@ def test_holdout_contigs_and_bed(make_fasta, tmp_path: Path) -> None:
     assert starts.min() >= 500 and (starts + 100).max() <= 900
     with pytest.raises(ConfigError, match="val_fraction"):
         dm.val_dataloader()
+    with pytest.raises(ConfigError, match="no full batch"):
+        GenomeDataModule(fa, batch_size=8, train_samples_per_epoch=4)
     with pytest.raises(ConfigError, match="chr9"):
         GenomeDataModule(fa, holdout_contigs=["chr9"]).setup()

@@ -77,9 +77,9 @@ def test_streaming_200kb_equals_large_chunk_reference() -> None:
     out1 = model.model(ids[:, :120_000], return_state=True)
     out2 = model.model(ids[:, 120_000:], state=out1.state, return_state=True)
     h = torch.cat([out1.hidden_states, out2.hidden_states], 1)[0].detach().double()
-    got = model.embed([s, s[:5000]], chunk_length=4096, rc_average=False, progress=False)
+    got = model.embed([s, s[:5000]], chunk_length=16384, rc_average=False, progress=False)
     np.testing.assert_allclose(got[0], h.mean(0).numpy(), rtol=1e-4, atol=1e-5)
-    last = model.embed([s], pooling="last", chunk_length=4096, rc_average=False, progress=False)[0]
+    last = model.embed([s], pooling="last", chunk_length=50_000, rc_average=False, progress=False)[0]
     np.testing.assert_allclose(last, h[-1].numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got[1], h[:5000].mean(0).numpy(), rtol=1e-4, atol=1e-5)
 

@@ -1,0 +1,109 @@
+"""Linear probe of frozen embeddings for species classification, next to a k-mer baseline.
+
+The probe and the baseline see exactly the same windows (drawn once per window length by
+:func:`~genomamba.downstream.species.draw_windows`): the probe fits a standardised
+logistic regression on mean-pooled embeddings, the baseline on k-mer frequencies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_baseline
+from genomamba.downstream.species import draw_windows, split_genomes
+from genomamba.errors import ConfigError
+
+__all__ = ["probe"]
+
+log = logging.getLogger(__name__)
+
+
+def probe(
+    model: Any,
+    genomes: Any = None,
+    window_length: int | Sequence[int] = 1024,
+    n_windows: int = 128,
+    split: str = "region",
+    seed: int = 0,
+    *,
+    n_test_windows: int | None = None,
+    test_fraction: float = 0.2,
+    kmer_k: int | Sequence[int] = (4, 6),
+    C: float = 1.0,
+    rc_average: bool = True,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Species accuracy of a linear probe on frozen embeddings vs a k-mer baseline.
+
+    Args:
+        model: a :class:`~genomamba.api.GenomambaModel`, a path for :func:`genomamba.api.load`,
+            or ``None`` to run only the k-mer baseline.
+        genomes: see :func:`~genomamba.downstream.species.as_genomes` (default: the bundled table).
+        window_length: one length or a list (accuracy as a function of window length).
+        n_windows: training windows per species; ``n_test_windows`` test windows per species
+            (default ``n_windows // 2``, at least 1).
+        split: ``"region"`` or ``"strain"`` (see :mod:`genomamba.downstream.species`).
+        seed: seeds the strain choice, the windows and the classifiers.
+        kmer_k: k of the k-mer baseline(s).
+        C: inverse L2 strength of both logistic regressions.
+        rc_average: passed to ``embed`` (strand-averaged embeddings).
+
+    Returns:
+        ``{"split", "species", "held_out", "chance", "seed", "results": [per window length:
+        {"window_length", "n_train", "n_test", "probe": metrics | None, "kmer": {"k=4": metrics,
+        ...}}], "accuracy": {L: {"probe": acc, "kmer_k4": acc, ...}}}``; metrics hold
+        ``accuracy``, ``macro_f1``, ``confusion_matrix`` (rows true, columns predicted), ``labels``, ``n``.
+    """
+    if isinstance(model, str | os.PathLike):
+        from genomamba.api import load
+
+        model = load(model)
+    lengths = [int(window_length)] if isinstance(window_length, int | np.integer) else [int(x) for x in window_length]
+    ks = [int(kmer_k)] if isinstance(kmer_k, int | np.integer) else [int(k) for k in kmer_k]
+    if not lengths:
+        raise ConfigError("window_length: give at least one length")
+    n_test = n_test_windows if n_test_windows is not None else max(1, n_windows // 2)
+    sp = split_genomes(genomes, split=split, test_fraction=test_fraction, seed=seed)
+    results, summary = [], {}
+    for L in lengths:
+        train = draw_windows(sp, "train", L, n_windows, seed=seed)
+        test = draw_windows(sp, "test", L, n_test, seed=seed)
+        entry: dict[str, Any] = {"window_length": L, "n_train": len(train.labels), "n_test": len(test.labels)}
+        acc: dict[str, float] = {}
+        if model is not None:
+            x_tr = model.embed(_as_strings(train.ids), rc_average=rc_average, batch_size=batch_size, progress=progress)
+            x_te = model.embed(_as_strings(test.ids), rc_average=rc_average, batch_size=batch_size, progress=progress)
+            pred = fit_logistic(x_tr, train.labels, x_te, C=C, seed=seed)
+            entry["probe"] = classification_metrics(test.labels, pred, sp.species)
+            acc["probe"] = entry["probe"]["accuracy"]
+        else:
+            entry["probe"] = None
+        entry["kmer"] = {}
+        for k in ks:
+            m = kmer_baseline(train.ids, train.labels, test.ids, test.labels, sp.species, k=k, C=C, seed=seed)
+            entry["kmer"][f"k={k}"] = m
+            acc[f"kmer_k{k}"] = m["accuracy"]
+        log.info("species probe L=%d (%s split): %s", L, split, acc)
+        results.append(entry)
+        summary[L] = acc
+    return {
+        "split": split,
+        "species": sp.species,
+        "held_out": sp.held_out,
+        "chance": 1.0 / sp.n_classes,
+        "seed": seed,
+        "results": results,
+        "accuracy": summary,
+    }
+
+
+def _as_strings(ids: np.ndarray) -> list[str]:
+    """Window ids (N, L) back to strings for ``embed`` (which tokenizes them again)."""
+    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
+    return [letters[row.astype(np.int64)].tobytes().decode("ascii") for row in ids]

@@ -1,0 +1,92 @@
+"""Species fine-tuning through finetune_main (Hydra compose of configs/finetune.yaml, task=species)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO_ROOT
+
+from genomamba.downstream.finetune import SpeciesClassifier, compose_finetune, finetune_main, masked_mean
+from genomamba.models import GenomambaConfig, GenomambaLM
+
+
+def test_masked_mean_ignores_padding() -> None:
+    h = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    h2 = h.clone()
+    h2[0, 3:] = 1e6  # garbage at pads must not leak
+    torch.testing.assert_close(masked_mean(h2, mask)[0], h[0, :3].mean(0))
+    torch.testing.assert_close(masked_mean(h, mask)[1], h[1].mean(0))
+
+
+def test_finetune_config_composes_with_species_task() -> None:
+    cfg = compose_finetune(["model.path=/x", f"paths.data_dir={REPO_ROOT / 'data'}", "task.data.window_length=256"])
+    assert cfg.task.name == "species" and cfg.finetune.freeze_backbone is False
+    assert cfg.task.data.genomes == str(REPO_ROOT / "data" / "species.tsv")
+    assert cfg.trainer.accelerator == "cpu" and cfg.task.data.window_length == 256
+    assert cfg.task.data.batch_size == 16 and cfg.finetune.head == "linear"  # from the code signatures
+
+
+@pytest.fixture(scope="module")
+def pretrained_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("pre") / "model"
+    GenomambaLM(GenomambaConfig(d_model=16, n_layer=2)).save_pretrained(d)
+    return d
+
+
+def _overrides(model_dir, run_dir, *extra: str) -> list[str]:
+    return [
+        f"model.path={model_dir}",
+        f"run_dir={run_dir}",
+        f"paths.data_dir={REPO_ROOT / 'data'}",
+        "task.data.window_length=128",
+        "task.data.batch_size=16",
+        "task.data.train_samples_per_epoch=512",
+        "task.data.n_val_windows=4",
+        "task.data.n_test_windows=16",
+        "finetune.lr=0.01",
+        "finetune.backbone_lr=0.003",
+        "finetune.warmup_steps=3",
+        "trainer.max_steps=30",
+        "trainer.val_check_interval=30",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        *extra,
+    ]
+
+
+def test_finetune_improves_over_chance_and_writes_metrics(pretrained_dir, tmp_path) -> None:
+    run = tmp_path / "ft"
+    assert finetune_main(_overrides(pretrained_dir, run)) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["split"] == "region" and m["chance"] == 0.25 and m["train"]["global_step"] == 30
+    cm = np.asarray(m["test"]["confusion_matrix"])
+    assert cm.shape == (4, 4) and cm.sum() == 64 and cm.sum(1).tolist() == [16] * 4
+    assert m["test"]["accuracy"] > 0.45, m["test"]  # 4 species: chance 0.25
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["hyper_parameters"]["label_names"] == m["species"]
+
+
+def test_frozen_backbone_trains_only_the_head(pretrained_dir, tmp_path) -> None:
+    run = tmp_path / "frozen"
+    assert finetune_main(_overrides(pretrained_dir, run, "finetune.freeze_backbone=true", "task.data.split=strain", "trainer.max_steps=5")) == 0
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    before = GenomambaLM.from_pretrained(pretrained_dir).state_dict()
+    for k, v in before.items():
+        torch.testing.assert_close(ckpt["state_dict"][f"lm.{k}"], v)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["split"] == "strain" and m["held_out"]["Staphylococcus aureus"].startswith("strain")
+
+
+def test_finetune_errors(tmp_path, capsys) -> None:
+    assert finetune_main([f"run_dir={tmp_path}"]) == 2
+    assert "model.path" in capsys.readouterr().err
+    assert finetune_main([f"model.path={tmp_path / 'missing'}", f"run_dir={tmp_path}"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert finetune_main(["model.path=x", "finetune.nope=1"]) == 2
+    with pytest.raises(Exception, match="head"):
+        SpeciesClassifier(GenomambaLM(GenomambaConfig(d_model=8, n_layer=1)), ["a", "b"], head="cnn")

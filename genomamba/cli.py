@@ -47,8 +47,12 @@ def _run_train(argv: Sequence[str]) -> int:
 
     # Hydra parses sys.argv; Lightning's DDP launcher re-runs sys.argv[0] for extra ranks,
     # so point it at the app module itself rather than at `genomamba train`.
+    saved = sys.argv
     sys.argv = [app.__file__, *argv]
-    app.main()
+    try:
+        app.main()
+    finally:
+        sys.argv = saved
     return 0
 
 

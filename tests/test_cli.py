@@ -1,0 +1,62 @@
+"""The ``genomamba`` console script: version, help, config errors and user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import genomamba
+from genomamba.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "genomamba"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "genomamba.cli"]
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_version_and_usage(capsys) -> None:
+    assert main(["--version"]) == 0
+    assert genomamba.__version__ in capsys.readouterr().out
+    assert main(["frobnicate"]) == 2
+    assert "unknown command" in capsys.readouterr().err
+
+
+# In-process (Hydra exits via SystemExit): spawning a fresh interpreter per case is slow.
+def test_train_help_lists_config_groups(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code in (0, None)
+    out = capsys.readouterr().out
+    for group in ("model: ", "data: ", "trainer: ", "experiment: ", "tiny", "bundled_long"):
+        assert group in out
+
+
+def test_unknown_config_key_is_a_clear_hydra_error(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "model.d_modle=64"])
+    assert exc.value.code not in (0, None)
+    err = capsys.readouterr().err
+    assert "Could not override 'model.d_modle'" in err and "Key 'd_modle' not in" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_fasta_is_a_one_line_fasta_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.fa"
+    r = _cli(["train", f"data.fasta={missing}", f"run_dir={tmp_path / 'run'}"], tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert f"FASTA file not found: {missing}" in r.stderr
+
+
+def test_evaluate_missing_model_exits_2(tmp_path: Path, capsys) -> None:
+    fasta = REPO_ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz"
+    assert main(["evaluate", str(tmp_path / "no_model"), "--fasta", str(fasta)]) == 2
+    assert "model not found" in capsys.readouterr().err

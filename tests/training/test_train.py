@@ -1,0 +1,38 @@
+"""End-to-end: a 20-step train on the bundled genome writes a loadable model and metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from genomamba.models import GenomambaLM
+from genomamba.training.compose import compose_config
+from genomamba.training.train import train
+
+
+
+def test_train_20_steps_writes_model_metrics_and_curve(tmp_path: Path, bundled_fasta: Path, fast_overrides) -> None:
+    run_dir = tmp_path / "run"
+    metrics = train(compose_config(fast_overrides(run_dir, max_steps=20)))
+
+    model = GenomambaLM.from_pretrained(run_dir / "model")
+    assert model.config.d_model == 32
+    on_disk = json.loads((run_dir / "metrics.json").read_text())
+    assert on_disk["train"]["global_step"] == 20
+    bpb = on_disk["model"]["bits_per_base"]
+    assert math.isfinite(bpb) and 0.5 < bpb < 4.0
+    assert set(on_disk["markov"]) == {"1", "2", "3"}
+    assert all(1.0 < v < 2.1 for v in on_disk["markov"].values())
+    # Model and Markov are scored on the very same held-out positions.
+    assert on_disk["model"]["n_positions"] == on_disk["heldout"]["n_positions_markov"] > 0
+    assert metrics["model"]["bits_per_base"] == bpb
+    assert (run_dir / "loss_curve.png").stat().st_size > 1000
+
+    # The Lightning checkpoint follows the contract of GenomambaLM.from_lightning_checkpoint.
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    from_ckpt = GenomambaLM.from_lightning_checkpoint(ckpt)
+    for (name, a), (_, b) in zip(model.state_dict().items(), from_ckpt.state_dict().items(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)

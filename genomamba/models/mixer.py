@@ -47,6 +47,22 @@ def _state_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def causal_depthwise_conv(xcat: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """Valid depthwise conv: xcat (B, d, K-1+L), weight (d, 1, K), bias (d,) -> (B, d, L).
+
+    On CPU, PyTorch's depthwise ``conv1d`` backward is pathologically slow (tens of seconds at
+    d=256, L=1024), so K shifted multiply-adds are used there; CUDA uses cuDNN.
+    """
+    if xcat.is_cuda:
+        return F.conv1d(xcat, weight, bias, groups=weight.shape[0])
+    K = weight.shape[-1]
+    L = xcat.shape[-1] - K + 1
+    out = xcat[..., :L] * weight[:, 0, 0, None]
+    for k in range(1, K):
+        out = out + xcat[..., k : k + L] * weight[:, 0, k, None]
+    return out if bias is None else out + bias[:, None]
+
+
 def gather_last(x: Tensor, lengths: Tensor | None, k: int) -> Tensor:
     """The k entries before ``lengths[b]`` along the last dim of x (B, C, T) -> (B, C, k)."""
     if lengths is None:
@@ -119,9 +135,7 @@ class MambaMixer(nn.Module):
         k = self.d_conv - 1
         prev = cache.conv.to(xs.dtype) if cache is not None else xs.new_zeros(xs.shape[0], self.d_inner, k)
         xcat = torch.cat([prev, xs], dim=-1)  # (B, d_inner, k + L)
-        xc = F.silu(
-            F.conv1d(xcat, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)
-        )  # (B, d_inner, L)
+        xc = F.silu(causal_depthwise_conv(xcat, self.conv1d.weight, self.conv1d.bias))  # (B, d_inner, L)
         delta, B, C = self._ssm_inputs(xc.transpose(1, 2))  # (B, L, d_inner), (B, L, n) x2
         delta = delta.transpose(1, 2)  # (B, d_inner, L)
         if mask is not None:

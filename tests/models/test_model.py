@@ -277,3 +277,14 @@ def test_backbone_returns_hidden_states_only() -> None:
     ids, mask = padded_batch([12, 7], 12)
     hidden = model.backbone(ids, attention_mask=mask)
     assert torch.equal(hidden, model(ids, attention_mask=mask).hidden_states)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_cpu_depthwise_conv_matches_conv1d(bias: bool) -> None:
+    from genomamba.models.mixer import causal_depthwise_conv
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 6, 3 + 17, dtype=torch.float64, generator=g)
+    w = torch.randn(6, 1, 4, dtype=torch.float64, generator=g)
+    b = torch.randn(6, dtype=torch.float64, generator=g) if bias else None
+    assert_close(causal_depthwise_conv(x, w, b), F.conv1d(x, w, b, groups=6))

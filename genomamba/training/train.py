@@ -116,9 +116,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             f"resume with: genomamba train <same overrides> ckpt_path=last",
             signum,
         ) from e
+    # Collective under DDP (every rank enters; rank 0 writes): last.ckpt = the final step.
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     if not trainer.is_global_zero:
         return {}
-    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     return finalize(module, datamodule, trainer, cfg, run_dir)
 
 

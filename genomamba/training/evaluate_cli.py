@@ -41,9 +41,9 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     else:
         raise CheckpointError(f"{p} holds neither config.json, model/ nor checkpoints/last.ckpt")
     data_settings: dict[str, Any] = {}
-    hydra_cfg = run_dir / ".hydra" / "config.yaml"
-    if hydra_cfg.is_file():
-        data = OmegaConf.to_container(OmegaConf.load(hydra_cfg).get("data", {}), resolve=False)
+    run_cfg = run_dir / "config.yaml"  # written resolved by train()
+    if run_cfg.is_file():
+        data = OmegaConf.to_container(OmegaConf.load(run_cfg).get("data", {}), resolve=False)
         data_settings = {k: data[k] for k in _SPLIT_KEYS if k in data}
     return model, data_settings
 

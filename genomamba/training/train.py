@@ -94,6 +94,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_fasta(cfg)
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Resolved settings of this run (also when composed outside Hydra's app, e.g. the demo);
+        # `genomamba evaluate <run_dir>` reuses its split settings.
+        resolved = {k: v for k, v in cfg.items() if k != "hydra"}
+        OmegaConf.save(OmegaConf.create(OmegaConf.to_container(OmegaConf.create(resolved), resolve=False)), run_dir / "config.yaml", resolve=True)
 
     datamodule = instantiate(cfg.data, _convert_="all")
     tok = datamodule.tokenizer

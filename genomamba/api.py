@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,7 +275,8 @@ class GenomambaModel:
 
         Returns:
             ``"mean"`` / ``"last"``: float32 ``(N, D)``. ``"none"``: a list of float32
-            ``(L_i, D)`` arrays, in input order.
+            ``(L_i, D)`` arrays, in input order (these hold every position, so their memory
+            grows with the length even when streaming).
         """
         if pooling not in ("mean", "last", "none"):
             raise ConfigError(f"pooling must be 'mean', 'last' or 'none', got {pooling!r}")
@@ -300,14 +301,13 @@ class GenomambaModel:
     def _embed_batch(
         self, batch: list[SequenceSource], pooling: Pooling, rc_average: bool, chunk_length: int, advance: Callable[[int], None]
     ) -> list[np.ndarray]:
-        lengths = [s.length for s in batch]
         if self.config.rc_equivariant:
             # RCPS: states of RC(x) are the position-reversed, channel-flipped states of x.
             fwd = self._pooled(batch, pooling, chunk_length, rc=False, advance=advance, need_first=rc_average)
             if not rc_average:
                 return [f[0] for f in fwd]
             out = []
-            for (emb, first), n in zip(fwd, lengths, strict=True):
+            for emb, first in fwd:
                 if pooling == "mean":
                     out.append(0.5 * (emb + emb[::-1]))
                 elif pooling == "last":

@@ -23,7 +23,7 @@ Draws are seeded per (seed, split, species), so the same arguments give the same
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

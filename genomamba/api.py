@@ -19,8 +19,9 @@ Inputs (``sequences``) may be
 * a FASTA path (``str`` or ``os.PathLike``; plain or BGZF): every record, in file order;
 * a list of intervals ``(fasta, contig, start, end)`` (0-based, half-open), read through
   :class:`~genomamba.data.GenomeFile` (validated pyfaidx);
-* a single nucleotide string (one sequence). A ``str`` containing ``/`` or ending in a FASTA
-  suffix (``.fa``, ``.fasta``, ``.fna``, ``.fa.gz`` ...) is taken as a path, never as a sequence.
+* a single nucleotide string (one sequence). A lone ``str`` that contains ``/``, ends in a
+  FASTA suffix (``.fa``, ``.fasta``, ``.fna``, ``.fa.gz`` ...) or names an existing file is
+  taken as a path, never as a sequence; inside a list, strings are always sequences.
 
 Bad characters raise :class:`~genomamba.errors.SequenceError` and missing / malformed FASTA
 files :class:`~genomamba.errors.FastaError`, naming the record.

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 
-
 def test_cpu_ddp_two_processes_five_steps(tmp_path: Path, bundled_fasta: Path, fast_overrides, run_cli) -> None:
     run_dir = tmp_path / "run"
     overrides = [

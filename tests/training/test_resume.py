@@ -9,8 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
+from genomamba.errors import ConfigError
+from genomamba.training.train import resolve_ckpt_path
 
 
 def _steps_logged(metrics_csv: Path) -> list[int]:
@@ -46,8 +49,8 @@ def test_sigterm_saves_and_ckpt_path_last_resumes(tmp_path: Path, bundled_fasta:
     assert not (run_dir / "metrics.json").exists()
 
     # A fresh run into the same directory is refused rather than overwriting it.
-    refused = run_cli(["train", *fast_overrides(run_dir, max_steps=10)], cwd=tmp_path)
-    assert refused.returncode == 2 and "ckpt_path=last" in refused.stderr
+    with pytest.raises(ConfigError, match="ckpt_path=last"):
+        resolve_ckpt_path(None, run_dir)
 
     target = saved_step + 5
     resumed = run_cli(["train", *fast_overrides(run_dir, max_steps=target), "ckpt_path=last"], cwd=tmp_path)

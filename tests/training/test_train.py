@@ -15,7 +15,6 @@ from genomamba.training.evaluate_cli import evaluate_model
 from genomamba.training.train import train
 
 
-
 def test_train_20_steps_writes_model_metrics_and_curve(tmp_path: Path, bundled_fasta: Path, fast_overrides) -> None:
     run_dir = tmp_path / "run"
     metrics = train(compose_config(fast_overrides(run_dir, max_steps=20)))

@@ -154,3 +154,16 @@ def test_load_paths_and_errors(causal_model: GenomambaModel, tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError):
         load(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "kw", [{"attn_layers": [1], "attn_heads": 2}, {"attn_layers": [1], "attn_heads": 2, "attn_window": 64}, {"bidirectional": True}]
+)
+def test_chunking_does_not_change_hybrid_or_bidirectional_embeddings(kw: dict) -> None:
+    # Hybrid models stream through their attention KV caches; bidirectional ones ignore
+    # chunk_length and run one exact pass.
+    model = tiny_model(**kw)
+    seqs = [random_dna(1500, 1), random_dna(700, 2)]
+    streamed = model.embed(seqs, chunk_length=256, progress=False)
+    whole = model.embed(seqs, chunk_length=10**6, progress=False)
+    np.testing.assert_allclose(streamed, whole, rtol=1e-5, atol=1e-5)

@@ -51,8 +51,8 @@ def _overrides(model_dir, run_dir, *extra: str) -> list[str]:
         "finetune.lr=0.01",
         "finetune.backbone_lr=0.003",
         "finetune.warmup_steps=3",
-        "trainer.max_steps=30",
-        "trainer.val_check_interval=30",
+        "trainer.max_steps=20",
+        "trainer.val_check_interval=20",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
         *extra,
@@ -63,7 +63,7 @@ def test_finetune_improves_over_chance_and_writes_metrics(pretrained_dir, tmp_pa
     run = tmp_path / "ft"
     assert finetune_main(_overrides(pretrained_dir, run)) == 0
     m = json.loads((run / "metrics.json").read_text())
-    assert m["split"] == "region" and m["chance"] == 0.25 and m["train"]["global_step"] == 30
+    assert m["split"] == "region" and m["chance"] == 0.25 and m["train"]["global_step"] == 20
     cm = np.asarray(m["test"]["confusion_matrix"])
     assert cm.shape == (4, 4) and cm.sum() == 64 and cm.sum(1).tolist() == [16] * 4
     # 4 species: chance 0.25; 64 test windows put 0.4 about 2.8 binomial s.d. above it.

@@ -171,6 +171,10 @@ class SpeciesClassifier(L.LightningModule):
         lm: the pretrained ``GenomambaLM`` (its ``config`` is saved as ``hparams.model_config``).
         label_names: class names (``n_classes = len(label_names)``).
         head: ``"linear"`` or ``"mlp"`` (Linear -> GELU -> dropout -> Linear, ``head_hidden`` wide).
+        standardize: standardise the pooled features with a non-affine ``BatchNorm1d`` (running
+            statistics at evaluation) before the head, as the linear probe's ``StandardScaler``
+            does: pooled final-normed states differ between species by small offsets, which
+            an unscaled linear head learns only slowly.
         freeze_backbone: train only the head.
         lr: head learning rate; ``backbone_lr``: backbone learning rate (default ``lr / 10``).
         weight_decay, warmup_steps, min_lr_ratio: AdamW decay and the warm-up + cosine schedule
@@ -184,6 +188,7 @@ class SpeciesClassifier(L.LightningModule):
         head: str = "linear",
         head_hidden: int = 128,
         dropout: float = 0.1,
+        standardize: bool = True,
         freeze_backbone: bool = False,
         lr: float = 2e-3,
         backbone_lr: float | None = None,
@@ -200,11 +205,12 @@ class SpeciesClassifier(L.LightningModule):
         self.save_hyperparameters({"model_config": lm.config.to_dict(), "label_names": list(label_names)})
         self.lm = lm
         d, n = lm.config.d_model, len(label_names)
-        self.head = (
-            nn.Linear(d, n)
-            if head == "linear"
-            else nn.Sequential(nn.Linear(d, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, n))
-        )
+        layers: list[nn.Module] = [nn.BatchNorm1d(d, affine=False)] if standardize else []
+        if head == "linear":
+            layers.append(nn.Linear(d, n))
+        else:
+            layers += [nn.Linear(d, head_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_hidden, n)]
+        self.head = nn.Sequential(*layers)
         if freeze_backbone:
             self.lm.requires_grad_(False)
         self._preds: dict[str, list[Tensor]] = {}

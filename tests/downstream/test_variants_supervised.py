@@ -1,0 +1,76 @@
+"""Supervised variant-effect CV and the rule-labelled benchmark generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+import torch
+
+from genomamba.data.fasta import GenomeFile
+from genomamba.downstream.variant_benchmark import generate_repeat_benchmark, read_labels, write_benchmark
+from genomamba.downstream.variants_supervised import finetune_variant_effect
+from genomamba.errors import GenomambaError
+from genomamba.models import GenomambaConfig, GenomambaLM
+
+
+@pytest.fixture(scope="module")
+def rand_genome(tmp_path_factory: pytest.TempPathFactory) -> GenomeFile:
+    d = tmp_path_factory.mktemp("sup_fa")
+    rng = np.random.default_rng(7)
+    unit = "".join(rng.choice(list("ACGT"), 40))  # repeated 8x: high-copy k-mers for the benchmark
+    body = "".join(rng.choice(list("ACGT"), 1500)) + unit * 8 + "".join(rng.choice(list("ACGT"), 1500))
+    (d / "r.fa").write_text(f">c1\n{body}\n")
+    return GenomeFile(d / "r.fa")
+
+
+def test_supervised_auroc_on_separable_case(rand_genome: GenomeFile) -> None:
+    torch.manual_seed(0)
+    model = GenomambaLM(GenomambaConfig(d_model=16, n_layer=1, d_state=4))
+    seq = rand_genome.fetch("c1", 0, 1500)
+    rng = np.random.default_rng(0)
+    pos = rng.choice(np.arange(100, 1400), 40, replace=False)
+    # separable by construction: label 1 <=> ALT is G (never REF), label 0 <=> ALT is T
+    items = []
+    for i, p in enumerate(pos):
+        ref = seq[p]
+        alt = ("G" if ref != "G" else "C") if i % 2 else ("T" if ref != "T" else "A")
+        items.append({"chrom": "c1", "pos": int(p) + 1, "ref": ref, "alt": alt, "label": int(i % 2 and alt == "G"), "bin": "b"})
+    y = [x["label"] for x in items]
+    res = finetune_variant_effect(model, items, rand_genome, features="diff", cv=3, window=32, add_zero_shot=True)
+    assert res["n"] == 40 and res["n_pos"] == sum(y) and res["n_features"] == 17
+    assert res["auroc"] > 0.8 and res["auprc"] > 0.6
+    assert len(res["folds"]) == 3 and set(res["per_bin"]) == {"b"}
+    res_c = finetune_variant_effect(model, items, rand_genome, features="concat", classifier="hgb", cv=3, window=32, add_zero_shot=False)
+    assert res_c["n_features"] == 32 and 0.0 <= res_c["auroc"] <= 1.0
+    bad = [dict(items[0], ref="N" if items[0]["ref"] != "N" else "A")] + items[1:]
+    with pytest.raises(GenomambaError, match="cannot be used"):
+        finetune_variant_effect(model, bad, rand_genome, cv=3, window=32)
+    with pytest.raises(GenomambaError, match="features must be"):
+        finetune_variant_effect(model, items, rand_genome, features="sum")
+
+
+def test_benchmark_generator_deterministic_and_parses(rand_genome: GenomeFile, tmp_path: Path) -> None:
+    a = generate_repeat_benchmark(rand_genome, n_per_class=10, k=8, min_copies=5, margin=50, seed=3)
+    b = generate_repeat_benchmark(rand_genome, n_per_class=10, k=8, min_copies=5, margin=50, seed=3)
+    c = generate_repeat_benchmark(rand_genome, n_per_class=10, k=8, min_copies=5, margin=50, seed=4)
+    assert a == b and a != c
+    assert sum(r["label"] for r in a) == 10
+    assert all(r["copies"] >= 5 for r in a if r["label"] == 1) and all(r["copies"] == 1 for r in a if r["label"] == 0)
+    seq = rand_genome.fetch("c1", 0, rand_genome.lengths["c1"])
+    assert all(seq[r["pos"] - 1] == r["ref"] != r["alt"] for r in a)
+    vcf, tsv = write_benchmark(a, rand_genome, tmp_path, "bench", "test")
+    recs = list(pysam.VariantFile(str(vcf)))
+    assert [(r.pos, r.ref, r.alts[0], r.info["LABEL"]) for r in recs] == [(x["pos"], x["ref"], x["alt"], x["label"]) for x in a]
+    assert [x["label"] for x in read_labels(tsv)] == [x["label"] for x in a]
+
+
+def test_bundled_benchmark_files_consistent(data_dir: Path) -> None:
+    labels = read_labels(data_dir / "variants" / "ecoli536_repeat_snvs.labels.tsv")
+    recs = list(pysam.VariantFile(str(data_dir / "variants" / "ecoli536_repeat_snvs.vcf")))
+    assert len(labels) == len(recs) == 400 and sum(x["label"] for x in labels) == 200
+    g = GenomeFile(data_dir / "genomes" / "escherichia_coli_536.fa.gz")
+    for x in labels[:50]:
+        assert g.fetch(x["chrom"], x["pos"] - 1, x["pos"]).upper() == x["ref"]

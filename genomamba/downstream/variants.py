@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.data.tokenizer import DNATokenizer, reverse_complement_str
+from genomamba.data.tokenizer import DNATokenizer
 from genomamba.errors import GenomambaError, VCFError
 
 __all__ = [
@@ -394,7 +394,7 @@ def _score_ok(model: nn.Module, variants: Sequence[Variant], genome: GenomeFile,
         fwd = masked_logit_diff(model, w.ref, w.offset, ref_b, alt_b, batch_size)
         comp = _TOK.complement_ids
         rev = masked_logit_diff(
-            model, [_rc(r) for r in w.ref], [len(r) - 1 - o for r, o in zip(w.ref, w.offset)],
+            model, [_rc(r) for r in w.ref], [len(r) - 1 - o for r, o in zip(w.ref, w.offset, strict=True)],
             [int(comp[b]) for b in ref_b], [int(comp[b]) for b in alt_b], batch_size,
         )
         return fwd, rev
@@ -440,7 +440,7 @@ def score_variants(
             fwd, rev = _score_ok(model, ok, genome, window, batch_size)
     finally:
         model.train(was_training)
-    scores = {id(v): (float(f), float(r)) for v, f, r in zip(ok, fwd, rev)}
+    scores = {id(v): (float(f), float(r)) for v, f, r in zip(ok, fwd, rev, strict=True)}
     rows = []
     for v in variants:
         f, r = scores.get(id(v), (math.nan, math.nan))

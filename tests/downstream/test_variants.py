@@ -112,7 +112,7 @@ def test_causal_llr_equals_direct_window_likelihoods(motif_lm: GenomambaLM, geno
         lp = F.log_softmax(motif_lm(ids).logits[0, :-1].double(), -1)
         return float(lp.gather(-1, ids[0, 1:, None]).sum())
 
-    for v, row in zip([v_snv, v_del], rows):
+    for v, row in zip([v_snv, v_del], rows, strict=True):
         s = v.start + len(v.ref) // 2 - 16
         ref_w = seq[s : s + 32]
         off = v.start - s
@@ -136,7 +136,7 @@ def test_masked_score_is_masked_logit_difference(genome: GenomeFile) -> None:
     rows = score_variants(model, genome, vs, window=48)
     assert [r["status"] for r in rows] == ["ok"] * 4 + ["unsupported"]
     assert "GPN" in rows[4]["message"] and math.isnan(rows[4]["score"])
-    for v, row in zip(vs[:4], rows[:4]):
+    for v, row in zip(vs[:4], rows[:4], strict=True):
         s = min(max(0, v.start - 24), len(seq) - 48)
         ids = torch.from_numpy(TOK.encode(seq[s : s + 48]))[None]
         ids[0, v.start - s] = TOK.mask_id

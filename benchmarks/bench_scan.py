@@ -54,7 +54,6 @@ def _make(batch: int, d: int, n: int, L: int, device: str, dtype, requires_grad:
 def _worker(args: argparse.Namespace) -> dict:
     """One (backend, L) point on CPU: fwd and fwd+bwd wall time and peak RSS growth."""
     import torch
-
     from genomamba.kernels import selective_scan
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -130,7 +129,6 @@ def _numba_first_call(cold: bool) -> float:
 def _bench_cuda(args: argparse.Namespace) -> list[dict]:
     import torch
     import triton.testing
-
     from genomamba.kernels import selective_scan
 
     rows = []

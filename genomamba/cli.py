@@ -1,4 +1,5 @@
-"""``genomamba`` console script: ``train`` (Hydra), ``evaluate``, ``demo``, ``--version``."""
+"""``genomamba`` console script: ``train`` / ``finetune`` (Hydra), ``evaluate``, ``score-variants``,
+``demo``, ``--version``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from pathlib import Path
 from genomamba import __version__
 from genomamba.errors import GenomambaError
 
-_USAGE = """usage: genomamba [--version] {train,evaluate,demo} ...
+_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,demo} ...
 
   train      train a model; Hydra overrides, e.g.
              genomamba train data.fasta=/path/genome.fa model=small trainer.max_steps=2000
              (genomamba train --help lists the config groups)
+  finetune   fine-tune a classification head; Hydra overrides, e.g.
+             genomamba finetune task=species model.path=runs/demo/model
   evaluate   genomamba evaluate MODEL --fasta F: held-out bits per base vs Markov baselines
+  score-variants
+             genomamba score-variants --model M --fasta ref.fa --vcf in.vcf[.gz] --out scores.tsv
+             zero-shot variant-effect scores (causal LLR or masked logit difference, both strands)
   demo       train the tiny model on the bundled genome on CPU and evaluate it
 """
 
@@ -68,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if cmd == "train":
             return _run_train(rest)
+        if cmd == "finetune":
+            from genomamba.downstream.finetune import finetune_main
+
+            return finetune_main(rest)
+        if cmd == "score-variants":
+            from genomamba.downstream.variants import score_variants_main
+
+            return 2 if score_variants_main(rest) else 0
         if cmd == "evaluate":
             from genomamba.training.evaluate_cli import evaluate_model
 

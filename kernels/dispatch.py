@@ -13,10 +13,10 @@ from types import ModuleType
 
 import torch
 import torch.nn.functional as F
+from genomamba.kernels.reference import selective_scan_ref
 from torch import Tensor
 
 from genomamba.errors import KernelInputError
-from genomamba.kernels.reference import selective_scan_ref
 
 BACKENDS = ("auto", "triton", "cpu", "reference")
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

@@ -6,9 +6,18 @@ no CUDA device is present (the CPU suite must always pass on its own).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Without CUDA the Triton kernels run on CPU tensors through the Triton interpreter. Triton
+# reads TRITON_INTERPRET when triton.language is first imported (and torch / Lightning /
+# transformers may import triton during collection), so it is set here, in the root conftest,
+# before any test module is imported. is_available() only counts devices; no CUDA context.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
@@ -18,8 +27,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:
         return
-    import torch
-
     if torch.cuda.is_available():
         return
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; run on a GPU machine")

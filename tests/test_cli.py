@@ -60,3 +60,18 @@ def test_evaluate_missing_model_exits_2(tmp_path: Path, capsys) -> None:
     fasta = REPO_ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz"
     assert main(["evaluate", str(tmp_path / "no_model"), "--fasta", str(fasta)]) == 2
     assert "model not found" in capsys.readouterr().err
+
+
+def test_score_variants_subcommand_reports_missing_model(tmp_path: Path, capsys) -> None:
+    fasta = REPO_ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz"
+    args = ["score-variants", "--model", str(tmp_path / "m"), "--fasta", str(fasta),
+            "--vcf", str(tmp_path / "missing.vcf"), "--out", str(tmp_path / "s.tsv")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "model not found" in err and str(tmp_path / "m") in err and "Traceback" not in err
+    assert not (tmp_path / "s.tsv").exists()
+
+
+def test_finetune_subcommand_rejects_unknown_key(tmp_path: Path, capsys) -> None:
+    assert main(["finetune", f"model.path={tmp_path}", "finetune.not_a_key=1", f"run_dir={tmp_path / 'run'}"]) == 2
+    assert "not_a_key" in capsys.readouterr().err

@@ -6,6 +6,7 @@ classification) can be appended to :func:`run_demo`.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -61,10 +62,32 @@ def step_train(result: DemoResult, overrides: list[str]) -> None:
     print(f"run directory: {result.run_dir} ({result.seconds['train+evaluate']:.0f} s)")
 
 
+def step_classify(result: DemoResult, window_lengths: tuple[int, ...] = (256, 1024), n_windows: int = 32) -> None:
+    """Embed windows of the four bundled species with the freshly trained model and classify them:
+    a linear probe on frozen embeddings against a k-mer-frequency baseline on the same windows."""
+    from genomamba.api import load
+    from genomamba.downstream.probe import probe
+
+    t0 = time.perf_counter()
+    model = load(result.run_dir / "model", device="cpu")
+    report = probe(
+        model, find_data_dir() / "species.tsv", window_length=list(window_lengths), n_windows=n_windows,
+        split="region", seed=0, kmer_k=4,
+    )
+    result.metrics["species_probe"] = report
+    result.seconds["embed+classify"] = time.perf_counter() - t0
+    (result.run_dir / "species_probe.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"species classification ({len(report['species'])} species, region-held-out, chance {report['chance']:.2f}):")
+    for length, acc in report["accuracy"].items():
+        print(f"  window {length:>5} bp: linear probe {acc['probe']:.3f}   4-mer baseline {acc['kmer_k4']:.3f}")
+    print(f"  ({result.seconds['embed+classify']:.0f} s; details in {result.run_dir / 'species_probe.json'})")
+
+
 def run_demo(run_dir: Path | None = None, overrides: list[str] | None = None) -> DemoResult:
     """Run the demo steps in order and return what they produced."""
     if run_dir is None:
         run_dir = Path.cwd() / "runs" / time.strftime("demo-%Y%m%d-%H%M%S")
     result = DemoResult(run_dir=Path(run_dir).resolve())
     step_train(result, list(overrides or []))
+    step_classify(result)
     return result

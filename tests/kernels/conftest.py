@@ -1,16 +1,6 @@
 """Test setup for the selective-scan tests.
 
-Without CUDA the Triton kernels run on CPU tensors through the Triton interpreter. Triton reads
-``TRITON_INTERPRET`` when a kernel is decorated, so it is set here, at import time, before any
-test imports ``genomamba.kernels.triton_scan``. ``torch.cuda.is_available()`` only counts devices;
-it does not create a CUDA context.
+``TRITON_INTERPRET=1`` (Triton kernels on CPU tensors when there is no CUDA) is set in the root
+``tests/conftest.py``, which pytest imports before any test module, because Triton reads it when
+``triton.language`` is first imported and other packages may import triton during collection.
 """
-
-from __future__ import annotations
-
-import os
-
-import torch
-
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from scan_helpers import assert_close_scaled, make_scan_inputs, run_with_grads
-
 from genomamba.kernels import selective_scan, selective_scan_ref
 from genomamba.kernels.cpu_scan import CHECKPOINT, selective_scan_cpu
+from scan_helpers import assert_close_scaled, make_scan_inputs, run_with_grads
 
 # (batch, d, n, L, groups, has_D, has_z, has_bias_softplus, has_h0, return_last_state)
 CASES = [

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 import torch
+from genomamba.kernels import selective_scan, selective_scan_ref, selective_state_update
 from scan_helpers import make_scan_inputs
 
 from genomamba.errors import GenomambaError, KernelInputError
-from genomamba.kernels import selective_scan, selective_state_update, selective_scan_ref
 
 
 def _inputs() -> dict[str, torch.Tensor | None]:

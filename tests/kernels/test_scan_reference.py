@@ -6,9 +6,8 @@ import math
 
 import pytest
 import torch
-from scan_helpers import make_scan_inputs
-
 from genomamba.kernels import selective_scan_ref, selective_state_update, selective_state_update_ref
+from scan_helpers import make_scan_inputs
 
 
 def test_reference_hand_computed() -> None:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from scan_helpers import assert_close_scaled, make_scan_inputs, run_with_grads
-
 from genomamba.kernels import selective_scan, selective_scan_ref
+from scan_helpers import assert_close_scaled, make_scan_inputs, run_with_grads
 
 INTERP_CHUNK = 8  # small power of two: L = 20 spans 3 chunks, the last one partial
 INTERP_BLOCK_D = 4

@@ -1,0 +1,61 @@
+# Parse-time config helpers shared by the workflows (included from each rules/common.smk).
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+
+def validate_config(cfg, schema, coerce=()):
+    """Validate ``cfg`` against the JSON schema at ``schema`` (absolute path).
+
+    Unknown top-level keys get a short message listing the allowed ones; ``coerce`` names keys
+    whose nested values came from ``--config`` as strings (Snakemake parses nested values with
+    YAML's BaseLoader, so ``window_lengths=[256,512]`` arrives as ``['256', '512']``).
+    """
+    schema = Path(schema).resolve()
+    with open(schema) as fh:
+        allowed = yaml.safe_load(fh)["properties"]
+    unknown = sorted(set(cfg) - set(allowed))
+    if unknown:
+        raise WorkflowError(
+            f"unknown config key(s) {unknown}: allowed keys are {sorted(allowed)} (see {schema}); check the spelling"
+        )
+    for key in coerce:
+        if key in cfg:
+            cfg[key] = _coerce_cli(cfg[key])
+    validate(cfg, str(schema))
+
+
+def _coerce_cli(value):
+    if isinstance(value, list):
+        return [_coerce_cli(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _coerce_cli(v) for k, v in value.items()}
+    if isinstance(value, str):
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
+def config_path(key, value, what, fix):
+    """Absolute path of a config value that must exist, else a WorkflowError naming key, path and fix."""
+    p = Path(os.path.expanduser(str(value)))
+    p = p if p.is_absolute() else Path.cwd() / p
+    if not p.exists():
+        hint = "" if Path(str(value)).is_absolute() else f" (relative paths are taken from the working directory {Path.cwd()})"
+        raise WorkflowError(f"config key '{key}': {what} not found: {p}{hint}; {fix}")
+    return p.resolve()
+
+
+def genomamba_cli():
+    """The ``genomamba`` script next to the Python running Snakemake (same venv), else the one on PATH."""
+    here = Path(sys.executable).parent / "genomamba"
+    return str(here) if here.exists() else "genomamba"

@@ -1,0 +1,33 @@
+"""Draw balanced train / held-out windows of one length and write them as BED6 + 2 columns.
+
+Columns: contig, start, end (0-based, half-open), name, score (0), strand (+), species, fasta.
+``split.json`` holds the class order (label i = species[i]) and what each species is tested on.
+"""
+
+import json
+import logging
+import sys
+
+from genomamba.downstream import draw_windows, split_genomes
+
+smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
+sys.stderr = open(smk.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+length = int(smk.wildcards.length)
+p = smk.params
+sp = split_genomes(p.genomes, split=p.split, test_fraction=p.test_fraction, seed=p.seed)
+fasta_of = {f.name: str(f.path) for f in sp.files}
+if len(fasta_of) != len(sp.files):
+    raise SystemExit(f"two genomes share a name in {[f.name for f in sp.files]}; give each a distinct strain")
+
+for which, n, out in (("train", p.n_windows, smk.output.train), ("test", p.n_test_windows, smk.output.test)):
+    ws = draw_windows(sp, which, length, n, seed=p.seed)
+    with open(out, "w") as fh:
+        for i, (label, genome, contig, start) in enumerate(zip(ws.labels, ws.genome, ws.contig, ws.start, strict=True)):
+            species = sp.species[int(label)]
+            fh.write(f"{contig}\t{start}\t{start + length}\t{which}_{i}\t0\t+\t{species}\t{fasta_of[genome]}\n")
+    logging.info("%s: %d windows of %d bp (%d per species) -> %s", which, len(ws.labels), length, n, out)
+
+with open(smk.output.split, "w") as fh:
+    json.dump({"species": sp.species, "protocol": sp.protocol, "held_out": sp.held_out, "window_length": length}, fh, indent=2)

@@ -290,6 +290,15 @@ def register_finetune_schemas() -> None:
         group="schema/species_data", name="default",
         node=signature_schema(SpeciesDataModule, "genomamba.downstream.finetune.SpeciesDataModule"),
     )
+    from genomamba.downstream.variants_supervised import finetune_variant_effect
+
+    cs.store(
+        group="schema/variant_effect", name="default",
+        node=signature_schema(
+            finetune_variant_effect, "genomamba.downstream.variants_supervised.finetune_variant_effect",
+            {"model", "variants_with_labels"},
+        ),
+    )
     cs.store(
         group="schema/finetune", name="default",
         node=signature_schema(SpeciesClassifier, "genomamba.downstream.finetune.SpeciesClassifier", {"lm", "label_names"}),
@@ -304,19 +313,65 @@ def compose_finetune(overrides: Sequence[str] = ()) -> Any:
     return compose_config(list(overrides), config_name="finetune")
 
 
+def _model_path(cfg: Any) -> str:
+    from omegaconf.errors import MissingMandatoryValue
+
+    try:
+        return str(cfg.model.path)
+    except MissingMandatoryValue as e:
+        raise ConfigError("model.path is not set: pass model.path=<save_pretrained dir, run dir or .ckpt>") from e
+
+
+def _write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def finetune_variant_effect_task(cfg: Any) -> dict[str, Any]:
+    """``task=variant_effect``: cross-validated scikit-learn head on frozen REF/ALT features.
+
+    Writes ``metrics.json`` (AUROC/AUPRC overall, per fold and per bin) and
+    ``oof_predictions.tsv`` (each variant's out-of-fold probability) into ``run_dir``.
+    """
+    from hydra.utils import instantiate
+
+    from genomamba.api import load
+    from genomamba.downstream.variants_supervised import read_labelled_variants
+
+    model_path = _model_path(cfg)
+    run_dir = Path(cfg.run_dir).resolve()
+    rows = read_labelled_variants(cfg.task.labels)
+    lm = load(model_path, device="cpu").model.eval()
+    head = instantiate(cfg.task.head, _partial_=True, _convert_="all")
+    result = head(lm, rows)
+    oof = result.pop("oof_probability")
+    metrics = {
+        "task": cfg.task.name,
+        "labels": str(cfg.task.labels),
+        "n_variants": len(rows),
+        "cross_validated": result,
+        "model_path": model_path,
+        "run_dir": str(run_dir),
+    }
+    _write_metrics(run_dir, metrics)
+    cols = [c for c in ("id", "chrom", "pos", "ref", "alt", "label", "bin") if c in rows[0]]
+    lines = ["\t".join([*cols, "oof_probability"])]
+    lines += ["\t".join([*(str(r[c]) for c in cols), f"{p:.6g}"]) for r, p in zip(rows, oof, strict=True)]
+    (run_dir / "oof_predictions.tsv").write_text("\n".join(lines) + "\n")
+    return metrics
+
+
 def finetune(cfg: Any) -> dict[str, Any]:
     """Fine-tune from a composed ``finetune`` config; writes and returns ``metrics.json``."""
     from hydra.utils import instantiate
     from lightning.pytorch.loggers import CSVLogger
-    from omegaconf.errors import MissingMandatoryValue
 
     from genomamba.api import load
     from genomamba.training.callbacks import AtomicCheckpointIO
 
-    try:
-        model_path = cfg.model.path
-    except MissingMandatoryValue as e:
-        raise ConfigError("model.path is not set: pass model.path=<save_pretrained dir, run dir or .ckpt>") from e
+    if cfg.task.name == "variant_effect":
+        return finetune_variant_effect_task(cfg)
+    model_path = _model_path(cfg)
     run_dir = Path(cfg.run_dir).resolve()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     lm = load(model_path, device="cpu").model.train()
@@ -345,8 +400,7 @@ def finetune(cfg: Any) -> dict[str, Any]:
         "model_path": str(model_path),
         "run_dir": str(run_dir),
     }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _write_metrics(run_dir, metrics)
     return metrics
 
 
@@ -364,6 +418,13 @@ def finetune_main(overrides: Sequence[str]) -> int:
     except GenomambaError as e:
         print(f"genomamba finetune: error: {e}", file=sys.stderr)
         return 2
+    if metrics["task"] == "variant_effect":
+        cv = metrics["cross_validated"]
+        print(
+            f"variant_effect ({metrics['n_variants']} labelled variants, {cv['cv']}-fold CV, {cv['classifier']} on "
+            f"{cv['features']} features): AUROC {cv['auroc']:.3f}, AUPRC {cv['auprc']:.3f}; {metrics['run_dir']}/metrics.json"
+        )
+        return 0
     t = metrics["test"]
     print(
         f"{metrics['task']} ({metrics['split']} split): test accuracy {t['accuracy']:.3f}, macro-F1 {t['macro_f1']:.3f} "

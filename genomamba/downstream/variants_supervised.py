@@ -31,9 +31,9 @@ from genomamba.downstream.variants import (
     score_variants,
     validate_variants,
 )
-from genomamba.errors import GenomambaError
+from genomamba.errors import GenomambaError, VCFError
 
-__all__ = ["embed_variant_windows", "finetune_variant_effect"]
+__all__ = ["embed_variant_windows", "finetune_variant_effect", "read_labelled_variants"]
 
 _FEATURES = ("diff", "concat")
 _CLASSIFIERS = ("logistic", "hgb")
@@ -80,6 +80,47 @@ def _as_variant(x: Any, i: int) -> tuple[Variant, int, str]:
     if isinstance(x, tuple) and len(x) in (2, 3) and isinstance(x[0], Variant):
         return x[0], int(x[1]), str(x[2]) if len(x) == 3 else "all"
     raise GenomambaError(f"labelled variant {i + 1}: expected a mapping or (Variant, label[, bin]), got {type(x).__name__}")
+
+
+_LABEL_COLUMNS = ("chrom", "pos", "ref", "alt", "label")
+
+
+def read_labelled_variants(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of a labelled-variant TSV: header with chrom, pos (1-based), ref, alt, label (0/1),
+    optional bin (e.g. a distance or substitution class) and any other columns (kept as text).
+
+    Raises:
+        VCFError: missing file or column, or a row whose pos/label is not an integer /
+            label not 0 or 1, naming the file and line.
+    """
+    import csv
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise VCFError(f"labelled variants file {path} not found; pass an existing TSV (task.labels=...)")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t")
+        missing = [c for c in _LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise VCFError(
+                f"{path}: header lacks column(s) {missing}; a tab-separated header with "
+                f"{', '.join(_LABEL_COLUMNS)} (and optional bin) is required"
+            )
+        rows: list[dict[str, Any]] = []
+        for row in reader:
+            line = reader.line_num
+            try:
+                row["pos"], row["label"] = int(row["pos"]), int(row["label"])
+            except (TypeError, ValueError):
+                raise VCFError(
+                    f"{path}, line {line}: pos {row['pos']!r} and label {row['label']!r} must be integers"
+                ) from None
+            if row["label"] not in (0, 1) or row["pos"] < 1:
+                raise VCFError(f"{path}, line {line}: label must be 0 or 1 and pos >= 1 (got {row['label']}, {row['pos']})")
+            rows.append(row)
+    if not rows:
+        raise VCFError(f"{path}: no labelled variants below the header")
+    return rows
 
 
 def _classifier(name: str, seed: int) -> Any:

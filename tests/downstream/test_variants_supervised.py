@@ -74,3 +74,66 @@ def test_bundled_benchmark_files_consistent(data_dir: Path) -> None:
     g = GenomeFile(data_dir / "genomes" / "escherichia_coli_536.fa.gz")
     for x in labels[:50]:
         assert g.fetch(x["chrom"], x["pos"] - 1, x["pos"]).upper() == x["ref"]
+
+
+def _separable_labels(genome: GenomeFile, n: int = 30) -> list[dict]:
+    """label 1 <=> ALT is G, label 0 <=> ALT is T (learnable from the ALT embedding)."""
+    seq = genome.fetch("c1", 0, 1500)
+    pos = np.random.default_rng(1).choice(np.arange(100, 1400), n, replace=False)
+    rows = []
+    for i, p in enumerate(pos):
+        ref = seq[p]
+        alt = ("G" if ref != "G" else "C") if i % 2 else ("T" if ref != "T" else "A")
+        rows.append({"id": f"v{i}", "chrom": "c1", "pos": int(p) + 1, "ref": ref, "alt": alt,
+                     "label": int(i % 2 and alt == "G"), "bin": "near" if p < 750 else "far"})
+    return rows
+
+
+def _write_tsv(path: Path, rows: list[dict]) -> Path:
+    cols = list(rows[0])
+    path.write_text("\t".join(cols) + "\n" + "".join("\t".join(str(r[c]) for c in cols) + "\n" for r in rows))
+    return path
+
+
+def test_finetune_cli_variant_effect_task(rand_genome: GenomeFile, tmp_path: Path) -> None:
+    from genomamba.cli import main
+
+    torch.manual_seed(0)
+    GenomambaLM(GenomambaConfig(d_model=16, n_layer=1, d_state=4)).save_pretrained(tmp_path / "model")
+    rows = _separable_labels(rand_genome)
+    labels = _write_tsv(tmp_path / "labels.tsv", rows)
+    run_dir = tmp_path / "run"
+    rc = main([
+        "finetune", "task=variant_effect", f"model.path={tmp_path / 'model'}", f"run_dir={run_dir}",
+        f"task.labels={labels}", f"task.head.fasta={rand_genome.path}", "task.head.cv=3",
+        "task.head.window=32", "task.head.zero_shot_window=32",
+    ])
+    assert rc == 0
+    import json
+
+    m = json.loads((run_dir / "metrics.json").read_text())
+    cv = m["cross_validated"]
+    assert m["task"] == "variant_effect" and m["n_variants"] == len(rows)
+    assert cv["auroc"] > 0.8 and set(cv["per_bin"]) == {"near", "far"} and len(cv["folds"]) == 3
+    oof = (run_dir / "oof_predictions.tsv").read_text().splitlines()
+    assert oof[0].split("\t")[-1] == "oof_probability" and len(oof) == len(rows) + 1
+    # an unknown head option is a config error, not a traceback
+    assert main(["finetune", "task=variant_effect", f"model.path={tmp_path / 'model'}", "task.head.nope=1"]) == 2
+
+
+def test_read_labelled_variants_errors_name_file_and_line(tmp_path: Path) -> None:
+    from genomamba.downstream.variants_supervised import read_labelled_variants
+    from genomamba.errors import VCFError
+
+    good = {"chrom": "c1", "pos": 5, "ref": "A", "alt": "G", "label": 1}
+    ok = read_labelled_variants(_write_tsv(tmp_path / "ok.tsv", [good, dict(good, label=0)]))
+    assert [r["label"] for r in ok] == [1, 0] and ok[0]["pos"] == 5
+    with pytest.raises(VCFError, match=r"bad\.tsv, line 3: label must be 0 or 1"):
+        read_labelled_variants(_write_tsv(tmp_path / "bad.tsv", [good, dict(good, label=2)]))
+    with pytest.raises(VCFError, match=r"nonint\.tsv, line 2: pos 'x'"):
+        read_labelled_variants(_write_tsv(tmp_path / "nonint.tsv", [dict(good, pos="x")]))
+    (tmp_path / "nocol.tsv").write_text("chrom\tpos\tref\talt\nc1\t5\tA\tG\n")
+    with pytest.raises(VCFError, match=r"lacks column\(s\) \['label'\]"):
+        read_labelled_variants(tmp_path / "nocol.tsv")
+    with pytest.raises(VCFError, match="not found"):
+        read_labelled_variants(tmp_path / "absent.tsv")

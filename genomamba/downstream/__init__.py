@@ -1,11 +1,23 @@
 """Downstream tasks on frozen or fine-tuned genomamba models: species classification
-(linear probe, k-mer baseline, fine-tuning).
+(linear probe, k-mer baseline, fine-tuning) and variant-effect prediction.
 
-Heavy submodules (Lightning fine-tuning) are imported on first use.
+Heavy submodules (Lightning fine-tuning, scikit-learn for the supervised variant head) are
+imported on first use.
 """
 
 from genomamba.downstream.kmer import kmer_baseline, kmer_frequencies
 from genomamba.downstream.probe import probe
 from genomamba.downstream.species import SpeciesGenome, draw_windows, split_genomes
+from genomamba.downstream.variants import finetune_variant_effect, read_vcf, score_variants
 
-__all__ = ["SpeciesGenome", "draw_windows", "kmer_baseline", "kmer_frequencies", "probe", "split_genomes"]
+__all__ = [
+    "SpeciesGenome",
+    "draw_windows",
+    "finetune_variant_effect",
+    "kmer_baseline",
+    "kmer_frequencies",
+    "probe",
+    "read_vcf",
+    "score_variants",
+    "split_genomes",
+]

@@ -1,0 +1,27 @@
+# Config validation (at parse time) and helpers shared by the rules.
+from pathlib import Path
+
+
+include: "../../common/checks.smk"
+
+
+validate_config(
+    config, Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml", coerce=("supervised",)
+)
+
+GENOMAMBA = genomamba_cli()
+VCF = config_path("vcf", config["vcf"], "VCF", "pass a .vcf or bgzipped .vcf.gz")
+FASTA = config_path("fasta", config["fasta"], "reference FASTA", "pass the FASTA the VCF positions refer to")
+MODEL = config_path(
+    "model", config["model"], "model", "pass a save_pretrained directory, a training run directory (e.g. runs/demo) or a .ckpt"
+)
+LABELS = (
+    config_path("labels", config["labels"], "labels TSV", "fix the path, or set labels to '' for zero-shot scores only")
+    if config["labels"]
+    else None
+)
+CLASSIFIERS = config["supervised"]["classifiers"] if LABELS else []
+
+
+wildcard_constraints:
+    classifier="|".join(["logistic", "hgb"]),

@@ -1,0 +1,35 @@
+"""Cross-validated supervised variant-effect head (``genomamba.downstream.finetune_variant_effect``)."""
+
+import csv
+import json
+import logging
+import sys
+
+import torch
+
+import genomamba
+from genomamba.downstream import finetune_variant_effect
+
+smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
+sys.stderr = open(smk.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+torch.set_num_threads(smk.threads)
+
+p = smk.params
+with open(smk.input.labels, newline="") as fh:
+    rows = list(csv.DictReader(fh, delimiter="\t"))
+missing = {"chrom", "pos", "ref", "alt", "label"} - set(rows[0] if rows else {})
+if missing:
+    raise SystemExit(f"{smk.input.labels}: missing column(s) {sorted(missing)}; need chrom, pos, ref, alt, label[, bin]")
+model = genomamba.load(smk.input.model, device=p.device)
+logging.info("%r: %d labelled variants, classifier %s", model, len(rows), smk.wildcards.classifier)
+res = finetune_variant_effect(
+    model.model, rows, smk.input.fasta, features=p.features, classifier=smk.wildcards.classifier, cv=p.cv,
+    seed=p.seed, window=p.window, add_zero_shot=p.add_zero_shot, zero_shot_window=p.zero_shot_window,
+    batch_size=p.batch_size,
+)
+res["ids"] = [r.get("id") or f"{r['chrom']}:{r['pos']}:{r['ref']}>{r['alt']}" for r in rows]
+res["labels"] = [int(r["label"]) for r in rows]
+logging.info("AUROC %.3f, AUPRC %.3f (%d-fold CV)", res["auroc"], res["auprc"], p.cv)
+with open(smk.output[0], "w") as fh:
+    json.dump(res, fh, indent=2)

@@ -22,8 +22,19 @@ $(STAMP): $(PY) pyproject.toml
 venv: $(PY)
 install: $(STAMP)
 
+# `make demo`: train + evaluate the tiny model, then run the species workflow on it (results in
+# $(DEMO_DIR)/species_workflow/results). A previous demo in $(DEMO_DIR) is removed first: training
+# refuses a run directory that already holds checkpoints.
+DEMO_DIR ?= runs/demo
+DEMO_SPECIES_CONFIG ?= 'window_lengths=[256,1024]' n_windows=32 n_test_windows=16 'embed={threads: 1}'
+
 demo: install
-	$(VENV)/bin/genomamba demo
+	@if [ -e "$(DEMO_DIR)" ]; then echo "removing the previous demo run $(DEMO_DIR)"; rm -rf "$(DEMO_DIR)"; fi
+	$(VENV)/bin/genomamba demo --run-dir $(DEMO_DIR)
+	$(VENV)/bin/snakemake -s workflows/species_classification/Snakefile --cores 2 \
+	    --directory $(DEMO_DIR)/species_workflow \
+	    --config genomes=$(abspath data/species.tsv) model=$(abspath $(DEMO_DIR))/model $(DEMO_SPECIES_CONFIG)
+	@echo "species workflow report: $(DEMO_DIR)/species_workflow/results/report.md"
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,234 @@
+"""Snakemake workflows: dry runs, real runs on the bundled data with a tiny model, bad configs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image as mpimg
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA = REPO_ROOT / "data"
+ECOLI = DATA / "genomes" / "escherichia_coli_536.fa.gz"
+VCF = DATA / "variants" / "ecoli536_repeat_snvs.vcf"
+LABELS = DATA / "variants" / "ecoli536_repeat_snvs.labels.tsv"
+WORKFLOWS = REPO_ROOT / "workflows"
+# The snakemake of the running venv (not whatever is first on PATH).
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def run_snakemake(
+    workflow: str, workdir: Path, config: dict[str, Any] | None = None, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``snakemake -s workflows/<workflow>/Snakefile --directory workdir`` with ``config``
+    written to a YAML ``--configfile`` (merged over the workflow's config/config.yaml)."""
+    cmd = [str(SNAKEMAKE), "-s", str(WORKFLOWS / workflow / "Snakefile"), "--directory", str(workdir)]
+    workdir.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        cfg = workdir / "test_config.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", str(cfg)]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, cwd=workdir.parent, env=env)
+
+
+def species_config(model: Path, **extra: object) -> dict:
+    return {
+        "genomes": str(DATA / "species.tsv"),
+        "model": str(model),
+        "window_lengths": [256, 512],
+        "n_windows": 16,
+        "n_test_windows": 8,
+        "cv_folds": 3,
+        "embed": {"threads": 1, "device": "cpu"},
+        **extra,
+    }
+
+
+def variant_config(model: Path, vcf: Path = VCF, labels: Path | None = LABELS, **extra: object) -> dict:
+    return {
+        "vcf": str(vcf),
+        "fasta": str(ECOLI),
+        "model": str(model),
+        "labels": str(labels) if labels else "",
+        "device": "cpu",
+        "threads": 1,
+        **extra,
+    }
+
+
+def pretrain_config() -> dict:
+    return {"fasta": [str(ECOLI)], "overrides": ["model=tiny", "trainer.max_steps=5"]}
+
+
+def assert_ok(proc) -> None:
+    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+
+
+def assert_png(path: Path) -> None:
+    img = mpimg.imread(path)
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200 and img.shape[2] in (3, 4), img.shape
+
+
+# ----------------------------------------------------------------------------- dry runs
+@pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])
+def test_dry_run(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
+    config = {
+        "species_classification": species_config(tiny_model),
+        "variant_effect": variant_config(tiny_model),
+        "pretrain": pretrain_config(),
+    }[workflow]
+    proc = run_snakemake(workflow, tmp_path / "work", config, "-n", "--cores", "2")
+    assert_ok(proc)
+    assert "This was a dry-run" in proc.stdout + proc.stderr
+    assert not (tmp_path / "work" / "results").exists()
+
+
+def test_dry_run_species_strain_split_and_cli_config(tiny_model: Path, tmp_path: Path) -> None:
+    """--config values (as the Makefile passes them) reach the workflow: one job per window length."""
+    proc = run_snakemake(
+        "species_classification", tmp_path / "work", None, "-n",
+        "--config", f"genomes={DATA / 'species.tsv'}", f"model={tiny_model}", "window_lengths=[128,256,512]",
+        "split=strain", "embed={threads: 1}",
+    )
+    assert_ok(proc)
+    out = proc.stdout + proc.stderr
+    for length in (128, 256, 512):
+        assert f"results/features/{length}/embedding.npz" in out
+
+
+def test_dry_run_variant_effect_without_labels(tiny_model: Path, tmp_path: Path) -> None:
+    proc = run_snakemake("variant_effect", tmp_path / "work", variant_config(tiny_model, labels=None), "-n")
+    assert_ok(proc)
+    out = proc.stdout + proc.stderr
+    assert "score_variants" in out and "rule supervised" not in out and "roc_curve.png" not in out
+
+
+# ----------------------------------------------------------------------------- real runs
+@pytest.mark.timeout(240)
+def test_species_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    assert_ok(run_snakemake("species_classification", work, species_config(tiny_model), "--cores", "2"))
+    res = work / "results"
+    metrics = json.loads((res / "metrics.json").read_text())
+    assert metrics["window_lengths"] == [256, 512]
+    assert len(metrics["species"]) == 4 and metrics["chance"] == pytest.approx(0.25)
+    for length in ("256", "512"):
+        by_feature = metrics["results"][length]
+        assert set(by_feature) == {"embedding", "kmer_k4"}
+        for feature in ("embedding", "kmer_k4"):
+            assert set(by_feature[feature]) == {"logistic", "random_forest"}
+            for m in by_feature[feature].values():
+                assert 0.0 <= m["test_accuracy"] <= 1.0
+                assert 0.0 <= m["cv_accuracy_mean"] <= 1.0
+                assert m["n_test"] == 4 * 8 and m["n_train"] == 4 * 16
+                assert sum(map(sum, m["confusion_matrix"])) == m["n_test"]
+    for png in ("confusion_matrix.png", "accuracy_by_length.png"):
+        assert_png(res / "plots" / png)
+    assert "| 512 | genomamba embedding | logistic regression |" in (res / "report.md").read_text()
+    # BED windows: train and held-out never overlap (region split), each length its own file.
+    for length in (256, 512):
+        rows = {w: list(csv.reader(open(res / "windows" / str(length) / f"{w}.bed"), delimiter="\t")) for w in ("train", "test")}
+        assert len(rows["train"]) == 64 and len(rows["test"]) == 32
+        assert all(int(r[2]) - int(r[1]) == length for r in rows["train"] + rows["test"])
+        spans = {(r[7], r[0]): [] for r in rows["train"] + rows["test"]}
+        for r in rows["train"]:
+            spans[(r[7], r[0])].append((int(r[1]), int(r[2])))
+        for r in rows["test"]:
+            s, e = int(r[1]), int(r[2])
+            assert all(e <= a or s >= b for a, b in spans[(r[7], r[0])])
+
+
+@pytest.mark.timeout(150)
+def test_variant_effect_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
+    """The first 40 labelled SNVs of each class from the bundled benchmark (kept small for time)."""
+    with open(LABELS, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    keep = [r for r in rows if r["label"] == "0"][:40] + [r for r in rows if r["label"] == "1"][:40]
+    keep_ids = {r["id"] for r in keep}
+    (tmp_path / "in").mkdir()
+    vcf, labels = tmp_path / "in" / "subset.vcf", tmp_path / "in" / "subset.labels.tsv"
+    vcf.write_text("".join(line for line in open(VCF) if line.startswith("#") or line.split("\t")[2] in keep_ids))
+    with open(labels, "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(keep)
+    config = variant_config(
+        tiny_model, vcf=vcf, labels=labels, window=128,
+        supervised={"classifiers": ["logistic"], "cv": 3, "window": 64},
+    )
+    work = tmp_path / "work"
+    assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
+    metrics = json.loads((work / "results" / "metrics.json").read_text())
+    assert metrics["n_variants"] == 80 and metrics["status_counts"] == {"ok": 80}
+    assert metrics["zero_shot"]["n"] == 80 and metrics["zero_shot"]["n_pos"] == 40
+    for m in (metrics["zero_shot"], metrics["supervised"]["logistic"]):
+        assert 0.0 <= m["auroc"] <= 1.0 and 0.0 <= m["auprc"] <= 1.0
+    assert metrics["supervised"]["logistic"]["cv"] == 3
+    assert_png(work / "results" / "plots" / "roc_curve.png")
+
+
+# ----------------------------------------------------------------------------- bad configs
+def test_missing_genome_fails_at_parse_time(tiny_model: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "genomes" / "not_there.fa.gz"
+    table = tmp_path / "species.tsv"
+    table.write_text(f"path\tspecies\n{ECOLI}\tEscherichia coli\n{missing}\tStaphylococcus aureus\n")
+    proc = run_snakemake("species_classification", tmp_path / "work", species_config(tiny_model, genomes=str(table)), "-n")
+    err = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'genomes': genome FASTA not found" in err and str(missing) in err and str(table) in err
+    assert "fix the path or remove the line" in err
+
+
+def test_missing_genome_in_inline_mapping(tiny_model: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.fa"
+    cfg = species_config(tiny_model, genomes={str(ECOLI): "Escherichia coli", str(missing): "Other"})
+    proc = run_snakemake("species_classification", tmp_path / "work", cfg, "-n")
+    assert proc.returncode != 0
+    assert f"config key 'genomes: {missing}': genome FASTA not found: {missing}" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("workflow", "key", "expect"),
+    [
+        ("species_classification", "model", "config key 'model': model not found"),
+        ("variant_effect", "vcf", "config key 'vcf': VCF not found"),
+        ("variant_effect", "labels", "config key 'labels': labels TSV not found"),
+        ("pretrain", "fasta", "config key 'fasta': training FASTA not found"),
+    ],
+)
+def test_missing_paths_fail_at_parse_time(workflow: str, key: str, expect: str, tiny_model: Path, tmp_path: Path) -> None:
+    base = {"species_classification": species_config(tiny_model), "variant_effect": variant_config(tiny_model),
+            "pretrain": pretrain_config()}[workflow]
+    missing = tmp_path / "missing" / "thing"
+    proc = run_snakemake(workflow, tmp_path / "work", {**base, key: str(missing)}, "-n")
+    assert proc.returncode != 0
+    assert expect in proc.stdout + proc.stderr and str(missing) in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])
+def test_unknown_key_fails_with_its_name(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
+    proc = run_snakemake(workflow, tmp_path / "work", None, "-n", "--config", "window_lenghts=[256]")
+    assert proc.returncode != 0
+    assert "unknown config key(s) ['window_lenghts']" in proc.stdout + proc.stderr
+    assert "allowed keys are" in proc.stdout + proc.stderr
+
+
+def test_bad_value_fails_schema_validation(tiny_model: Path, tmp_path: Path) -> None:
+    proc = run_snakemake("species_classification", tmp_path / "work", species_config(tiny_model, split="chromosome"), "-n")
+    assert proc.returncode != 0
+    assert "'chromosome' is not one of ['region', 'strain']" in proc.stdout + proc.stderr
+
+
+def test_unknown_nested_key(tiny_model: Path, tmp_path: Path) -> None:
+    cfg = species_config(tiny_model, embed={"threads": 1, "batchsize": 8})
+    proc = run_snakemake("species_classification", tmp_path / "work", cfg, "-n")
+    assert proc.returncode != 0
+    assert "'batchsize' was unexpected" in proc.stdout + proc.stderr

@@ -175,6 +175,20 @@ def test_variant_effect_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
     assert_png(work / "results" / "plots" / "roc_curve.png")
 
 
+def test_species_strain_split_windows(tiny_model: Path, tmp_path: Path) -> None:
+    """split=strain: for K. pneumoniae and S. aureus the held-out strain's FASTA only feeds test windows."""
+    work = tmp_path / "work"
+    cfg = species_config(tiny_model, split="strain", window_lengths=[256], n_windows=8, n_test_windows=4)
+    assert_ok(run_snakemake("species_classification", work, cfg, "--cores", "1", "--", "results/windows/256/split.json"))
+    held_out = json.loads((work / "results" / "windows" / "256" / "split.json").read_text())["held_out"]
+    assert held_out["Klebsiella pneumoniae"].startswith("strain ") and held_out["Staphylococcus aureus"].startswith("strain ")
+    beds = {w: list(csv.reader(open(work / "results" / "windows" / "256" / f"{w}.bed"), delimiter="\t")) for w in ("train", "test")}
+    for species in ("Klebsiella pneumoniae", "Staphylococcus aureus"):
+        train = {r[7] for r in beds["train"] if r[6] == species}
+        test = {r[7] for r in beds["test"] if r[6] == species}
+        assert len(train) == 1 and len(test) == 1 and train != test
+
+
 # ----------------------------------------------------------------------------- bad configs
 def test_missing_genome_fails_at_parse_time(tiny_model: Path, tmp_path: Path) -> None:
     missing = tmp_path / "genomes" / "not_there.fa.gz"

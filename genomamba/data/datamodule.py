@@ -247,13 +247,26 @@ class GenomeDataModule(L.LightningDataModule):
         return len(self.label_names)
 
     def state_dict(self) -> dict[str, Any]:
-        # Resuming continues the epoch sequence of training windows.
-        return {"train_epoch": self._train_sampler.epoch if self._train_sampler else 0}
+        """Where the training window stream stands: the epoch and, on a single process, the
+        windows of it already trained on (so ``ckpt_path=last`` continues mid-epoch exactly)."""
+        trainer = self.trainer
+        if trainer is None:
+            return {"train_epoch": self._train_sampler.epoch if self._train_sampler else 0, "train_consumed": 0}
+        consumed = 0
+        if trainer.world_size == 1:
+            # batches already through training_step in this epoch (Lightning's own counter)
+            consumed = trainer.fit_loop.epoch_loop.batch_progress.current.processed * self.batch_size
+        # Under DDP the per-rank shards restart the epoch: the skip would have to be re-sharded.
+        return {"train_epoch": int(trainer.current_epoch), "train_consumed": int(consumed)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._train_sampler = EpochKeySampler(
-            self.train_samples_per_epoch, epoch=state_dict.get("train_epoch", 0)
-        )
+        if self._train_sampler is None or self._train_sampler.num_samples != self.train_samples_per_epoch:
+            self._train_sampler = EpochKeySampler(self.train_samples_per_epoch)
+        # Checkpoints written before train_consumed existed resume at the start of the next epoch.
+        if "train_consumed" in state_dict:
+            self._train_sampler.resume_at(state_dict["train_epoch"], state_dict["train_consumed"])
+        else:
+            self._train_sampler.set_epoch(state_dict.get("train_epoch", 0))
 
     def describe(self) -> str:
         """One line per split: windows / bases available."""

@@ -313,20 +313,32 @@ class EpochKeySampler(Sampler[int]):
     """Yields keys ``epoch * n .. epoch * n + n - 1`` for a keyed dataset (new windows each epoch).
 
     ``set_epoch`` (called by Lightning, as for ``DistributedSampler``) fixes the epoch; each
-    pass also advances it, so plain PyTorch loops get fresh windows too.
+    pass also advances it, so plain PyTorch loops get fresh windows too. ``resume_at(epoch,
+    consumed)`` makes the next pass start ``consumed`` keys into ``epoch``, so a run resumed
+    mid-epoch sees exactly the windows an uninterrupted run would have seen next.
     """
 
     def __init__(self, num_samples: int, epoch: int = 0):
         self.num_samples = int(num_samples)
         self.epoch = int(epoch)
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    def resume_at(self, epoch: int, consumed: int) -> None:
+        self.epoch = int(epoch)
+        self._resume = (int(epoch), min(max(int(consumed), 0), self.num_samples))
+
     def __iter__(self) -> Iterator[int]:
-        e = self.epoch
+        e, skip = self.epoch, 0
+        if self._resume is not None:
+            # Only the pass of the resumed epoch starts part-way; later epochs are whole.
+            if self._resume[0] == e:
+                skip = self._resume[1]
+            self._resume = None
         self.epoch += 1
-        return iter(range(e * self.num_samples, (e + 1) * self.num_samples))
+        return iter(range(e * self.num_samples + skip, (e + 1) * self.num_samples))
 
     def __len__(self) -> int:
         return self.num_samples

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg.trainer, _convert_="all", callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir)
     )
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        with warnings.catch_warnings():
+            # GenomeDataModule.state_dict records the position inside the epoch, so a mid-epoch
+            # resume continues the window stream exactly; Lightning cannot see that and warns.
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     except SIGTERMException as e:
         shutdown = next((c for c in callbacks if isinstance(c, GracefulShutdown)), None)
         signum = shutdown.interrupted_by if shutdown and shutdown.interrupted_by else signal.SIGTERM

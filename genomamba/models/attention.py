@@ -39,6 +39,37 @@ def _rotate(x: Tensor, pos: Tensor, base: float) -> Tensor:
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).to(x.dtype)
 
 
+def local_causal_attention(q: Tensor, k: Tensor, v: Tensor, window: int | None) -> Tensor:
+    """Causal attention where query t sees keys (t - window, t]; all of 0..t when window is None.
+
+    q, k, v: (B, H, L, hd) -> (B, H, L, hd). Memory and time are O(L * window): queries are cut
+    into blocks of ``window`` and each block attends to itself and the block before it, so the
+    (L, L) score matrix is never formed.
+    """
+    b, h, L, hd = q.shape
+    if window is None or window >= L:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    w = window
+    n_blocks = -(-L // w)
+    pad = n_blocks * w - L
+
+    def blocks(x: Tensor) -> Tensor:  # (B, H, L, hd) -> (B, H, n_blocks, w, hd)
+        return F.pad(x, (0, 0, 0, pad)).view(b, h, n_blocks, w, hd)
+
+    qb, kb, vb = blocks(q), blocks(k), blocks(v)
+    # Keys of block j: block j-1 then block j (block -1 is zeros, masked out below).
+    kk = torch.cat([F.pad(kb, (0, 0, 0, 0, 1, 0))[:, :, :-1], kb], dim=3)  # (B, H, nb, 2w, hd)
+    vv = torch.cat([F.pad(vb, (0, 0, 0, 0, 1, 0))[:, :, :-1], vb], dim=3)
+    # Query a of a block sits at local key index w + a; it may see local keys c with
+    # a < c <= w + a (the last w positions, itself included). Block 0 has no previous block.
+    a = torch.arange(w, device=q.device)[:, None]
+    c = torch.arange(2 * w, device=q.device)[None, :]
+    allowed = ((c > a) & (c <= w + a)).expand(n_blocks, w, 2 * w).clone()
+    allowed[0, :, :w] = False
+    y = F.scaled_dot_product_attention(qb, kk, vv, attn_mask=allowed)  # (B, H, nb, w, hd)
+    return y.reshape(b, h, n_blocks * w, hd)[:, :, :L]
+
+
 class CausalSelfAttention(nn.Module):
     """Pre-projected causal attention via ``F.scaled_dot_product_attention`` with a bool mask."""
 
@@ -83,19 +114,25 @@ class CausalSelfAttention(nn.Module):
         pos = offsets[:, None] + torch.arange(L, device=dev)  # (B, L)
         q, k = _rotate(q, pos, self.rope_base), _rotate(k, pos, self.rope_base)
         wc = cache.k.shape[2]
-        k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, wc + L, hd)
-        v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
-        pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, wc + L)
-        valid_all = torch.cat([cache.valid, mask], dim=1)
-        allowed = valid_all[:, None, :] & (pos_all[:, None, :] <= pos[:, :, None])  # (B, L, wc + L)
-        if self.window is not None:
-            allowed &= pos_all[:, None, :] > pos[:, :, None] - self.window
-        # Pad queries attend to their own key only: avoids all-masked rows (NaN); their
-        # outputs are never read by real positions.
-        self_key = torch.zeros(L, wc + L, dtype=torch.bool, device=dev)
-        self_key[torch.arange(L), wc + torch.arange(L)] = True
-        allowed |= (~mask)[:, :, None] & self_key
-        y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed[:, None])  # (B, H, L, hd)
+        if wc == 0:
+            # No carried keys: right padding puts every pad after the real tokens, so plain
+            # causal masking already hides pads from real queries; no (L, L) mask is needed.
+            y = local_causal_attention(q, k, v, self.window)
+            k_all, v_all, pos_all, valid_all = k, v, pos, mask
+        else:
+            k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, wc + L, hd)
+            v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
+            pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, wc + L)
+            valid_all = torch.cat([cache.valid, mask], dim=1)
+            allowed = valid_all[:, None, :] & (pos_all[:, None, :] <= pos[:, :, None])  # (B, L, wc + L)
+            if self.window is not None:
+                allowed &= pos_all[:, None, :] > pos[:, :, None] - self.window
+            # Pad queries attend to their own key only: avoids all-masked rows (NaN); their
+            # outputs are never read by real positions.
+            self_key = torch.zeros(L, wc + L, dtype=torch.bool, device=dev)
+            self_key[torch.arange(L), wc + torch.arange(L)] = True
+            allowed |= (~mask)[:, :, None] & self_key
+            y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed[:, None])  # (B, H, L, hd)
         out = self.out_proj(y.transpose(1, 2).reshape(b, L, d))
         if not return_cache:
             return out, None

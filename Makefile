@@ -45,6 +45,7 @@ lint: install
 bench: install
 	$(PY) benchmarks/bench_tokenize.py
 	$(PY) benchmarks/bench_scan.py
+	$(PY) benchmarks/bench_model.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -75,3 +75,29 @@ def test_score_variants_subcommand_reports_missing_model(tmp_path: Path, capsys)
 def test_finetune_subcommand_rejects_unknown_key(tmp_path: Path, capsys) -> None:
     assert main(["finetune", f"model.path={tmp_path}", "finetune.not_a_key=1", f"run_dir={tmp_path / 'run'}"]) == 2
     assert "not_a_key" in capsys.readouterr().err
+
+
+def _reexec_calls(monkeypatch, cmd: str, env: dict[str, str]) -> list[tuple]:
+    import genomamba.cli as cli
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(cli.os, "execve", lambda *a: calls.append(a))
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    monkeypatch.setattr(cli.sys, "argv", [str(Path(cli.__file__)), cmd, "x=1"])
+    for key in ("GLIBC_TUNABLES", "GENOMAMBA_MALLOC_HUGEPAGES"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    cli._maybe_reexec_with_hugepages(cmd)
+    return calls
+
+
+def test_heavy_commands_reexec_once_with_the_hugepage_malloc_tunable(monkeypatch) -> None:
+    (call,) = _reexec_calls(monkeypatch, "train", {})
+    exe, argv, env = call
+    assert exe == sys.executable and argv[2:] == ["train", "x=1"]
+    assert env["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    # Already set (this is the re-exec'd process, or the user's own tunables), opted out, or a light command.
+    assert _reexec_calls(monkeypatch, "train", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}) == []
+    assert _reexec_calls(monkeypatch, "train", {"GENOMAMBA_MALLOC_HUGEPAGES": "0"}) == []
+    assert _reexec_calls(monkeypatch, "--version", {}) == []

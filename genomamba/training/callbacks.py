@@ -69,6 +69,16 @@ class GracefulShutdown(L.Callback):
         except ValueError:  # not the main thread: leave SIGINT alone
             self._prev_sigint = None
 
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        # Lightning's logger step ("batches that stepped") equals global_step at every batch
+        # start (both count optimizer steps). On restore Lightning adds one to the saved value,
+        # which is right for its own on_train_batch_end / on_validation_end saves but not for a
+        # SIGTERM raised after the counter moved (e.g. during end-of-step validation): the
+        # resumed log would be shifted by one step. Re-align it (private attribute, guarded).
+        epoch_loop = trainer.fit_loop.epoch_loop
+        if getattr(epoch_loop, "_batches_that_stepped", None) not in (None, trainer.global_step):
+            epoch_loop._batches_that_stepped = trainer.global_step
+
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._restore()
 

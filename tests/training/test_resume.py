@@ -104,3 +104,37 @@ def test_mid_epoch_resume_sees_the_same_windows_as_an_uninterrupted_run(
     assert {s: full[s] for s in resumed} == resumed
     # and the windows really differ from step to step (the check is not vacuous)
     assert len({tuple(v) for v in full.values()}) == 10
+
+
+@pytest.mark.parametrize(
+    "hook", ["on_validation_batch_end", "on_validation_end", "on_train_batch_end", "on_train_batch_start"]
+)
+def test_sigterm_at_any_point_of_a_step_resumes_with_consecutive_log_steps(
+    tmp_path: Path, fast_overrides, monkeypatch: pytest.MonkeyPatch, hook: str
+) -> None:
+    """Wherever in a step the signal lands (mid-epoch validation included, where Lightning stops
+    after advancing its logger step counter), the resumed run logs saved_step..target-1 once each."""
+    import os
+
+    from genomamba.training.compose import compose_config
+    from genomamba.training.lit_module import GenomambaLitModule
+    from genomamba.training.train import TrainingInterrupted, train
+
+    def send_sigterm(self, *args, **kwargs) -> None:
+        if self.global_step == 10 and not getattr(self, "_killed", False):
+            self._killed = True
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run_dir = tmp_path / "run"
+    overrides = [*fast_overrides(run_dir, max_steps=100), "data.rc_augment=false"]
+    monkeypatch.setattr(GenomambaLitModule, hook, send_sigterm, raising=False)
+    with pytest.raises(TrainingInterrupted):
+        train(compose_config(overrides))
+    monkeypatch.undo()
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+    assert saved in (10, 11)  # the signal is acted on at the next batch boundary
+    metrics = train(compose_config([*fast_overrides(run_dir, max_steps=saved + 5), "data.rc_augment=false", "ckpt_path=last"]))
+    assert metrics["train"]["global_step"] == saved + 5
+    versions = sorted((run_dir / "logs").glob("version_*/metrics.csv"))
+    assert _steps_logged(versions[0]) == list(range(saved))
+    assert _steps_logged(versions[1]) == list(range(saved, saved + 5))

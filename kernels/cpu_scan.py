@@ -57,6 +57,12 @@ def _exp_vectorisable(x: float) -> float:
     return p
 
 
+@njit(inline="always")
+def _decay(x: float, fast_exp: bool) -> float:
+    """exp(delta_t * A): the vectorisable form for float32 scans, libm ``exp`` for float64."""
+    return _exp_vectorisable(x) if fast_exp else math.exp(x)
+
+
 # "reassoc" lets the n-loop sums vectorise; "nnan"/"ninf" stay off so NaN and Inf propagate.
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _scan_fwd_loop(
@@ -78,7 +84,7 @@ def _scan_fwd_loop(
             dt = _delta_t(delta[b, c, t] + dbias[c], softplus)
             du = dt * u[b, c, t]
             for i in range(n):
-                a = _exp_vectorisable(dt * A[c, i]) if fast_exp else math.exp(dt * A[c, i])
+                a = _decay(dt * A[c, i], fast_exp)
                 h[i] = a * h[i] + du * Bt[b, g, t, i]
             y = 0.0
             for i in range(n):
@@ -125,7 +131,7 @@ def _scan_bwd_loop(
                     du_ = dt * u[b, c, t]
                     r = t - t0
                     for i in range(n):
-                        a = _exp_vectorisable(dt * A[c, i]) if fast_exp else math.exp(dt * A[c, i])
+                        a = _decay(dt * A[c, i], fast_exp)
                         abuf[r, i] = a
                         hbuf[r + 1, i] = a * hbuf[r, i] + du_ * Bt[b, g, t, i]
                 for t in range(t1 - 1, t0 - 1, -1):

@@ -113,7 +113,7 @@ def test_corrupt_checkpoints(tmp_path) -> None:
 
 @pytest.mark.parametrize("tie", [True, False])
 def test_hf_mamba_parity(tmp_path, tie: bool) -> None:
-    transformers = pytest.importorskip("transformers")
+    import transformers  # in the dev extra: a missing install must fail here, not skip
     hf_cfg = transformers.MambaConfig(
         vocab_size=16,
         hidden_size=32,

@@ -6,8 +6,14 @@ Layers (as in the Triton path):
     ``SelectiveScanCpuFn``                      ties them together for autograd;
     ``selective_scan_cpu``                      public function (called by the dispatch).
 
-Parallelism is over (batch, channel) in the forward; time is sequential and the state index
-``n`` is innermost. B and C are transposed to (batch, g, L, n) so the inner loop is contiguous.
+Layout: the public contract is mamba's (batch, d, L), but the loops run channel-last: u, delta,
+z and the outputs are (batch, L, d) and B, C are (batch, L, g, n), so the state index ``n`` is
+innermost and contiguous and each time step touches adjacent channels. The model passes
+transposed views of its (batch, L, d) activations, which makes the layout change free; a truly
+(batch, d, L)-contiguous input is transposed once. Outputs and gradients come back as
+(batch, d, L) views of channel-last memory. Parallelism is over (batch, block of channels);
+time is sequential, in CHECKPOINT-step tiles walked channel by channel, so each cache line
+(adjacent channels of one step) is reused from L1 by the next channels of the tile.
 
 The backward never stores per-step states: the forward keeps the state at the start of every
 ``CHECKPOINT``-step chunk, and the backward recomputes one chunk of states at a time, then runs
@@ -66,87 +72,109 @@ def _decay(x: float, fast_exp: bool) -> float:
 # "reassoc" lets the n-loop sums vectorise; "nnan"/"ninf" stay off so NaN and Inf propagate.
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _scan_fwd_loop(
-    u, delta, A, Bt, Ct, D, z, dbias, h0, has_z, softplus, ckpt_every, fast_exp, out, last, ckpt
+    u, delta, A, Bt, Ct, D, z, dbias, h0, has_z, softplus, save_ckpt, fast_exp, blocks, out, last, ckpt
 ):  # pragma: no cover - compiled
-    """u, delta, out (b, d, L); A (d, n); Bt, Ct (b, g, L, n); D, dbias (d,); z (b, d, L) or dummy;
-    h0, last (b, d, n); ckpt (b, d, n_chunks, n) or a (1, 1, 1, 1) dummy when ckpt_every == 0."""
-    nb, nd, L = u.shape
+    """Channel-last: u, delta, out (b, L, d); z (b, L, d) or dummy; Bt, Ct (b, L, g, n); A (d, n);
+    D, dbias (d,); h0, last (b, d, n); ckpt (b, d, n_chunks, n), written when ``save_ckpt``.
+    ``blocks`` (n_blocks, 2): [start, end) channel ranges inside one group. Time runs in tiles of
+    CHECKPOINT steps, each tile channel by channel: a tile's cache lines of u / delta / z / out
+    hold adjacent channels and are reused while they are still in L1."""
+    nb, L, nd = u.shape
     n = A.shape[1]
-    dpg = nd // Bt.shape[1]
-    for idx in prange(nb * nd):
-        b = idx // nd
-        c = idx % nd
-        g = c // dpg
-        h = h0[b, c].copy()
-        for t in range(L):
-            if ckpt_every > 0 and t % ckpt_every == 0:
-                ckpt[b, c, t // ckpt_every, :] = h
-            dt = _delta_t(delta[b, c, t] + dbias[c], softplus)
-            du = dt * u[b, c, t]
-            for i in range(n):
-                a = _decay(dt * A[c, i], fast_exp)
-                h[i] = a * h[i] + du * Bt[b, g, t, i]
-            y = 0.0
-            for i in range(n):
-                y += Ct[b, g, t, i] * h[i]
-            y += D[c] * u[b, c, t]
-            if has_z:
-                zz = z[b, c, t]
-                y *= zz / (1.0 + math.exp(-zz))
-            out[b, c, t] = y
-        last[b, c, :] = h
+    dpg = nd // Bt.shape[2]
+    nblk = blocks.shape[0]
+    for idx in prange(nb * nblk):
+        b = idx // nblk
+        c0 = blocks[idx % nblk, 0]
+        c1 = blocks[idx % nblk, 1]
+        g = c0 // dpg
+        states = np.empty((c1 - c0, n), u.dtype)
+        for c in range(c0, c1):
+            states[c - c0, :] = h0[b, c]
+        for t0 in range(0, L, CHECKPOINT):
+            t1 = min(t0 + CHECKPOINT, L)
+            for c in range(c0, c1):
+                h = states[c - c0]
+                if save_ckpt:
+                    ckpt[b, c, t0 // CHECKPOINT, :] = h
+                Ac = A[c]
+                for t in range(t0, t1):
+                    dt = _delta_t(delta[b, t, c] + dbias[c], softplus)
+                    ut = u[b, t, c]
+                    du = dt * ut
+                    for i in range(n):
+                        h[i] = _decay(dt * Ac[i], fast_exp) * h[i] + du * Bt[b, t, g, i]
+                    y = 0.0
+                    for i in range(n):
+                        y += Ct[b, t, g, i] * h[i]
+                    y += D[c] * ut
+                    if has_z:
+                        zz = z[b, t, c]
+                        y *= zz / (1.0 + math.exp(-zz))
+                    out[b, t, c] = y
+        for c in range(c0, c1):
+            last[b, c, :] = states[c - c0]
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _scan_bwd_loop(
-    u, delta, A, Bt, Ct, D, z, dbias, ckpt, dout, dlast, has_z, softplus, ckpt_every, fast_exp, blocks,
+    u, delta, A, Bt, Ct, D, z, dbias, ckpt, dout, dlast, has_z, softplus, fast_exp, blocks,
     du, ddelta, dz, dA_p, dBt_p, dCt_p, dD_p, ddb_p, dh0,
 ):  # pragma: no cover - compiled
-    """Reverse-time adjoint. ``blocks`` (n_blocks, 2) holds [start, end) channel ranges, each inside
-    one group; dBt_p / dCt_p (b, n_blocks, L, n) are per-block partial sums (reduced by the caller);
-    dA_p (b, d, n), dD_p / ddb_p (b, d) are per-batch partials."""
-    nb, nd, L = u.shape
+    """Reverse-time adjoint, channel-last like the forward (u, delta, dout, du, ddelta, dz (b, L, d)),
+    CHECKPOINT-step chunks from the last to the first, each channel by channel. ``blocks``
+    (n_blocks, 2) holds [start, end) channel ranges, each inside one group; dBt_p / dCt_p
+    (b, n_blocks, L, n) are per-block partial sums (reduced by the caller); dA_p (b, d, n),
+    dD_p / ddb_p (b, d) are per-batch partials."""
+    nb, L, nd = u.shape
     n = A.shape[1]
-    dpg = nd // Bt.shape[1]
+    dpg = nd // Bt.shape[2]
     nblk = blocks.shape[0]
     n_chunks = ckpt.shape[2]
     dtype = u.dtype
     for idx in prange(nb * nblk):
         b = idx // nblk
         k = idx % nblk
-        hbuf = np.empty((ckpt_every + 1, n), dtype)  # states of one chunk, hbuf[0] = h_{t0-1}
-        abuf = np.empty((ckpt_every, n), dtype)  # exp(dt_t * A) of the chunk, reused by the adjoint
-        lam = np.empty(n, dtype)
-        for c in range(blocks[k, 0], blocks[k, 1]):
-            g = c // dpg
-            lam[:] = dlast[b, c]
-            dD = 0.0
-            ddb = 0.0
-            for j in range(n_chunks - 1, -1, -1):
-                t0 = j * ckpt_every
-                t1 = min(t0 + ckpt_every, L)
+        c0 = blocks[k, 0]
+        c1 = blocks[k, 1]
+        g = c0 // dpg
+        hbuf = np.empty((CHECKPOINT + 1, n), dtype)  # states of one chunk, hbuf[0] = h_{t0-1}
+        abuf = np.empty((CHECKPOINT, n), dtype)  # exp(dt_t * A) of the chunk, reused by the adjoint
+        lams = np.empty((c1 - c0, n), dtype)  # adjoint of each channel, carried across chunks
+        for c in range(c0, c1):
+            lams[c - c0, :] = dlast[b, c]
+            dD_p[b, c] = 0.0
+            ddb_p[b, c] = 0.0
+        for j in range(n_chunks - 1, -1, -1):
+            t0 = j * CHECKPOINT
+            t1 = min(t0 + CHECKPOINT, L)
+            for c in range(c0, c1):
+                lam = lams[c - c0]
+                Ac = A[c]
                 hbuf[0, :] = ckpt[b, c, j]
                 for t in range(t0, t1):
-                    dt = _delta_t(delta[b, c, t] + dbias[c], softplus)
-                    du_ = dt * u[b, c, t]
+                    dt = _delta_t(delta[b, t, c] + dbias[c], softplus)
+                    du_ = dt * u[b, t, c]
                     r = t - t0
                     for i in range(n):
-                        a = _decay(dt * A[c, i], fast_exp)
+                        a = _decay(dt * Ac[i], fast_exp)
                         abuf[r, i] = a
-                        hbuf[r + 1, i] = a * hbuf[r, i] + du_ * Bt[b, g, t, i]
+                        hbuf[r + 1, i] = a * hbuf[r, i] + du_ * Bt[b, t, g, i]
+                dD = 0.0
+                ddb = 0.0
                 for t in range(t1 - 1, t0 - 1, -1):
                     r = t - t0
-                    v = delta[b, c, t] + dbias[c]
+                    v = delta[b, t, c] + dbias[c]
                     dt = _delta_t(v, softplus)
-                    ut = u[b, c, t]
-                    g_out = dout[b, c, t]
+                    ut = u[b, t, c]
+                    g_out = dout[b, t, c]
                     if has_z:
                         y = D[c] * ut
                         for i in range(n):
-                            y += Ct[b, g, t, i] * hbuf[r + 1, i]
-                        zz = z[b, c, t]
+                            y += Ct[b, t, g, i] * hbuf[r + 1, i]
+                        zz = z[b, t, c]
                         sg = 1.0 / (1.0 + math.exp(-zz))
-                        dz[b, c, t] = g_out * y * sg * (1.0 + zz * (1.0 - sg))
+                        dz[b, t, c] = g_out * y * sg * (1.0 + zz * (1.0 - sg))
                         dy = g_out * zz * sg
                     else:
                         dy = g_out
@@ -158,20 +186,21 @@ def _scan_bwd_loop(
                         hi = hbuf[r + 1, i]
                         hp = hbuf[r, i]
                         dCt_p[b, k, t, i] += dy * hi
-                        lm = lam[i] + dy * Ct[b, g, t, i]  # lam_t
+                        lm = lam[i] + dy * Ct[b, t, g, i]  # lam_t
                         dBt_p[b, k, t, i] += lm * dt * ut
-                        du_acc += lm * dt * Bt[b, g, t, i]
-                        ddt += lm * (Bt[b, g, t, i] * ut + A[c, i] * a * hp)
+                        du_acc += lm * dt * Bt[b, t, g, i]
+                        ddt += lm * (Bt[b, t, g, i] * ut + Ac[i] * a * hp)
                         dA_p[b, c, i] += lm * dt * a * hp
                         lam[i] = a * lm  # carried to t-1 as a_t * lam_t
-                    du[b, c, t] = du_acc
+                    du[b, t, c] = du_acc
                     if softplus and v <= _SOFTPLUS_THRESHOLD:
                         ddt *= 1.0 / (1.0 + math.exp(-v))
-                    ddelta[b, c, t] = ddt
+                    ddelta[b, t, c] = ddt
                     ddb += ddt
-            dh0[b, c, :] = lam
-            dD_p[b, c] = dD
-            ddb_p[b, c] = ddb
+                dD_p[b, c] += dD
+                ddb_p[b, c] += ddb
+        for c in range(c0, c1):
+            dh0[b, c, :] = lams[c - c0]
 
 
 def _channel_blocks(d: int, groups: int, batch: int) -> np.ndarray:
@@ -188,38 +217,44 @@ def _np(x: Tensor) -> np.ndarray:
     return x.detach().contiguous().numpy()
 
 
-def _to_grouped_t(BC: Tensor, cdt: torch.dtype) -> Tensor:
-    """(b, n, L) or (b, g, n, L) -> contiguous (b, g, L, n) in the compute dtype."""
-    if BC.dim() == 3:
-        BC = BC.unsqueeze(1)
-    return BC.to(cdt).transpose(-1, -2).contiguous()
+def _channel_last(x: Tensor, cdt: torch.dtype) -> Tensor:
+    """(b, d, L) -> C-contiguous (b, L, d) in ``cdt``. Free when ``x`` is the transpose of a
+    contiguous (b, L, d) tensor, which is how the model passes its activations."""
+    return x.transpose(1, 2).to(cdt).contiguous()
+
+
+def _bc_channel_last(BC: Tensor, cdt: torch.dtype) -> Tensor:
+    """(b, n, L) or (b, g, n, L) -> C-contiguous (b, L, g, n) in ``cdt``."""
+    BC = BC.transpose(1, 2).unsqueeze(2) if BC.dim() == 3 else BC.permute(0, 3, 1, 2)
+    return BC.to(cdt).contiguous()
 
 
 def _selective_scan_cpu_fwd(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
     delta_bias: Tensor | None, delta_softplus: bool, initial_state: Tensor | None, save_ckpt: bool,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Returns out (b, d, L) in the compute dtype, last_state (b, d, n), checkpoints
-    (b, d, ceil(L / CHECKPOINT), n) or None."""
+    """Returns out (b, d, L) in the compute dtype (a transposed view of a contiguous (b, L, d)
+    tensor), last_state (b, d, n), checkpoints (b, d, ceil(L / CHECKPOINT), n) or None."""
     cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
     batch, d, L = u.shape
     n = A.shape[1]
-    u_c, delta_c = u.to(cdt), delta.to(cdt)
-    Bt, Ct = _to_grouped_t(B, cdt), _to_grouped_t(C, cdt)
+    groups = 1 if B.dim() == 3 else B.shape[1]
+    u_c, delta_c = _channel_last(u, cdt), _channel_last(delta, cdt)
+    Bt, Ct = _bc_channel_last(B, cdt), _bc_channel_last(C, cdt)
     D_c = D.to(cdt) if D is not None else u_c.new_zeros(d)
     db_c = delta_bias.to(cdt) if delta_bias is not None else u_c.new_zeros(d)
-    z_c = z.to(cdt) if z is not None else u_c.new_zeros(1, 1, 1)
+    z_c = _channel_last(z, cdt) if z is not None else u_c.new_zeros(1, 1, 1)
     h0 = initial_state.to(cdt) if initial_state is not None else u_c.new_zeros(batch, d, n)
-    out = torch.empty(batch, d, L, dtype=cdt)
+    out = torch.empty(batch, L, d, dtype=cdt)
     last = torch.empty(batch, d, n, dtype=cdt)
     n_chunks = -(-L // CHECKPOINT)
     ckpt = torch.empty(batch, d, n_chunks, n, dtype=cdt) if save_ckpt else u_c.new_empty(1, 1, 1, 1)
     _scan_fwd_loop(
         _np(u_c), _np(delta_c), _np(A.to(cdt)), _np(Bt), _np(Ct), _np(D_c), _np(z_c), _np(db_c),
-        _np(h0), z is not None, bool(delta_softplus), CHECKPOINT if save_ckpt else 0, cdt == torch.float32,
-        out.numpy(), last.numpy(), ckpt.numpy(),
+        _np(h0), z is not None, bool(delta_softplus), save_ckpt, cdt == torch.float32,
+        _channel_blocks(d, groups, batch), out.numpy(), last.numpy(), ckpt.numpy(),
     )
-    return out, last, (ckpt if save_ckpt else None)
+    return out.transpose(1, 2), last, (ckpt if save_ckpt else None)
 
 
 class SelectiveScanCpuFn(torch.autograd.Function):
@@ -245,18 +280,18 @@ class SelectiveScanCpuFn(torch.autograd.Function):
         batch, d, L = u.shape
         n = A.shape[1]
         groups = 1 if B.dim() == 3 else B.shape[1]
-        u_c, delta_c = u.to(cdt), delta.to(cdt)
-        Bt, Ct = _to_grouped_t(B, cdt), _to_grouped_t(C, cdt)
+        u_c, delta_c = _channel_last(u, cdt), _channel_last(delta, cdt)
+        Bt, Ct = _bc_channel_last(B, cdt), _bc_channel_last(C, cdt)
         D_c = D.to(cdt) if has_D else u_c.new_zeros(d)
         db_c = delta_bias.to(cdt) if has_db else u_c.new_zeros(d)
-        z_c = z.to(cdt) if has_z else u_c.new_zeros(1, 1, 1)
-        dout_c = dout.to(cdt) if dout is not None else u_c.new_zeros(batch, d, L)
+        z_c = _channel_last(z, cdt) if has_z else u_c.new_zeros(1, 1, 1)
+        dout_c = _channel_last(dout, cdt) if dout is not None else u_c.new_zeros(batch, L, d)
         dlast_c = dlast.to(cdt) if dlast is not None else u_c.new_zeros(batch, d, n)
         blocks = _channel_blocks(d, groups, batch)
         nblk = blocks.shape[0]
-        du = torch.empty(batch, d, L, dtype=cdt)
-        ddelta = torch.empty(batch, d, L, dtype=cdt)
-        dz = torch.zeros(batch, d, L, dtype=cdt) if has_z else u_c.new_zeros(1, 1, 1)
+        du = torch.empty(batch, L, d, dtype=cdt)
+        ddelta = torch.empty(batch, L, d, dtype=cdt)
+        dz = torch.empty(batch, L, d, dtype=cdt) if has_z else u_c.new_zeros(1, 1, 1)
         dA_p = torch.zeros(batch, d, n, dtype=cdt)
         dBt_p = torch.zeros(batch, nblk, L, n, dtype=cdt)
         dCt_p = torch.zeros(batch, nblk, L, n, dtype=cdt)
@@ -265,7 +300,7 @@ class SelectiveScanCpuFn(torch.autograd.Function):
         dh0 = torch.empty(batch, d, n, dtype=cdt)
         _scan_bwd_loop(
             _np(u_c), _np(delta_c), _np(A.to(cdt)), _np(Bt), _np(Ct), _np(D_c), _np(z_c), _np(db_c),
-            _np(ckpt), _np(dout_c), _np(dlast_c), has_z, bool(ctx.delta_softplus), CHECKPOINT, cdt == torch.float32, blocks,
+            _np(ckpt), _np(dout_c), _np(dlast_c), has_z, bool(ctx.delta_softplus), cdt == torch.float32, blocks,
             du.numpy(), ddelta.numpy(), dz.numpy(), dA_p.numpy(), dBt_p.numpy(), dCt_p.numpy(),
             dD_p.numpy(), ddb_p.numpy(), dh0.numpy(),
         )
@@ -276,13 +311,13 @@ class SelectiveScanCpuFn(torch.autograd.Function):
             return (g.squeeze(1) if like.dim() == 3 else g).to(like.dtype)
 
         return (
-            du.to(u.dtype),
-            ddelta.to(delta.dtype),
+            du.transpose(1, 2).to(u.dtype),
+            ddelta.transpose(1, 2).to(delta.dtype),
             dA_p.sum(0).to(A.dtype),
             reduce_bc(dBt_p, B),
             reduce_bc(dCt_p, C),
             dD_p.sum(0).to(D.dtype) if has_D else None,
-            dz.to(z.dtype) if has_z else None,
+            dz.transpose(1, 2).to(z.dtype) if has_z else None,
             ddb_p.sum(0).to(delta_bias.dtype) if has_db else None,
             None,
             dh0.to(ctx.h0_dtype) if ctx.h0_dtype is not None else None,

@@ -48,27 +48,30 @@ def _state_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def causal_depthwise_conv(xcat: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """Valid depthwise conv: xcat (B, d, K-1+L), weight (d, 1, K), bias (d,) -> (B, d, L).
+    """Valid depthwise conv over time, channel-last: xcat (B, K-1+L, d), weight (d, 1, K),
+    bias (d,) -> (B, L, d).
 
     On CPU, PyTorch's depthwise ``conv1d`` backward is pathologically slow (tens of seconds at
-    d=256, L=1024), so K shifted multiply-adds are used there; CUDA uses cuDNN.
+    d=256, L=1024), so K shifted multiply-adds accumulate into one buffer there; CUDA uses cuDNN.
     """
     if xcat.is_cuda:
-        return F.conv1d(xcat, weight, bias, groups=weight.shape[0])
+        return F.conv1d(xcat.transpose(1, 2), weight, bias, groups=weight.shape[0]).transpose(1, 2)
     K = weight.shape[-1]
-    L = xcat.shape[-1] - K + 1
-    out = xcat[..., :L] * weight[:, 0, 0, None]
+    L = xcat.shape[1] - K + 1
+    taps = weight[:, 0, :]  # (d, K)
+    # In place after the first product: one (B, L, d) buffer instead of 2K - 1 temporaries.
+    out = xcat[:, :L] * taps[:, 0]
     for k in range(1, K):
-        out = out + xcat[..., k : k + L] * weight[:, 0, k, None]
-    return out if bias is None else out + bias[:, None]
+        out.addcmul_(xcat[:, k : k + L], taps[:, k])
+    return out if bias is None else out.add_(bias)
 
 
 def gather_last(x: Tensor, lengths: Tensor | None, k: int) -> Tensor:
-    """The k entries before ``lengths[b]`` along the last dim of x (B, C, T) -> (B, C, k)."""
+    """The k entries before ``lengths[b]`` along the time dim of x (B, T, C) -> (B, C, k)."""
     if lengths is None:
-        return x[..., x.shape[-1] - k :]
+        return x[:, x.shape[1] - k :].transpose(1, 2)
     idx = lengths[:, None] + torch.arange(k, device=x.device)  # (B, k)
-    return x.gather(-1, idx[:, None, :].expand(-1, x.shape[1], -1))
+    return x.gather(1, idx[:, :, None].expand(-1, -1, x.shape[2])).transpose(1, 2)
 
 
 class MambaMixer(nn.Module):
@@ -76,9 +79,12 @@ class MambaMixer(nn.Module):
     selective scan with D skip and silu(z) gate; out_proj.
 
     Parameter names follow the published Mamba / HuggingFace layout so checkpoints map 1:1.
-    Padding (right-padded, ``mask`` True = real): conv inputs and delta are zeroed at pads,
-    so exp(0 * A) = 1 and 0 * B * u = 0 leave the state untouched and real positions never
-    see pads; the carried conv state is gathered from each sample's real tokens.
+    Activations stay (B, L, channels) from in_proj to out_proj; the scan gets transposed views
+    and reads them in place (no layout copies), and applies dt_proj's bias and the softplus
+    itself. Padding (right-padded, ``mask`` True = real): conv inputs are zeroed at pads and the
+    pre-softplus dt is set to -inf there, so delta = softplus(-inf) = 0, exp(0 * A) = 1 and
+    0 * B * u = 0 leave the state untouched and real positions never see pads; the carried conv
+    state is gathered from each sample's real tokens.
     """
 
     def __init__(self, cfg: GenomambaConfig, d_model: int) -> None:
@@ -109,11 +115,10 @@ class MambaMixer(nn.Module):
         )
 
     def _ssm_inputs(self, xc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """xc: (..., d_inner) -> delta (..., d_inner) fp32 after softplus, B, C (..., d_state)."""
+        """xc: (..., d_inner) -> dt (..., d_inner) before bias and softplus (the scan applies
+        both, in fp32), B, C (..., d_state)."""
         dt, B, C = self.x_proj(xc).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
-        # Bias and softplus in fp32 here (not in the kernel) so pads can get delta = 0 exactly.
-        delta = F.softplus(F.linear(dt, self.dt_proj.weight).float() + self.dt_proj.bias.float())
-        return delta, B, C
+        return F.linear(dt, self.dt_proj.weight), B, C
 
     def forward(
         self,
@@ -129,26 +134,30 @@ class MambaMixer(nn.Module):
         Returns (out (B, L, d_model), new cache or None). ``offsets`` is unused (API parity).
         """
         del offsets
-        xs, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
+        xs, z = self.in_proj(x).chunk(2, dim=-1)  # (B, L, d_inner) views
         if mask is not None:
-            xs = xs * mask[:, None, :].to(xs.dtype)
+            xs = xs * mask[..., None].to(xs.dtype)
         k = self.d_conv - 1
-        prev = cache.conv.to(xs.dtype) if cache is not None else xs.new_zeros(xs.shape[0], self.d_inner, k)
-        xcat = torch.cat([prev, xs], dim=-1)  # (B, d_inner, k + L)
-        xc = F.silu(causal_depthwise_conv(xcat, self.conv1d.weight, self.conv1d.bias))  # (B, d_inner, L)
-        delta, B, C = self._ssm_inputs(xc.transpose(1, 2))  # (B, L, d_inner), (B, L, n) x2
-        delta = delta.transpose(1, 2)  # (B, d_inner, L)
+        if cache is not None:
+            prev = cache.conv.transpose(1, 2).to(xs.dtype)
+        else:
+            prev = xs.new_zeros(xs.shape[0], k, self.d_inner)
+        xcat = torch.cat([prev, xs], dim=1)  # (B, k + L, d_inner)
+        xc = F.silu(causal_depthwise_conv(xcat, self.conv1d.weight, self.conv1d.bias))  # (B, L, d_inner)
+        dt, B, C = self._ssm_inputs(xc)  # (B, L, d_inner), (B, L, n) x2
         if mask is not None:
-            delta = delta * mask[:, None, :]
+            dt = dt.masked_fill(~mask[..., None], float("-inf"))  # softplus(-inf) = 0 at pads
         A = -torch.exp(self.A_log.float())  # (d_inner, n)
         y, last = selective_scan(
-            xc,
-            delta.to(xc.dtype),
+            xc.transpose(1, 2),
+            dt.transpose(1, 2),
             A,
-            B.transpose(1, 2).contiguous(),
-            C.transpose(1, 2).contiguous(),
+            B.transpose(1, 2),
+            C.transpose(1, 2),
             D=self.D.float(),
-            z=z,
+            z=z.transpose(1, 2),
+            delta_bias=self.dt_proj.bias.float(),
+            delta_softplus=True,
             return_last_state=True,
             initial_state=cache.ssm if cache is not None else None,
         )
@@ -164,7 +173,9 @@ class MambaMixer(nn.Module):
         if self.conv1d.bias is not None:
             xc = xc + self.conv1d.bias
         xc = F.silu(xc)
-        delta, B, C = self._ssm_inputs(xc)
+        dt, B, C = self._ssm_inputs(xc)
         A = -torch.exp(self.A_log.float())
-        y, ssm = selective_state_update(cache.ssm, xc, delta.to(xc.dtype), A, B, C, D=self.D.float(), z=z)
+        y, ssm = selective_state_update(
+            cache.ssm, xc, dt, A, B, C, D=self.D.float(), z=z, dt_bias=self.dt_proj.bias.float(), dt_softplus=True
+        )
         return self.out_proj(y.to(x.dtype)), MambaCache(conv=window[:, :, 1:], ssm=ssm)

@@ -16,6 +16,8 @@ CASES = [
     (1, 4, 16, CHECKPOINT, 2, False, True, False, True, False),  # L exactly one checkpoint chunk
     (2, 7, 4, 1, None, True, True, True, True, True),
     (1, 8, 16, 150, 8, True, True, True, True, True),  # one channel per group
+    (2, 20, 4, 100, None, True, True, True, True, True),  # channel sub-blocks 8 + 8 + 4
+    (1, 24, 4, 70, 2, True, True, True, False, True),  # 12 channels per group: sub-blocks 8 + 4
 ]
 
 
@@ -37,6 +39,39 @@ def test_cpu_matches_reference_fp32(
     assert grads.keys() == ref_grads.keys()
     for name, ref in ref_grads.items():
         assert_close_scaled(grads[name], ref, rtol=1e-4, atol=1e-5, name=f"d{name}")
+
+
+def test_cpu_matches_reference_on_channel_last_views() -> None:
+    # The model passes (batch, d, L) views of (batch, L, d) activations, z a slice of a wider
+    # projection and B, C slices of x_proj's output. The kernel reads them in place; values and
+    # gradients must equal the reference on contiguous copies.
+    batch, d, n, L = 2, 12, 4, 90
+    x = make_scan_inputs(batch, d, n, L, has_h0=True)
+    proj = torch.cat([x["u"], x["z"]], dim=1).transpose(1, 2).contiguous().requires_grad_()  # (b, L, 2d)
+    bc = torch.cat([x["B"], x["C"]], dim=1).transpose(1, 2).contiguous().requires_grad_()  # (b, L, 2n)
+    delta = x["delta"].transpose(1, 2).contiguous().requires_grad_()  # (b, L, d)
+    rest = {k: x[k].clone().requires_grad_() for k in ("A", "D", "delta_bias", "initial_state")}
+    u = proj[..., :d].transpose(1, 2)
+    assert not u.is_contiguous() and u.transpose(1, 2).stride(-1) == 1
+    gen = torch.Generator().manual_seed(3)
+    g_out, g_last = torch.randn(batch, d, L, generator=gen), torch.randn(batch, d, n, generator=gen)
+    out, last = selective_scan_cpu(
+        u, delta.transpose(1, 2), B=bc[..., :n].transpose(1, 2), C=bc[..., n:].transpose(1, 2),
+        z=proj[..., d:].transpose(1, 2), delta_softplus=True, return_last_state=True, **rest,
+    )
+    ((out * g_out).sum() + (last * g_last).sum()).backward()
+    kw = dict(delta_softplus=True, return_last_state=True, grad_out=g_out, grad_last=g_last)
+    (ref_out, ref_last), ref_grads = run_with_grads(selective_scan_ref, x, **kw)
+    assert_close_scaled(out, ref_out, rtol=1e-4, atol=1e-5, name="out")
+    assert_close_scaled(last, ref_last, rtol=1e-4, atol=1e-5, name="last")
+    got = {
+        "u": proj.grad[..., :d].transpose(1, 2), "z": proj.grad[..., d:].transpose(1, 2),
+        "B": bc.grad[..., :n].transpose(1, 2), "C": bc.grad[..., n:].transpose(1, 2),
+        "delta": delta.grad.transpose(1, 2), **{k: v.grad for k, v in rest.items()},
+    }
+    assert got.keys() == ref_grads.keys()
+    for name, ref in ref_grads.items():
+        assert_close_scaled(got[name], ref, rtol=1e-4, atol=1e-5, name=f"d{name}")
 
 
 def test_cpu_matches_reference_bf16() -> None:

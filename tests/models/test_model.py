@@ -287,4 +287,5 @@ def test_cpu_depthwise_conv_matches_conv1d(bias: bool) -> None:
     x = torch.randn(2, 6, 3 + 17, dtype=torch.float64, generator=g)
     w = torch.randn(6, 1, 4, dtype=torch.float64, generator=g)
     b = torch.randn(6, dtype=torch.float64, generator=g) if bias else None
-    assert_close(causal_depthwise_conv(x, w, b), F.conv1d(x, w, b, groups=6))
+    got = causal_depthwise_conv(x.transpose(1, 2), w, b)  # channel-last in and out
+    assert_close(got.transpose(1, 2), F.conv1d(x, w, b, groups=6))

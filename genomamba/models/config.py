@@ -38,6 +38,15 @@ class GenomambaConfig:
         attn_layers: indices of layers that are causal (sliding-window when ``attn_window``
             is set) multi-head attention with rotary position encoding instead of Mamba
             (Jamba-style hybrid).
+
+    Execution (does not change results):
+        cpu_chunk_len: on CPU, a causal model runs a sequence longer than this through the
+            layers in chunks of this many tokens, carrying the streaming state (conv window,
+            SSM state, attention window) from chunk to chunk, with gradients flowing through
+            it. Outputs and gradients equal a one-shot pass to float tolerance; per-op working
+            sets stay cache-sized, so time per token stays flat at long L. ``None`` or 0 turns
+            it off; it is not used on CUDA, for bidirectional / rc_equivariant models or with
+            full-attention layers (whose KV cache would grow with L).
     """
 
     d_model: int = 128
@@ -69,6 +78,7 @@ class GenomambaConfig:
     attn_window: int | None = None
     attn_heads: int = 4
     rope_base: float = 10000.0
+    cpu_chunk_len: int | None = 4096
 
     def __post_init__(self) -> None:
         if self.dt_rank == "auto":
@@ -97,6 +107,8 @@ class GenomambaConfig:
         self.attn_layers = sorted(set(int(i) for i in self.attn_layers))
         if self.attn_window is not None and self.attn_window < 1:
             raise ConfigError(f"attn_window must be None or >= 1, got {self.attn_window!r}")
+        if self.cpu_chunk_len is not None and int(self.cpu_chunk_len) < 0:
+            raise ConfigError(f"cpu_chunk_len must be None, 0 (off) or a positive int, got {self.cpu_chunk_len!r}")
         width = self.d_model // 2 if self.rc_equivariant else self.d_model
         if self.rc_equivariant and self.d_model % 2:
             raise ConfigError(f"rc_equivariant needs an even d_model, got {self.d_model}")

@@ -209,6 +209,9 @@ class Backbone(nn.Module):
         """input_ids (B, L) long; attention_mask (B, L) bool, right padding, True = real.
 
         Returns hidden states (B, L, d_model), or (hidden, new state) when ``return_state``.
+        On CPU, a causal model runs inputs longer than ``config.cpu_chunk_len`` chunk by chunk
+        with the carried streaming state (same result, gradients included; see
+        :class:`GenomambaConfig`).
         """
         mask, lengths = _check_inputs(self.cfg, input_ids, attention_mask)
         if (state is not None or return_state) and not self.cfg.is_causal:
@@ -220,6 +223,37 @@ class Backbone(nn.Module):
             raise ModelInputError(
                 f"state batch size {state.seqlen_offset.shape[0]} != input batch size {input_ids.shape[0]}"
             )
+        chunk = self.chunk_len(input_ids)
+        if not chunk or input_ids.shape[1] <= chunk:
+            return self._run(input_ids, mask, lengths, state, return_state)
+        if state is None:
+            state = self.allocate_state(input_ids.shape[0], input_ids.device, self.embeddings.weight.dtype)
+        hidden = []
+        for start in range(0, input_ids.shape[1], chunk):
+            part = slice(start, start + chunk)
+            m = mask[:, part] if mask is not None else None
+            h, state = self._run(input_ids[:, part], m, m.sum(1) if m is not None else None, state, True)
+            hidden.append(h)
+        hidden_all = torch.cat(hidden, dim=1)
+        return (hidden_all, state) if return_state else hidden_all
+
+    def chunk_len(self, input_ids: Tensor) -> int:
+        """Tokens per chunk for this input (0 = one pass); see ``GenomambaConfig.cpu_chunk_len``."""
+        cfg = self.cfg
+        full_attention = bool(cfg.attn_layers) and cfg.attn_window is None
+        if input_ids.is_cuda or not cfg.is_causal or full_attention:
+            return 0
+        return int(cfg.cpu_chunk_len or 0)
+
+    def allocate_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> GenomambaState:
+        layers = [blk.mixer.allocate_cache(batch_size, device, dtype) for blk in self.layers]
+        return GenomambaState(layers=layers, seqlen_offset=torch.zeros(batch_size, dtype=torch.long, device=device))
+
+    def _run(
+        self, input_ids: Tensor, mask: Tensor | None, lengths: Tensor | None, state: GenomambaState | None,
+        return_state: bool,
+    ) -> Tensor | tuple[Tensor, GenomambaState]:
+        """One pass over validated inputs (see :meth:`forward`)."""
         offsets = state.seqlen_offset if state is not None else None
         h = self.embed(input_ids)
         new_caches: list[LayerCache] = []
@@ -361,10 +395,7 @@ class GenomambaLM(nn.Module):
         p = next(self.parameters())
         device = p.device if device is None else torch.device(device)
         dtype = p.dtype if dtype is None else dtype
-        layers = [blk.mixer.allocate_cache(batch_size, device, dtype) for blk in self.backbone.layers]
-        return GenomambaState(
-            layers=layers, seqlen_offset=torch.zeros(batch_size, dtype=torch.long, device=device)
-        )
+        return self.backbone.allocate_state(batch_size, device, dtype)
 
     def step(self, input_ids: Tensor, state: GenomambaState) -> tuple[Tensor, GenomambaState]:
         """One token per sequence: input_ids (B,) -> (logits (B, vocab_size), new state)."""

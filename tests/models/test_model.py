@@ -231,6 +231,43 @@ def test_streaming_with_padded_last_chunk() -> None:
 
 
 @pytest.mark.parametrize("variant", ["causal", "hybrid_window"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_cpu_chunked_forward_equals_one_pass_with_gradients(variant: str, padded: bool) -> None:
+    # cpu_chunk_len runs long inputs chunk by chunk with carried state; outputs, the returned
+    # state and every parameter gradient must match one pass. With padding, sample 1 ends in
+    # the second chunk, so its later chunks hold no real tokens at all.
+    kw = dict(VARIANTS[variant], n_layer=3)
+    one_pass, chunked = make(**kw, cpu_chunk_len=0).train(), make(**kw, cpu_chunk_len=8).train()
+    assert chunked.backbone.chunk_len(rand_ids(2, 4)) == 8 and one_pass.backbone.chunk_len(rand_ids(2, 4)) == 0
+    ids = rand_ids(2, 37)
+    lengths = torch.tensor([37, 11]) if padded else torch.tensor([37, 37])
+    mask = torch.arange(37)[None] < lengths[:, None] if padded else None
+    weights = torch.randn(2, 37, 9, generator=torch.Generator().manual_seed(4)) * (torch.arange(37)[None] < lengths[:, None])[..., None]
+    results = []
+    for model in (one_pass, chunked):
+        out = model(ids, attention_mask=mask, return_state=True)
+        (out.logits * weights).sum().backward()
+        results.append((out, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (ref, ref_grads), (got, got_grads) = results
+    real = (torch.arange(37)[None] < lengths[:, None])
+    assert_close(got.logits[real], ref.logits[real], atol=1e-5, rtol=1e-5)
+    assert torch.equal(got.state.seqlen_offset, ref.state.seqlen_offset)
+    for b in range(2):
+        assert_states_equal(got.state, ref.state, b, b)
+    for name, g in ref_grads.items():
+        assert_close(got_grads[name], g, atol=1e-5, rtol=1e-4, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_cpu_chunking_is_off_where_it_would_not_be_exact_or_bounded() -> None:
+    ids = rand_ids(1, 4)
+    for variant in ("bidirectional_add", "rc", "hybrid_full"):
+        assert make(**VARIANTS[variant], cpu_chunk_len=8).backbone.chunk_len(ids) == 0, variant
+    assert make(cpu_chunk_len=None).backbone.chunk_len(ids) == 0
+    with pytest.raises(ConfigError, match="cpu_chunk_len"):
+        GenomambaConfig(cpu_chunk_len=-1)
+
+
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window"])
 def test_step_equals_full_forward(variant: str) -> None:
     model = make(**VARIANTS[variant])
     ids = rand_ids(2, 17)

@@ -30,25 +30,39 @@ def _rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _make(batch: int, d: int, n: int, L: int, device: str, dtype, requires_grad: bool):
+def _make(batch: int, d: int, n: int, L: int, device: str, dtype, requires_grad: bool, channel_last: bool):
+    """Scan inputs keyed by argument name, and the leaf tensors that receive gradients.
+
+    ``channel_last``: u, delta, z, B, C are (batch, d|n, L) views of (batch, L, d|n) memory, the
+    layout the model passes (its activations are (batch, L, channels)); otherwise contiguous.
+    """
     import torch
 
     g = torch.Generator().manual_seed(0)
+
+    def seq(ch: int, scale: float = 1.0):
+        if channel_last:
+            return torch.randn(batch, L, ch, generator=g) * scale
+        return torch.randn(batch, ch, L, generator=g) * scale
+
     x = {
-        "u": torch.randn(batch, d, L, generator=g),
-        "delta": torch.randn(batch, d, L, generator=g) * 0.5,
+        "u": seq(d),
+        "delta": seq(d, 0.5),
         "A": -(torch.rand(d, n, generator=g) + 0.2),
-        "B": torch.randn(batch, n, L, generator=g),
-        "C": torch.randn(batch, n, L, generator=g),
+        "B": seq(n),
+        "C": seq(n),
         "D": torch.randn(d, generator=g),
-        "z": torch.randn(batch, d, L, generator=g),
+        "z": seq(d),
         "delta_bias": torch.randn(d, generator=g) * 0.5,
     }
     x = {k: v.to(device=device, dtype=dtype if k in ("u", "delta", "z") else torch.float32) for k, v in x.items()}
+    leaves = list(x.values())
     if requires_grad:
-        for v in x.values():
+        for v in leaves:
             v.requires_grad_()
-    return x
+    if channel_last:
+        x = {k: (v.transpose(1, 2) if v.dim() == 3 else v) for k, v in x.items()}
+    return x, leaves
 
 
 def _worker(args: argparse.Namespace) -> dict:
@@ -63,10 +77,10 @@ def _worker(args: argparse.Namespace) -> dict:
         return selective_scan(**x, delta_softplus=True, backend=backend)
 
     # Warm-up at a tiny length: numba cache load / compile, torch lazy init.
-    warm = _make(1, 4, args.n, 8, "cpu", torch.float32, True)
+    warm, _ = _make(1, 4, args.n, 8, "cpu", torch.float32, True, channel_last=True)
     call(warm).sum().backward()
-    x_fwd = _make(args.batch, args.d, args.n, L, "cpu", torch.float32, False)
-    x_bwd = _make(args.batch, args.d, args.n, L, "cpu", torch.float32, True)
+    x_fwd, _ = _make(args.batch, args.d, args.n, L, "cpu", torch.float32, False, channel_last=True)
+    x_bwd, leaves = _make(args.batch, args.d, args.n, L, "cpu", torch.float32, True, channel_last=True)
     grad = torch.randn(args.batch, args.d, L)
     base = _rss_mb()
 
@@ -79,7 +93,7 @@ def _worker(args: argparse.Namespace) -> dict:
     peak_fwd = _rss_mb() - base
     fb_times = []
     for _ in range(args.repeats):
-        for v in x_bwd.values():
+        for v in leaves:
             v.grad = None
         t0 = time.perf_counter()
         call(x_bwd).backward(grad)
@@ -134,7 +148,7 @@ def _bench_cuda(args: argparse.Namespace) -> list[dict]:
     rows = []
     for dtype in (torch.float32, torch.bfloat16):
         for L in args.lengths:
-            x = _make(args.batch, args.d, args.n, L, "cuda", dtype, True)
+            x, leaves = _make(args.batch, args.d, args.n, L, "cuda", dtype, True, channel_last=False)
             grad = torch.randn(args.batch, args.d, L, device="cuda", dtype=dtype)
 
             def fwd():
@@ -145,7 +159,7 @@ def _bench_cuda(args: argparse.Namespace) -> list[dict]:
                 selective_scan(**x, delta_softplus=True).backward(grad)
 
             t_fwd = triton.testing.do_bench(fwd) * 1e-3
-            t_fb = triton.testing.do_bench(fwd_bwd, grad_to_none=list(x.values())) * 1e-3
+            t_fb = triton.testing.do_bench(fwd_bwd, grad_to_none=leaves) * 1e-3
             # Bytes that must cross HBM at least once: fwd reads u, delta, z, B, C and writes out;
             # bwd re-reads those, reads dout and writes du, ddelta, dz, dB, dC (fp32).
             size = lambda k: x[k].numel() * x[k].element_size()  # noqa: E731
@@ -188,7 +202,8 @@ def main() -> None:
 
     report: dict = {
         "shape": {"batch": args.batch, "d": args.d, "n": args.n, "dtype": "float32", "delta_softplus": True,
-                  "D": True, "z": True, "delta_bias": True},
+                  "D": True, "z": True, "delta_bias": True,
+                  "cpu_layout": "u, delta, z, B, C as (batch, channels, L) views of channel-last memory, as the model passes them"},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads(),
                     "torch": torch.__version__, "numba": numba.__version__},

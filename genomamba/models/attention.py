@@ -42,31 +42,48 @@ def _rotate(x: Tensor, pos: Tensor, base: float) -> Tensor:
 def local_causal_attention(q: Tensor, k: Tensor, v: Tensor, window: int | None) -> Tensor:
     """Causal attention where query t sees keys (t - window, t]; all of 0..t when window is None.
 
-    q, k, v: (B, H, L, hd) -> (B, H, L, hd). Memory and time are O(L * window): queries are cut
-    into blocks of ``window`` and each block attends to itself and the block before it, so the
-    (L, L) score matrix is never formed.
+    q, k, v: (B, H, L, hd) -> (B, H, L, hd). Memory and time are O(L * window) (see
+    :func:`banded_attention`; here with an empty history), so the (L, L) score matrix is never
+    formed.
     """
     b, h, L, hd = q.shape
     if window is None or window >= L:
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    empty = q.new_zeros(b, h, window, hd)
+    key_valid = torch.arange(window + L, device=q.device) >= window  # (window + L,)
+    return banded_attention(q, torch.cat([empty, k], 2), torch.cat([empty, v], 2), window, key_valid)
+
+
+def banded_attention(q: Tensor, k: Tensor, v: Tensor, window: int, key_valid: Tensor) -> Tensor:
+    """Sliding-window attention over ``window`` history slots followed by the queries' own keys.
+
+    q: (B, H, L, hd); k, v: (B, H, window + L, hd), key i + window belonging to query i;
+    key_valid: (window + L,) or (B, window + L) bool (False: an empty history slot). Query t
+    sees keys t+1 .. t+window, i.e. the last ``window`` positions up to itself. Queries are cut
+    into blocks of ``window``; block j attends to key blocks j and j + 1 only, so time and
+    memory are O(L * window).
+    """
+    b, h, L, hd = q.shape
     w = window
     n_blocks = -(-L // w)
     pad = n_blocks * w - L
+    qb = F.pad(q, (0, 0, 0, pad)).view(b, h, n_blocks, w, hd)
 
-    def blocks(x: Tensor) -> Tensor:  # (B, H, L, hd) -> (B, H, n_blocks, w, hd)
-        return F.pad(x, (0, 0, 0, pad)).view(b, h, n_blocks, w, hd)
+    def pairs(x: Tensor) -> Tensor:  # (B, H, w + L, hd) -> (B, H, n_blocks, 2w, hd)
+        xb = F.pad(x, (0, 0, 0, pad)).view(b, h, n_blocks + 1, w, hd)
+        return torch.cat([xb[:, :, :-1], xb[:, :, 1:]], dim=3)
 
-    qb, kb, vb = blocks(q), blocks(k), blocks(v)
-    # Keys of block j: block j-1 then block j (block -1 is zeros, masked out below).
-    kk = torch.cat([F.pad(kb, (0, 0, 0, 0, 1, 0))[:, :, :-1], kb], dim=3)  # (B, H, nb, 2w, hd)
-    vv = torch.cat([F.pad(vb, (0, 0, 0, 0, 1, 0))[:, :, :-1], vb], dim=3)
-    # Query a of a block sits at local key index w + a; it may see local keys c with
-    # a < c <= w + a (the last w positions, itself included). Block 0 has no previous block.
+    # Query a of a block sits at local key index w + a and may see local keys c with
+    # a < c <= w + a. Every query sees its own key, so no row is fully masked.
     a = torch.arange(w, device=q.device)[:, None]
     c = torch.arange(2 * w, device=q.device)[None, :]
-    allowed = ((c > a) & (c <= w + a)).expand(n_blocks, w, 2 * w).clone()
-    allowed[0, :, :w] = False
-    y = F.scaled_dot_product_attention(qb, kk, vv, attn_mask=allowed)  # (B, H, nb, w, hd)
+    allowed = (c > a) & (c <= w + a)  # (w, 2w)
+    kv = F.pad(key_valid, (0, pad), value=True).view(*key_valid.shape[:-1], n_blocks + 1, w)
+    kv = torch.cat([kv[..., :-1, :], kv[..., 1:, :]], dim=-1)  # (..., n_blocks, 2w)
+    mask = allowed & kv[..., :, None, :]  # (..., n_blocks, w, 2w)
+    if mask.dim() == 4:
+        mask = mask[:, None]  # (B, 1, n_blocks, w, 2w): shared by the heads
+    y = F.scaled_dot_product_attention(qb, pairs(k), pairs(v), attn_mask=mask)  # (B, H, nb, w, hd)
     return y.reshape(b, h, n_blocks * w, hd)[:, :, :L]
 
 
@@ -119,6 +136,16 @@ class CausalSelfAttention(nn.Module):
             # causal masking already hides pads from real queries; no (L, L) mask is needed.
             y = local_causal_attention(q, k, v, self.window)
             k_all, v_all, pos_all, valid_all = k, v, pos, mask
+        elif self.window is not None and wc == self.window:
+            # Streaming with a full window cache: its W slots hold positions offset-W..offset-1
+            # (valid ones form a suffix), so banded attention over [cache | chunk] is exact and
+            # O(L * W). Chunk pads need no mask: they come after every real query.
+            k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, W + L, hd)
+            v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
+            pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, W + L)
+            valid_all = torch.cat([cache.valid, mask], dim=1)
+            key_valid = torch.cat([cache.valid, torch.ones_like(mask)], dim=1)
+            y = banded_attention(q, k_all, v_all, self.window, key_valid)
         else:
             k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, wc + L, hd)
             v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)

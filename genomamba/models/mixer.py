@@ -80,7 +80,8 @@ class MambaMixer(nn.Module):
 
     Parameter names follow the published Mamba / HuggingFace layout so checkpoints map 1:1.
     Activations stay (B, L, channels) from in_proj to out_proj; the scan gets transposed views
-    and reads them in place (no layout copies). Padding (right-padded, ``mask`` True = real):
+    and reads them without transposing copies (the CPU path only compacts z, B and C, slices of
+    wider projections). Padding (right-padded, ``mask`` True = real):
     conv inputs and delta are zeroed at pads, so exp(0 * A) = 1 and 0 * B * u = 0 leave the
     state untouched and real positions never see pads; the carried conv state is gathered from
     each sample's real tokens.

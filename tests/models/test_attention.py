@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from genomamba.models.attention import local_causal_attention
+from genomamba.models.attention import banded_attention, local_causal_attention
 
 
 def masked_reference(q, k, v, window):
@@ -44,3 +44,22 @@ def test_local_attention_ignores_keys_outside_the_window() -> None:
     out, out2 = local_causal_attention(q, k, v, 4), local_causal_attention(q, k, v2, 4)
     assert torch.equal(out[:, :, 13:], out2[:, :, 13:])
     assert not torch.allclose(out[:, :, 12], out2[:, :, 12])
+
+
+@pytest.mark.parametrize(("L", "window"), [(1, 4), (12, 4), (13, 4), (37, 5), (3, 8)])
+def test_banded_attention_with_history_matches_explicit_mask(L: int, window: int) -> None:
+    # W history slots (a streaming cache; sample 1 has only 2 valid ones, a suffix), then the
+    # chunk's L keys: query t sees keys t+1 .. t+W of [history | chunk] that are valid.
+    g = torch.Generator().manual_seed(L * 7 + window)
+    q = torch.randn(2, 3, L, 8, generator=g, requires_grad=True)
+    k, v = (torch.randn(2, 3, window + L, 8, generator=g, requires_grad=True) for _ in range(2))
+    key_valid = torch.ones(2, window + L, dtype=torch.bool)
+    key_valid[1, : window - 2] = False
+    out = banded_attention(q, k, v, window, key_valid)
+    t, c = torch.arange(L)[:, None], torch.arange(window + L)[None, :]
+    allowed = (c > t) & (c <= t + window) & key_valid[:, None, :]  # (2, L, W + L)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
+    assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    grad = torch.randn(out.shape, generator=g)
+    for a, b in zip(torch.autograd.grad(out, (q, k, v), grad), torch.autograd.grad(ref, (q, k, v), grad), strict=True):
+        assert_close(a, b, atol=1e-5, rtol=1e-5)

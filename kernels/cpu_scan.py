@@ -229,6 +229,23 @@ def _bc_channel_last(BC: Tensor, cdt: torch.dtype) -> Tensor:
     return BC.to(cdt).contiguous()
 
 
+def _kernel_inputs(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, cdt: torch.dtype,
+) -> tuple[np.ndarray, ...]:
+    """(u, delta, A, Bt, Ct, D, z, dbias) as the loops read them: channel-last, in ``cdt``, with
+    zeros / a dummy for absent options. Shared by the forward and the backward recompute."""
+    d = u.shape[1]
+    zeros = lambda *shape: torch.zeros(*shape, dtype=cdt)  # noqa: E731
+    return (
+        _np(_channel_last(u, cdt)), _np(_channel_last(delta, cdt)), _np(A.to(cdt)),
+        _np(_bc_channel_last(B, cdt)), _np(_bc_channel_last(C, cdt)),
+        _np(D.to(cdt) if D is not None else zeros(d)),
+        _np(_channel_last(z, cdt) if z is not None else zeros(1, 1, 1)),
+        _np(delta_bias.to(cdt) if delta_bias is not None else zeros(d)),
+    )
+
+
 def _selective_scan_cpu_fwd(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
     delta_bias: Tensor | None, delta_softplus: bool, initial_state: Tensor | None, save_ckpt: bool,
@@ -239,18 +256,13 @@ def _selective_scan_cpu_fwd(
     batch, d, L = u.shape
     n = A.shape[1]
     groups = 1 if B.dim() == 3 else B.shape[1]
-    u_c, delta_c = _channel_last(u, cdt), _channel_last(delta, cdt)
-    Bt, Ct = _bc_channel_last(B, cdt), _bc_channel_last(C, cdt)
-    D_c = D.to(cdt) if D is not None else u_c.new_zeros(d)
-    db_c = delta_bias.to(cdt) if delta_bias is not None else u_c.new_zeros(d)
-    z_c = _channel_last(z, cdt) if z is not None else u_c.new_zeros(1, 1, 1)
-    h0 = initial_state.to(cdt) if initial_state is not None else u_c.new_zeros(batch, d, n)
+    h0 = initial_state.to(cdt) if initial_state is not None else torch.zeros(batch, d, n, dtype=cdt)
     out = torch.empty(batch, L, d, dtype=cdt)
     last = torch.empty(batch, d, n, dtype=cdt)
     n_chunks = -(-L // CHECKPOINT)
-    ckpt = torch.empty(batch, d, n_chunks, n, dtype=cdt) if save_ckpt else u_c.new_empty(1, 1, 1, 1)
+    ckpt = torch.empty(batch, d, n_chunks, n, dtype=cdt) if save_ckpt else torch.empty(1, 1, 1, 1, dtype=cdt)
     _scan_fwd_loop(
-        _np(u_c), _np(delta_c), _np(A.to(cdt)), _np(Bt), _np(Ct), _np(D_c), _np(z_c), _np(db_c),
+        *_kernel_inputs(u, delta, A, B, C, D, z, delta_bias, cdt),
         _np(h0), z is not None, bool(delta_softplus), save_ckpt, cdt == torch.float32,
         _channel_blocks(d, groups, batch), out.numpy(), last.numpy(), ckpt.numpy(),
     )
@@ -280,18 +292,13 @@ class SelectiveScanCpuFn(torch.autograd.Function):
         batch, d, L = u.shape
         n = A.shape[1]
         groups = 1 if B.dim() == 3 else B.shape[1]
-        u_c, delta_c = _channel_last(u, cdt), _channel_last(delta, cdt)
-        Bt, Ct = _bc_channel_last(B, cdt), _bc_channel_last(C, cdt)
-        D_c = D.to(cdt) if has_D else u_c.new_zeros(d)
-        db_c = delta_bias.to(cdt) if has_db else u_c.new_zeros(d)
-        z_c = _channel_last(z, cdt) if has_z else u_c.new_zeros(1, 1, 1)
-        dout_c = _channel_last(dout, cdt) if dout is not None else u_c.new_zeros(batch, L, d)
-        dlast_c = dlast.to(cdt) if dlast is not None else u_c.new_zeros(batch, d, n)
+        dout_c = _channel_last(dout, cdt) if dout is not None else torch.zeros(batch, L, d, dtype=cdt)
+        dlast_c = dlast.to(cdt) if dlast is not None else torch.zeros(batch, d, n, dtype=cdt)
         blocks = _channel_blocks(d, groups, batch)
         nblk = blocks.shape[0]
         du = torch.empty(batch, L, d, dtype=cdt)
         ddelta = torch.empty(batch, L, d, dtype=cdt)
-        dz = torch.empty(batch, L, d, dtype=cdt) if has_z else u_c.new_zeros(1, 1, 1)
+        dz = torch.empty(batch, L, d, dtype=cdt) if has_z else torch.zeros(1, 1, 1, dtype=cdt)
         dA_p = torch.zeros(batch, d, n, dtype=cdt)
         dBt_p = torch.zeros(batch, nblk, L, n, dtype=cdt)
         dCt_p = torch.zeros(batch, nblk, L, n, dtype=cdt)
@@ -299,7 +306,7 @@ class SelectiveScanCpuFn(torch.autograd.Function):
         ddb_p = torch.empty(batch, d, dtype=cdt)
         dh0 = torch.empty(batch, d, n, dtype=cdt)
         _scan_bwd_loop(
-            _np(u_c), _np(delta_c), _np(A.to(cdt)), _np(Bt), _np(Ct), _np(D_c), _np(z_c), _np(db_c),
+            *_kernel_inputs(u, delta, A, B, C, D, z, delta_bias, cdt),
             _np(ckpt), _np(dout_c), _np(dlast_c), has_z, bool(ctx.delta_softplus), cdt == torch.float32, blocks,
             du.numpy(), ddelta.numpy(), dz.numpy(), dA_p.numpy(), dBt_p.numpy(), dCt_p.numpy(),
             dD_p.numpy(), ddb_p.numpy(), dh0.numpy(),

@@ -136,30 +136,27 @@ class CausalSelfAttention(nn.Module):
             # causal masking already hides pads from real queries; no (L, L) mask is needed.
             y = local_causal_attention(q, k, v, self.window)
             k_all, v_all, pos_all, valid_all = k, v, pos, mask
-        elif self.window is not None and wc == self.window:
-            # Streaming with a full window cache: its W slots hold positions offset-W..offset-1
-            # (valid ones form a suffix), so banded attention over [cache | chunk] is exact and
-            # O(L * W). Chunk pads need no mask: they come after every real query.
-            k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, W + L, hd)
-            v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
-            pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, W + L)
-            valid_all = torch.cat([cache.valid, mask], dim=1)
-            key_valid = torch.cat([cache.valid, torch.ones_like(mask)], dim=1)
-            y = banded_attention(q, k_all, v_all, self.window, key_valid)
         else:
             k_all = torch.cat([cache.k.to(k.dtype), k], dim=2)  # (B, H, wc + L, hd)
             v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
             pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, wc + L)
             valid_all = torch.cat([cache.valid, mask], dim=1)
-            allowed = valid_all[:, None, :] & (pos_all[:, None, :] <= pos[:, :, None])  # (B, L, wc + L)
-            if self.window is not None:
-                allowed &= pos_all[:, None, :] > pos[:, :, None] - self.window
-            # Pad queries attend to their own key only: avoids all-masked rows (NaN); their
-            # outputs are never read by real positions.
-            self_key = torch.zeros(L, wc + L, dtype=torch.bool, device=dev)
-            self_key[torch.arange(L), wc + torch.arange(L)] = True
-            allowed |= (~mask)[:, :, None] & self_key
-            y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed[:, None])  # (B, H, L, hd)
+            if self.window is not None and wc == self.window:
+                # Streaming with a full window cache: its W slots hold positions offset-W..offset-1
+                # (valid ones form a suffix), so banded attention over [cache | chunk] is exact and
+                # O(L * W). Chunk pads need no mask: they come after every real query.
+                key_valid = torch.cat([cache.valid, torch.ones_like(mask)], dim=1)
+                y = banded_attention(q, k_all, v_all, self.window, key_valid)
+            else:
+                allowed = valid_all[:, None, :] & (pos_all[:, None, :] <= pos[:, :, None])  # (B, L, wc + L)
+                if self.window is not None:
+                    allowed &= pos_all[:, None, :] > pos[:, :, None] - self.window
+                # Pad queries attend to their own key only: avoids all-masked rows (NaN); their
+                # outputs are never read by real positions.
+                self_key = torch.zeros(L, wc + L, dtype=torch.bool, device=dev)
+                self_key[torch.arange(L), wc + torch.arange(L)] = True
+                allowed |= (~mask)[:, :, None] & self_key
+                y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed[:, None])  # (B, H, L, hd)
         out = self.out_proj(y.transpose(1, 2).reshape(b, L, d))
         if not return_cache:
             return out, None

@@ -16,7 +16,7 @@ from genomamba.errors import GenomambaError
 _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,demo} ...
 
   train      train a model; Hydra overrides, e.g.
-             genomamba train data.fasta=/path/genome.fa model=small trainer.max_steps=2000
+             genomamba train data=fasta data.fasta=/path/genome.fa model=small trainer.max_steps=2000
              (genomamba train --help lists the config groups)
   finetune   fine-tune a classification head; Hydra overrides, e.g.
              genomamba finetune task=species model.path=runs/demo/model
@@ -65,7 +65,7 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-length", type=int, default=None, help="window length (default: the run's, else 1024)")
     p.add_argument("--val-fraction", type=float, default=None, help="held-out fraction (default: the run's, else 0.05)")
     p.add_argument("--seed", type=int, default=None, help="split seed (default: the run's, else 0)")
-    p.add_argument("--max-windows", type=int, default=256, help="cap on held-out windows scored")
+    p.add_argument("--max-windows", type=int, default=None, help="cap on held-out windows scored (default: the run's eval.max_windows, else 256)")
     p.add_argument("--orders", type=int, nargs="+", default=list(range(1, 9)), help="Markov orders (1..8)")
     p.add_argument("--alpha", type=float, default=0.5, help="Markov additive smoothing (0.5 = KT, 1 = Laplace)")
     p.add_argument("--output", type=Path, default=None, help="also write the JSON here")
@@ -104,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd, rest = args[0], args[1:]
     if argv is None:  # a real console invocation, not a call from Python
         _maybe_reexec_with_hugepages(cmd)
+    if cmd in _HEAVY_COMMANDS:
+        from genomamba.training.quiet import silence_dependency_noise
+
+        silence_dependency_noise()
     try:
         if cmd == "train":
             return _run_train(rest)
@@ -123,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
                 max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha,
             )
+            from genomamba.training.evaluation import format_heldout_report
+
             text = json.dumps(result, indent=2)
             print(text)
+            print(format_heldout_report(result), file=sys.stderr)
             if ns.output is not None:
                 ns.output.write_text(text + "\n")
             return 0

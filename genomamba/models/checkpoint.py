@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from genomamba.errors import CheckpointError, ConfigError
+from genomamba.fileio import match_umask
 from genomamba.models.config import GenomambaConfig
 from genomamba.models.model import GenomambaLM
 
@@ -36,6 +37,7 @@ def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
         model.config.to_json(tmp / CONFIG_NAME)
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        match_umask(tmp)
         old = None
         if directory.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))

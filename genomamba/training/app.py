@@ -7,22 +7,51 @@ Kept as its own module (runnable as a script) because Lightning's DDP launcher r
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from genomamba.errors import GenomambaError
+from genomamba.training.quiet import silence_dependency_noise
 from genomamba.training.schema import register_schemas
 
 register_schemas()
+
+
+def format_summary(metrics: dict[str, Any], seconds: float, fasta: Any = None) -> str:
+    """What a person wants after training: the held-out figure beside the Markov baselines, where
+    the outputs are, how long it took and what to run next."""
+    from genomamba.training.evaluation import format_heldout_report
+
+    run_dir = Path(metrics["run_dir"])
+    try:
+        shown = run_dir.relative_to(Path.cwd())
+    except ValueError:
+        shown = run_dir
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return "\n".join(
+        [
+            format_heldout_report(metrics),
+            f"run directory: {shown} ({metrics['train']['global_step']} steps, "
+            f"{metrics['train']['n_parameters']:,} parameters, wall time {minutes}m{secs:02d}s)",
+            "next:",
+            f"  genomamba evaluate {shown} --fasta {fasta if isinstance(fasta, str) else '<FASTA>'}",
+            f"  python -c \"import genomamba; print(genomamba.load('{shown}').embed(['ACGT' * 64]).shape)\"",
+        ]
+    )
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.configs", config_name="train")
 def main(cfg: DictConfig) -> None:
     from genomamba.training.train import TrainingInterrupted, train
 
+    silence_dependency_noise()
+    start = time.perf_counter()
     try:
-        train(cfg)
+        metrics = train(cfg)
     except TrainingInterrupted as e:
         print(f"genomamba: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
@@ -30,6 +59,9 @@ def main(cfg: DictConfig) -> None:
         # SystemExit is not caught by Hydra's error reporting: one line, no traceback.
         print(f"genomamba: error: {e}", file=sys.stderr)
         sys.exit(2)
+    if metrics:  # global rank 0
+        fasta = OmegaConf.select(cfg, "data.fasta", default=None)
+        print(format_summary(metrics, time.perf_counter() - start, fasta), flush=True)
 
 
 if __name__ == "__main__":

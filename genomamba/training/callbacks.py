@@ -11,8 +11,11 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from genomamba.fileio import match_umask
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
+            match_umask(tmp)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -158,3 +162,52 @@ class SeqLenWarmup(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._final is not None and trainer.datamodule is not None:
             trainer.datamodule.set_window_length(self._final)  # evaluate at full length
+
+
+class StepProgressBar(RichProgressBar):
+    """Rich progress bar counted in optimiser steps up to ``max_steps``, so the time-left column
+    estimates the whole run (Lightning's counts batches of the sampler's "epoch" and labels it
+    ``Epoch 0/-2`` when ``max_epochs=-1``). The logger version (``v_num``) is not shown."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        return f"{'step':{len(self.validation_description)}}"
+
+    @property
+    def total_train_batches(self) -> int | float:
+        max_steps = self.trainer.max_steps
+        return max_steps if max_steps and max_steps > 0 else super().total_train_batches
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # One bar for the whole run: later epochs must not reset the count or the time estimate.
+        if self.train_progress_bar_id is None:
+            super().on_train_epoch_start(trainer, pl_module)
+            self._update(self.train_progress_bar_id, trainer.global_step)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not self.is_disabled and self.train_progress_bar_id is None:
+            self._initialize_train_progress_bar_id()
+        self._update(self.train_progress_bar_id, trainer.global_step)
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        return items
+
+
+class ModelSizeSummary(L.Callback):
+    """One line with the model's size and shape at the start of training, instead of Lightning's
+    module table (whose FLOPs column reads 0 for models it cannot trace)."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        model = getattr(pl_module, "model", pl_module)
+        n_params = sum(p.numel() for p in model.parameters())
+        cfg = getattr(model, "config", None)
+        shape = ""
+        if cfg is not None:
+            kind = "hybrid" if cfg.attn_layers else "Mamba"
+            shape = f" ({kind}, d_model {cfg.d_model}, {cfg.n_layer} layers, d_state {cfg.d_state})"
+        print(f"model: {n_params:,} parameters{shape}", flush=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from genomamba.errors import FastaError
 from genomamba.training.compose import compose_config
+from genomamba.training.evaluation import format_heldout_report
 from genomamba.training.train import train
 
 BUNDLED = Path("genomes") / "escherichia_coli_536.fa.gz"
@@ -39,18 +40,6 @@ def find_data_dir() -> Path:
     )
 
 
-def format_report(metrics: dict[str, Any]) -> str:
-    """Held-out bits per base of the model next to each Markov order, best marked."""
-    lines = [f"held-out bits per base ({metrics['heldout']['n_windows']} windows, {metrics['model']['n_positions']} positions)"]
-    lines.append(f"  genomamba ({metrics['model']['objective']}): {metrics['model']['bits_per_base']:.4f}")
-    best = metrics.get("markov_best") or {}
-    for k, v in metrics["markov"].items():
-        mark = "  <- best Markov" if best and int(k) == best["order"] else ""
-        lines.append(f"  Markov order {k}: {v:.4f}{mark}")
-    lines.append(f"beats order-2 Markov: {metrics['beats_markov_order2']}; beats best Markov: {metrics['beats_best_markov']}")
-    return "\n".join(lines)
-
-
 def step_train(result: DemoResult, overrides: list[str]) -> None:
     t0 = time.perf_counter()
     cfg = compose_config(
@@ -58,7 +47,7 @@ def step_train(result: DemoResult, overrides: list[str]) -> None:
     )
     result.metrics = train(cfg)
     result.seconds["train+evaluate"] = time.perf_counter() - t0
-    print(format_report(result.metrics))
+    print(format_heldout_report(result.metrics))
     print(f"run directory: {result.run_dir} ({result.seconds['train+evaluate']:.0f} s)")
 
 

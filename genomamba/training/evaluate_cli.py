@@ -12,7 +12,32 @@ from omegaconf import OmegaConf
 from genomamba.errors import CheckpointError, FastaError
 from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
 
+DEFAULT_MAX_WINDOWS = 256
 _SPLIT_KEYS = ("window_length", "val_fraction", "test_fraction", "holdout_contigs", "seed", "max_n_fraction", "bed")
+
+
+def _locate(path: str | Path) -> tuple[Path, Path]:
+    """(what to load: a .ckpt file or a save_pretrained dir, the run directory around it)."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"model not found: {p} (expected a model/ directory, a run directory or a .ckpt)")
+    if p.is_file():
+        return p, p.parent.parent
+    if (p / "config.json").is_file():
+        return p, p.parent
+    if (p / "model" / "config.json").is_file():
+        return p / "model", p
+    if (p / "checkpoints" / "last.ckpt").is_file():
+        return p / "checkpoints" / "last.ckpt", p
+    raise CheckpointError(f"{p} holds neither config.json, model/ nor checkpoints/last.ckpt")
+
+
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    """The run's resolved ``config.yaml`` (written by ``train()``) as a dict, or {}."""
+    run_cfg = run_dir / "config.yaml"
+    if not run_cfg.is_file():
+        return {}
+    return OmegaConf.to_container(OmegaConf.load(run_cfg), resolve=False)  # type: ignore[return-value]
 
 
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -22,30 +47,10 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """
     from genomamba.models import GenomambaLM
 
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"model not found: {p} (expected a model/ directory, a run directory or a .ckpt)")
-    run_dir: Path | None = None
-    if p.is_file():
-        model = GenomambaLM.from_lightning_checkpoint(p)
-        run_dir = p.parent.parent
-    elif (p / "config.json").is_file():
-        model = GenomambaLM.from_pretrained(p)
-        run_dir = p.parent
-    elif (p / "model" / "config.json").is_file():
-        model = GenomambaLM.from_pretrained(p / "model")
-        run_dir = p
-    elif (p / "checkpoints" / "last.ckpt").is_file():
-        model = GenomambaLM.from_lightning_checkpoint(p / "checkpoints" / "last.ckpt")
-        run_dir = p
-    else:
-        raise CheckpointError(f"{p} holds neither config.json, model/ nor checkpoints/last.ckpt")
-    data_settings: dict[str, Any] = {}
-    run_cfg = run_dir / "config.yaml"  # written resolved by train()
-    if run_cfg.is_file():
-        data = OmegaConf.to_container(OmegaConf.load(run_cfg).get("data", {}), resolve=False)
-        data_settings = {k: data[k] for k in _SPLIT_KEYS if k in data}
-    return model, data_settings
+    target, run_dir = _locate(path)
+    model = GenomambaLM.from_lightning_checkpoint(target) if target.is_file() else GenomambaLM.from_pretrained(target)
+    data = _run_config(run_dir).get("data") or {}
+    return model, {k: data[k] for k in _SPLIT_KEYS if k in data}
 
 
 def evaluate_model(
@@ -54,17 +59,25 @@ def evaluate_model(
     window_length: int | None = None,
     val_fraction: float | None = None,
     seed: int | None = None,
-    max_windows: int | None = 256,
+    max_windows: int | None = None,
     orders: Sequence[int] = tuple(range(1, 9)),
     alpha: float = 0.5,
     batch_size: int = 16,
 ) -> dict[str, Any]:
-    """Held-out windows of ``fasta`` (the training split logic), model vs Markov, as a dict."""
+    """Held-out windows of ``fasta`` (the training split logic), model vs Markov, as a dict.
+
+    Settings left as ``None`` are the run's own (its ``config.yaml``: split, window length and
+    ``eval.max_windows``, so the figure matches the run's ``metrics.json``), else the defaults
+    (window 1024, held-out fraction 0.05, seed 0, 256 windows).
+    """
     from genomamba.data import GenomeDataModule
 
     if not Path(fasta).exists():
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
     model, settings = load_model(model_path)
+    if max_windows is None:
+        run_eval = _run_config(_locate(model_path)[1]).get("eval") or {}
+        max_windows = int(run_eval.get("max_windows") or DEFAULT_MAX_WINDOWS)
     for key, value in (("window_length", window_length), ("val_fraction", val_fraction), ("seed", seed)):
         if value is not None:
             settings[key] = value

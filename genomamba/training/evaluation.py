@@ -121,3 +121,24 @@ def evaluate_heldout(
         "beats_markov_order2": bool(objective == "causal" and "2" in {str(k) for k in markov} and model_bpb < markov[2]),
         "beats_best_markov": bool(objective == "causal" and best_k is not None and model_bpb < markov[best_k]),
     }
+
+
+def format_heldout_report(metrics: dict[str, Any]) -> str:
+    """Held-out bits per base of the model next to each Markov order (best marked), as text."""
+    held = metrics["heldout"]
+    lines = [
+        f"held-out bits per base ({held['n_windows']} windows of {held['window_length']} bp, "
+        f"{metrics['model']['n_positions']:,} scored positions)"
+    ]
+    lines.append(f"  genomamba ({metrics['model']['objective']}): {metrics['model']['bits_per_base']:.4f}")
+    best = metrics.get("markov_best") or {}
+    for k, v in metrics["markov"].items():
+        mark = "  <- best Markov" if best and int(k) == best["order"] else ""
+        lines.append(f"  Markov order {k}: {v:.4f}{mark}")
+    if metrics.get("comparable_to_markov", True):
+        lines.append(
+            f"beats order-2 Markov: {metrics['beats_markov_order2']}; beats best Markov: {metrics['beats_best_markov']}"
+        )
+    else:
+        lines.append("(masked-LM pseudo-likelihood: two-sided context, not comparable to the Markov figures)")
+    return "\n".join(lines)

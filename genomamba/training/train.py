@@ -155,10 +155,22 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
     }
     metrics["run_dir"] = str(run_dir)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    png = plot_loss_curve(run_dir / "logs", run_dir / "loss_curve.png")
+    png = plot_loss_curve(
+        run_dir / "logs", run_dir / "loss_curve.png", title=f"{cfg.get('name') or run_dir.name}: bits per base",
+        baselines=_markov_lines(metrics),
+    )
     if png is None:
         log.warning("no CSV log under %s; loss_curve.png not written", run_dir / "logs")
     return metrics
+
+
+def _markov_lines(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Held-out Markov baselines to draw on the loss curve: order 2 and the best order."""
+    markov, best = metrics.get("markov") or {}, metrics.get("markov_best")
+    lines = {"held-out Markov order 2": markov["2"]} if "2" in markov else {}
+    if best is not None and str(best["order"]) != "2":
+        lines[f"held-out Markov order {best['order']} (best)"] = best["bits_per_base"]
+    return lines
 
 
 def _scalar(x: Any) -> float | None:

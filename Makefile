@@ -34,7 +34,8 @@ demo: install
 	$(VENV)/bin/snakemake -s workflows/species_classification/Snakefile --cores 2 \
 	    --directory $(DEMO_DIR)/species_workflow \
 	    --config genomes=$(abspath data/species.tsv) model=$(abspath $(DEMO_DIR))/model $(DEMO_SPECIES_CONFIG)
-	@echo "species workflow report: $(DEMO_DIR)/species_workflow/results/report.md"
+	@echo; echo "species classification (held-out windows; full report: $(DEMO_DIR)/species_workflow/results/report.md):"
+	@sed -n '/^| window/,/^$$/p' "$(DEMO_DIR)/species_workflow/results/report.md"
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -74,7 +74,7 @@ def _evaluate_parser() -> argparse.ArgumentParser:
 
 def _demo_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genomamba demo", description="Train the tiny model on the bundled genome and evaluate it.")
-    p.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/demo-<time>)")
+    p.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/demo; an earlier demo run there is replaced)")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.max_steps=100")
     return p
 

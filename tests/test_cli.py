@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,31 @@ def test_heavy_commands_reexec_once_with_the_hugepage_malloc_tunable(monkeypatch
     assert _reexec_calls(monkeypatch, "train", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}) == []
     assert _reexec_calls(monkeypatch, "train", {"GENOMAMBA_MALLOC_HUGEPAGES": "0"}) == []
     assert _reexec_calls(monkeypatch, "--version", {}) == []
+
+
+@pytest.mark.slow
+def test_demo_output_is_quiet_and_ends_with_a_summary(tmp_path: Path) -> None:
+    """`genomamba demo` (shrunk by overrides) prints its report without dependency noise."""
+    from test_readme import assert_quiet
+
+    run_dir = tmp_path / "runs" / "demo"
+    shrink = [
+        "model.d_model=32", "trainer.max_steps=3", "trainer.val_check_interval=3", "trainer.limit_val_batches=1",
+        "eval.max_windows=4", "eval.orders=[1,2]",
+    ]
+    env = {**os.environ, "GENOMAMBA_DATA_DIR": str(REPO_ROOT / "data"), "GENOMAMBA_MALLOC_HUGEPAGES": "0"}
+    script = Path(sys.executable).parent / "genomamba"
+    proc = subprocess.run(
+        [str(script), "demo", "--run-dir", str(run_dir), *shrink], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_quiet(proc.stdout + proc.stderr, "genomamba demo")
+    assert "held-out bits per base (4 windows of 256 bp" in proc.stdout
+    assert "species classification" in proc.stdout and "4-mer baseline" in proc.stdout
+    # A second demo into the same directory replaces the first instead of refusing it.
+    again = subprocess.run(
+        [str(script), "demo", "--run-dir", str(run_dir), *shrink], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=600,
+    )
+    assert again.returncode == 0 and "removing the previous demo run" in again.stdout, again.stderr[-2000:]

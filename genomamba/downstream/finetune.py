@@ -341,6 +341,7 @@ def finetune_variant_effect_task(cfg: Any) -> dict[str, Any]:
     model_path = _model_path(cfg)
     run_dir = Path(cfg.run_dir).resolve()
     rows = read_labelled_variants(cfg.task.labels)
+    print(f"finetune task=variant_effect: {len(rows)} labelled variants from {cfg.task.labels}; writing {run_dir}", flush=True)
     lm = load(model_path, device="cpu").model.eval()
     head = instantiate(cfg.task.head, _partial_=True, _convert_="all")
     result = head(lm, rows)
@@ -367,7 +368,7 @@ def finetune(cfg: Any) -> dict[str, Any]:
     from lightning.pytorch.loggers import CSVLogger
 
     from genomamba.api import load
-    from genomamba.training.callbacks import AtomicCheckpointIO
+    from genomamba.training.callbacks import AtomicCheckpointIO, StepProgressBar
 
     if cfg.task.name == "variant_effect":
         return finetune_variant_effect_task(cfg)
@@ -378,9 +379,15 @@ def finetune(cfg: Any) -> dict[str, Any]:
     datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
     datamodule.setup("fit")
     module: SpeciesClassifier = instantiate(cfg.finetune, _convert_="all", lm=lm, label_names=datamodule.label_names)
+    callbacks = [] if cfg.trainer.get("enable_progress_bar") is False else [StepProgressBar()]
     trainer: L.Trainer = instantiate(
         cfg.trainer, _convert_="all", logger=CSVLogger(str(run_dir), name="logs", version=""),
-        plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir), callbacks=callbacks,
+    )
+    print(
+        f"finetune task={cfg.task.name}: {trainer.max_steps} steps of {datamodule.batch_size} x {datamodule.window_length} bp "
+        f"({'head only' if module.hparams.freeze_backbone else 'backbone and head'}); writing {run_dir}",
+        flush=True,
     )
     trainer.fit(module, datamodule=datamodule)
     trainer.test(module, datamodule=datamodule, verbose=False)

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -183,17 +184,42 @@ class StepProgressBar(RichProgressBar):
             super().on_train_epoch_start(trainer, pl_module)
             self._update(self.train_progress_bar_id, trainer.global_step)
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._t0, self._step0 = time.monotonic(), trainer.global_step
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         if not self.is_disabled and self.train_progress_bar_id is None:
             self._initialize_train_progress_bar_id()
         self._update(self.train_progress_bar_id, trainer.global_step)
         self._update_metrics(trainer, pl_module)
         self.refresh()
+        if self.progress is not None and not self.progress.console.is_terminal:
+            self._log_line(trainer, pl_module)
+
+    def _log_line(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Without a terminal (a log file, a batch job) Rich draws nothing: print a plain line at
+        every tenth of the run instead, with the time left."""
+        step, total = trainer.global_step, trainer.max_steps
+        if not total or total <= 0 or step % max(1, total // 10) and step != total:
+            return
+        elapsed = time.monotonic() - self._t0
+        done = max(step - self._step0, 1)
+        left = elapsed / done * max(total - step, 0)
+        metrics = self.get_metrics(trainer, pl_module)
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float) and ("loss" in k or "bpb" in k))
+        print(f"step {step}/{total}  elapsed {_clock(elapsed)}  left ~{_clock(left)}  {shown}", flush=True)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
         return items
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 class ModelSizeSummary(L.Callback):

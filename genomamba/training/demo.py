@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,11 +73,24 @@ def step_classify(result: DemoResult, window_lengths: tuple[int, ...] = (256, 10
     print(f"  ({result.seconds['embed+classify']:.0f} s; details in {result.run_dir / 'species_probe.json'})")
 
 
+def _is_demo_run(run_dir: Path) -> bool:
+    """True for a directory written by an earlier demo (its config says ``name: demo``): the demo
+    replaces it, as ``make demo`` does. Anything else is left for ``train`` to refuse."""
+    cfg = run_dir / "config.yaml"
+    if not cfg.is_file():
+        return False
+    from omegaconf import OmegaConf
+
+    return OmegaConf.load(cfg).get("name") == "demo"
+
+
 def run_demo(run_dir: Path | None = None, overrides: list[str] | None = None) -> DemoResult:
     """Run the demo steps in order and return what they produced."""
-    if run_dir is None:
-        run_dir = Path.cwd() / "runs" / time.strftime("demo-%Y%m%d-%H%M%S")
-    result = DemoResult(run_dir=Path(run_dir).resolve())
+    run_dir = Path(run_dir if run_dir is not None else Path.cwd() / "runs" / "demo").resolve()
+    if _is_demo_run(run_dir):
+        print(f"removing the previous demo run {run_dir}")
+        shutil.rmtree(run_dir)
+    result = DemoResult(run_dir=run_dir)
     step_train(result, list(overrides or []))
     step_classify(result)
     return result

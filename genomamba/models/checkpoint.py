@@ -121,9 +121,16 @@ def load_lightning_checkpoint(
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # zip / pickle / EOF errors on corrupt files
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        if "Weights only load failed" in str(e):
+            raise CheckpointError(
+                f"{path}: holds Python objects that the safe checkpoint loader refuses ({first}). If you trust "
+                "the file, convert it once in Python with genomamba.models.checkpoint.load_lightning_checkpoint("
+                "path, weights_only=False).save_pretrained('model_dir') and use model_dir"
+            ) from e
         raise CheckpointError(
-            f"{path}: cannot read Lightning checkpoint ({type(e).__name__}: {e}); the file is corrupt "
-            "or not a torch checkpoint (if it is trusted and only the unpickler refused it, pass weights_only=False)"
+            f"{path}: not a readable torch checkpoint ({type(e).__name__}: {first}); it is truncated, corrupt or "
+            "another kind of file. Pass a .ckpt written by genomamba train or a save_pretrained directory"
         ) from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path}: no 'state_dict' entry; not a Lightning checkpoint")

@@ -121,8 +121,9 @@ def load_lightning_checkpoint(
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # zip / pickle / EOF errors on corrupt files
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        if "Weights only load failed" in str(e):
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()] or [type(e).__name__]
+        first = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[0])[:200]
+        if "Unsupported global" in str(e):  # a real checkpoint holding objects the safe loader refuses
             raise CheckpointError(
                 f"{path}: holds Python objects that the safe checkpoint loader refuses ({first}). If you trust "
                 "the file, convert it once in Python with genomamba.models.checkpoint.load_lightning_checkpoint("

@@ -59,6 +59,7 @@ from torch import Tensor
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, PAD_ID, DNATokenizer
+from genomamba.devices import resolve_device
 from genomamba.errors import CheckpointError, ConfigError, SequenceError, WindowError
 from genomamba.models import GenomambaLM, GenomambaState
 
@@ -140,7 +141,7 @@ def as_sources(sequences: Any) -> list[SequenceSource]:
         g = genomes.get(sequences)
         return [_from_genome(g, c, 0, n, f"{g.path}:{c}") for c, n in g.lengths.items()]
     if isinstance(sequences, str | bytes):
-        return [_from_string(sequences, "sequence 0")]
+        sequences = [sequences]  # one sequence; goes through the same checks as a list
     if not isinstance(sequences, Iterable):
         raise SequenceError(f"cannot embed an object of type {type(sequences).__name__}; see genomamba.api")
     out: list[SequenceSource] = []
@@ -150,12 +151,13 @@ def as_sources(sequences: Any) -> list[SequenceSource]:
             g = genomes.get(path)
             if not (isinstance(start, int | np.integer) and isinstance(end, int | np.integer)):
                 raise SequenceError(f"interval {i} {item!r}: start and end must be integers (0-based, half-open)")
-            n = g.lengths.get(str(contig))
+            record = g.contigs.get(str(contig), where=f"interval {i}: ")  # accession aliases accepted
+            n = None if record is None else g.lengths[record]
             if n is None or not 0 <= int(start) < int(end) <= n:
                 where = f"record length {n}" if n is not None else f"no such record; records: {list(g.lengths)[:10]}"
                 raise WindowError(f"interval {i} {g.path}:{contig}:{start}-{end} is not inside the genome ({where})")
             name = f"{g.path}:{contig}:{start}-{end}"
-            out.append(_from_genome(g, str(contig), int(start), int(end), name))
+            out.append(_from_genome(g, str(record), int(start), int(end), name))
         elif hasattr(item, "seq") and hasattr(item, "id"):  # Bio.SeqRecord.SeqRecord
             out.append(_from_string(item.seq, f"record {item.id!r} (item {i})"))
         elif isinstance(item, str | bytes) or type(item).__name__ in ("Seq", "MutableSeq"):
@@ -191,19 +193,25 @@ def load(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "
     """
     from genomamba.training.evaluate_cli import load_model
 
+    if not isinstance(path_or_run_dir, str | os.PathLike) or not str(path_or_run_dir):
+        raise CheckpointError(
+            f"load() needs the path of a model (a save_pretrained directory, a run directory or a .ckpt), "
+            f"got {path_or_run_dir!r}"
+        )
+    dev = resolve_device(device)  # before reading the weights: a bad device fails fast
     p = Path(path_or_run_dir).expanduser()
     if not p.exists():
         raise CheckpointError(
             f"model not found: {p}; pass a save_pretrained directory, a run directory (with model/) or a .ckpt"
         )
     model, _ = load_model(p)
-    return GenomambaModel(model, device=device)
+    return GenomambaModel(model, device=dev)
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 @contextmanager
@@ -233,7 +241,7 @@ class GenomambaModel:
     """
 
     def __init__(self, model: GenomambaLM, device: str | torch.device = "auto") -> None:
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.config = model.config
         self.tokenizer = _TOKENIZER
@@ -281,8 +289,7 @@ class GenomambaModel:
         """
         if pooling not in ("mean", "last", "none"):
             raise ConfigError(f"pooling must be 'mean', 'last' or 'none', got {pooling!r}")
-        if batch_size < 1 or chunk_length < 1:
-            raise ConfigError(f"batch_size and chunk_length must be >= 1, got {batch_size}, {chunk_length}")
+        batch_size, chunk_length = _positive_int(batch_size, "batch_size"), _positive_int(chunk_length, "chunk_length")
         sources = as_sources(sequences)
         # Longest first: similar lengths share a batch, so little compute goes to padding.
         order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
@@ -416,6 +423,7 @@ class GenomambaModel:
                 "log_likelihood needs a causal model; this one is bidirectional or rc_equivariant and "
                 "sees the base it would score (mask the position and read model(...).logits instead)"
             )
+        batch_size, chunk_length = _positive_int(batch_size, "batch_size"), _positive_int(chunk_length, "chunk_length")
         sources = as_sources(sequences)
         order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
         results: list[np.ndarray] = [np.empty(0)] * len(sources)

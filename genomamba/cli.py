@@ -12,6 +12,7 @@ from pathlib import Path
 
 from genomamba import __version__
 from genomamba.errors import GenomambaError
+from genomamba.outputs import atomic_write_text, check_output_path
 
 _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,demo} ...
 
@@ -82,6 +83,10 @@ def _demo_parser() -> argparse.ArgumentParser:
 def _run_train(argv: Sequence[str]) -> int:
     from genomamba.training import app
 
+    problem = app.preflight(argv)
+    if problem is not None:  # before Hydra creates the run directory
+        print(f"genomamba: error: {problem}", file=sys.stderr)
+        return 2
     # Hydra parses sys.argv; Lightning's DDP launcher re-runs sys.argv[0] for extra ranks,
     # so point it at the app module itself rather than at `genomamba train`.
     saved = sys.argv
@@ -123,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from genomamba.training.evaluate_cli import evaluate_model
 
             ns = _evaluate_parser().parse_args(rest)
+            if ns.output is not None:
+                check_output_path(ns.output, option="--output")  # before the work, not after
             result = evaluate_model(
                 ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
                 max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha,
@@ -133,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(text)
             print(format_heldout_report(result), file=sys.stderr)
             if ns.output is not None:
-                ns.output.write_text(text + "\n")
+                atomic_write_text(ns.output, text + "\n", option="--output")
             return 0
         if cmd == "demo":
             from genomamba.training.demo import run_demo

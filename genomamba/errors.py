@@ -24,6 +24,10 @@ class WindowError(GenomambaError):
     """A requested window cannot be cut from the sequence (too long, all-N, out of bounds)."""
 
 
+class ContigError(WindowError):
+    """A contig name is not a record of the FASTA, or is an accession alias of several records."""
+
+
 class ConfigError(GenomambaError):
     """A configuration value is missing or invalid."""
 

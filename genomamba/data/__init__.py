@@ -1,43 +1,46 @@
-"""FASTA data pipeline: tokenizer, validated genomes, intervals/splits, window datasets, DataModule."""
+"""FASTA data pipeline: tokenizer, validated genomes, intervals/splits, window datasets, DataModule.
 
-from genomamba.data.datamodule import GenomeDataModule
-from genomamba.data.fasta import GenomeFile, cache_dir, open_fasta, open_genomes, validate_fasta
-from genomamba.data.intervals import (
-    BedError,
-    Interval,
-    read_bed,
-    split_by_contig,
-    split_by_region,
-    split_intervals,
-)
-from genomamba.data.tokenizer import COMPLEMENT_IDS, DNATokenizer, reverse_complement_str
-from genomamba.data.windows import (
-    EpochKeySampler,
-    RandomWindowDataset,
-    TilingWindowDataset,
-    collate_windows,
-    fetch_window,
-)
+Names are imported on first use, so ``import genomamba.data.fasta`` (e.g. to validate a FASTA
+while a Snakemake workflow reads its config) does not pull in torch and Lightning.
+"""
 
-__all__ = [
-    "COMPLEMENT_IDS",
-    "BedError",
-    "DNATokenizer",
-    "EpochKeySampler",
-    "GenomeDataModule",
-    "GenomeFile",
-    "Interval",
-    "RandomWindowDataset",
-    "TilingWindowDataset",
-    "cache_dir",
-    "collate_windows",
-    "fetch_window",
-    "open_fasta",
-    "open_genomes",
-    "read_bed",
-    "reverse_complement_str",
-    "split_by_contig",
-    "split_by_region",
-    "split_intervals",
-    "validate_fasta",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOME = {
+    "GenomeDataModule": "datamodule",
+    "GenomeFile": "fasta",
+    "cache_dir": "fasta",
+    "open_fasta": "fasta",
+    "open_genomes": "fasta",
+    "validate_fasta": "fasta",
+    "BedError": "intervals",
+    "Interval": "intervals",
+    "read_bed": "intervals",
+    "split_by_contig": "intervals",
+    "split_by_region": "intervals",
+    "split_intervals": "intervals",
+    "COMPLEMENT_IDS": "tokenizer",
+    "DNATokenizer": "tokenizer",
+    "reverse_complement_str": "tokenizer",
+    "EpochKeySampler": "windows",
+    "RandomWindowDataset": "windows",
+    "TilingWindowDataset": "windows",
+    "collate_windows": "windows",
+    "fetch_window": "windows",
+    "ContigNames": "contigs",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"genomamba.data.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'genomamba.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

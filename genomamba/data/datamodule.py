@@ -154,16 +154,22 @@ class GenomeDataModule(L.LightningDataModule):
         h = self.holdout_contigs
         if h is None:
             return None
+
+        def records_of_f(names: Sequence[str]) -> list[str]:
+            # accession aliases (NC_008253.1 for gi|...|ref|NC_008253.1|) name their record
+            found = (f.contigs.get(c, where="holdout_contigs: ") for c in names)
+            return [r for r in found if r is not None]
+
         if isinstance(h, Mapping):
-            return {k: [c for c in v if c in f.lengths] for k, v in h.items()}
+            return {k: records_of_f(v) for k, v in h.items()}
         names = [h] if isinstance(h, str) else list(h)
-        known = {c for g in self.files for c in g.lengths}
-        missing = [c for c in names if c not in known]
+        missing = [c for c in names if all(g.contigs.get(c) is None for g in self.files)]
         if missing:
+            known = {c for g in self.files for c in g.lengths}
             raise ConfigError(
                 f"holdout_contigs {missing} are not records of any FASTA; records: {sorted(known)[:20]}"
             )
-        return [c for c in names if c in f.lengths]
+        return records_of_f(names)
 
     def _read_beds(self) -> list[Interval] | None:
         if self.bed is None:

@@ -24,19 +24,24 @@ locks must not be shared across a ``fork``).
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import hashlib
 import logging
 import os
+import secrets
+import struct
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pyfaidx
 
+from genomamba.data.contigs import ContigNames
 from genomamba.errors import FastaError, WindowError
 
 __all__ = ["GenomeFile", "IndexPaths", "cache_dir", "open_fasta", "open_genomes", "validate_fasta"]
@@ -85,6 +90,12 @@ def _is_bgzf(head: bytes) -> bool:
             return True
         i += 4 + slen
     return False
+
+
+def is_bgzf_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` starts with a BGZF block (False for plain gzip and uncompressed files)."""
+    with open(path, "rb") as fh:
+        return _is_bgzf(fh.read(1024))
 
 
 def _decompressed_head(path: Path, n: int = 65536) -> bytes:
@@ -170,16 +181,182 @@ def _fresh(index: Path, fasta: Path) -> bool:
     return index.exists() and index.stat().st_mtime >= fasta.stat().st_mtime
 
 
+# -- index validation -----------------------------------------------------------------------
+# An index is trusted only if it is newer than the FASTA *and* agrees with its bytes: a .fai
+# copied from another file, left from an earlier version of the FASTA, or truncated would
+# otherwise make pyfaidx read the wrong bases (or crash) silently. The checks read a few
+# hundred bytes per sampled record, never the sequence itself.
+_SAMPLED_RECORDS = 64
+
+
+class _FaiRecord(NamedTuple):
+    name: str
+    length: int
+    offset: int
+    line_bases: int
+    line_width: int
+
+    @property
+    def end(self) -> int:
+        """Byte offset just after the last base (before its newline if the last line is partial)."""
+        full, rest = divmod(self.length, self.line_bases) if self.line_bases else (0, 0)
+        return self.offset + full * self.line_width + rest
+
+
+def _read_fai(fai: Path) -> list[_FaiRecord] | str:
+    """Records of a ``.fai``, or why it is not a valid one."""
+    try:
+        text = fai.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return f"it cannot be read as text ({err})"
+    out: list[_FaiRecord] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        cols = line.split("\t")
+        try:
+            if len(cols) != 5 or not cols[0]:
+                raise ValueError
+            rec = _FaiRecord(cols[0], *(int(c) for c in cols[1:]))
+        except ValueError:
+            return f"line {lineno} is not 'name<TAB>length<TAB>offset<TAB>linebases<TAB>linewidth'"
+        if min(rec[1:]) < 0 or rec.line_width < rec.line_bases or (rec.length > 0 and rec.line_bases == 0):
+            return f"line {lineno} has impossible numbers {list(rec[1:])}"
+        if out and rec.offset < out[-1].end:
+            return f"record {rec.name!r} starts before the previous record ends"
+        out.append(rec)
+    return out or "it is empty"
+
+
+def _read_gzi(gzi: Path, size: int) -> list[tuple[int, int]] | str:
+    """``[(compressed, uncompressed)]`` block starts of a ``.gzi`` (htslib format), or why not."""
+    try:
+        data = gzi.read_bytes()
+    except OSError as err:
+        return f"it cannot be read ({err})"
+    if len(data) < 8:
+        return "it is truncated"
+    (n,) = struct.unpack_from("<Q", data)
+    if len(data) != 8 + 16 * n:
+        return f"its size ({len(data)} bytes) does not match its {n} entries"
+    blocks = [(0, 0), *(struct.unpack_from("<QQ", data, 8 + 16 * i) for i in range(n))]
+    for (c0, u0), (c1, u1) in zip(blocks, blocks[1:], strict=False):
+        if not (c0 < c1 < size and u0 < u1 <= u0 + 65536):
+            return "its block offsets are not those of this file"
+    return blocks
+
+
+class _ByteReader:
+    """Random access to the uncompressed bytes of a plain or BGZF file (BGZF through its .gzi)."""
+
+    def __init__(self, path: Path, blocks: list[tuple[int, int]] | None):
+        self._blocks = blocks
+        if blocks is None:
+            self._fh: Any = open(path, "rb")
+        else:
+            from Bio import bgzf
+
+            self._fh = bgzf.BgzfReader(str(path), "rb")
+            self._ustarts = [u for _, u in blocks]
+
+    def read(self, start: int, n: int) -> bytes:
+        if self._blocks is None:
+            self._fh.seek(start)
+        else:
+            from Bio import bgzf
+
+            i = bisect.bisect_right(self._ustarts, start) - 1
+            cstart, ustart = self._blocks[i]
+            self._fh.seek(bgzf.make_virtual_offset(cstart, start - ustart))
+        return self._fh.read(n)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _sampled(n: int) -> list[int]:
+    if n <= _SAMPLED_RECORDS:
+        return list(range(n))
+    spread = np.linspace(0, n - 1, _SAMPLED_RECORDS // 2).round().astype(int).tolist()
+    return sorted({*range(_SAMPLED_RECORDS // 4), *range(n - _SAMPLED_RECORDS // 4, n), *spread})
+
+
+def _index_mismatch(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None) -> str | None:
+    """Why the index at ``fai`` (+ ``gzi``) does not describe ``p``, or None when it does."""
+    records = _read_fai(fai)
+    if isinstance(records, str):
+        return f"{fai} is not a valid .fai index: {records}"
+    blocks = None
+    if is_bgzf:
+        assert gzi is not None
+        blocks = _read_gzi(gzi, p.stat().st_size)
+        if isinstance(blocks, str):
+            return f"{gzi} is not a valid .gzi index of {p.name}: {blocks}"
+    try:
+        reader = _ByteReader(p, blocks)
+    except (OSError, ValueError) as err:
+        return f"{p} cannot be read through its index ({err})"
+    try:
+        for i in _sampled(len(records)):
+            rec = records[i]
+            prev_end = records[i - 1].end if i else 0
+            lo = max(prev_end, rec.offset - 4096)
+            before = reader.read(lo, rec.offset - lo)
+            header = before.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+            if not before.endswith(b"\n") or not header.startswith(b">") or header[1:].split()[:1] != [rec.name.encode()]:
+                return f"{fai} puts record {rec.name!r} at byte {rec.offset}, where {p.name} has no '>{rec.name}' line"
+            if i and lo == prev_end and before.rstrip(b"\r\n")[: -len(header)].strip():
+                return f"{fai} says record {records[i - 1].name!r} is {records[i - 1].length} bp, which does not match {p.name}"
+            if rec.length > rec.line_bases:
+                line = reader.read(rec.offset, rec.line_width)
+                bases, newline = line[: rec.line_bases], line[rec.line_bases :]
+                if newline not in (b"\n", b"\r\n") or len(bases.translate(None, b" \t\r\n>")) != len(bases):
+                    return f"{fai} gives record {rec.name!r} lines of {rec.line_bases} bases, which does not match {p.name}"
+        tail = reader.read(records[-1].end, 4097)
+        if tail.strip() or len(tail) > 4096:
+            last = records[-1]
+            return f"{fai} says the last record {last.name!r} is {last.length} bp, but {p.name} goes on after it"
+    except (OSError, ValueError, EOFError, zlib.error) as err:
+        return f"{p} cannot be read through its index ({err})"
+    finally:
+        reader.close()
+    return None
+
+
+def _index_problem(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None) -> str | None:
+    """None when the index can be used as it is; else why it must be (re)built."""
+    if not fai.exists() or (gzi is not None and not gzi.exists()):
+        return "missing"
+    if not (_fresh(fai, p) and (gzi is None or _fresh(gzi, p))):
+        return "older than the FASTA"
+    return _index_mismatch(p, is_bgzf, fai, gzi)
+
+
+def _cache_root(p: Path, cache: Path | None) -> Path:
+    root = (cache or cache_dir()) / "fai" / hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:16]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FastaError(
+            f"{p}: cannot build its index: {p.parent} is not writable, and neither is the index cache {root} "
+            f"({err.strerror}); set GENOMAMBA_CACHE to a writable directory, or index the FASTA where you can "
+            f"write (`samtools faidx`) and place the .fai{' and .gzi' if str(p).endswith('gz') else ''} next to it"
+        ) from None
+    if not _dir_is_writable(root):
+        raise FastaError(
+            f"{p}: cannot build its index: {p.parent} is not writable, and neither is the index cache {root}; "
+            "set GENOMAMBA_CACHE to a writable directory"
+        )
+    return root
+
+
 def _index_paths(p: Path, is_bgzf: bool, cache: Path | None) -> IndexPaths:
     fai, gzi = Path(f"{p}.fai"), Path(f"{p}.gzi") if is_bgzf else None
-    if _fresh(fai, p) and (gzi is None or _fresh(gzi, p)):
+    if _index_problem(p, is_bgzf, fai, gzi) is None or _dir_is_writable(p.parent):
         return IndexPaths(fai, gzi, in_cache=False)
-    if _dir_is_writable(p.parent):
-        return IndexPaths(fai, gzi, in_cache=False)
-    root = (cache or cache_dir()) / "fai" / hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:16]
-    root.mkdir(parents=True, exist_ok=True)
+    if fai.exists():
+        log.warning("%s: ignoring its index %s (%s)", p, fai, _index_problem(p, is_bgzf, fai, gzi))
+    root = _cache_root(p, cache)
     cfai, cgzi = root / fai.name, (root / gzi.name) if gzi else None
-    if not (_fresh(cfai, p) and (cgzi is None or _fresh(cgzi, p))):
+    if _index_problem(p, is_bgzf, cfai, cgzi) is not None:
         log.warning(
             "%s: cannot write its index next to it (%s is not writable); building the index in %s instead",
             p,
@@ -208,6 +385,11 @@ def _faidx(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
         ) from None
     except pyfaidx.UnsupportedCompressionFormat as err:
         raise FastaError(f"{p}: {err}") from None
+    except UnicodeDecodeError as err:
+        raise FastaError(
+            f"{p}: contains bytes that are not text ({err.reason} at byte {err.start} of a line); "
+            "a FASTA file holds ASCII '>name' lines and sequence lines"
+        ) from None
     except ValueError as err:
         if "Duplicate key" in str(err):
             name = str(err).split('"')[1] if '"' in str(err) else str(err)
@@ -215,7 +397,9 @@ def _faidx(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
                 f"{p}: duplicate record name {name!r} (names are the first word of each '>' line); "
                 "rename or remove the duplicate record."
             ) from None
-        raise
+        raise FastaError(
+            f"{p}: its index {idx.fai} cannot be read ({err}); delete it so that genomamba rebuilds it"
+        ) from None
 
 
 def open_fasta(
@@ -236,25 +420,57 @@ def open_fasta(
     """
     p, is_bgzf = validate_fasta(path)
     idx = _index_paths(p, is_bgzf, cache)
-    try:
+    problem = _index_problem(p, is_bgzf, idx.fai, idx.gzi)
+    if problem is None:
         fa = _faidx(p, idx)
+        _check_records(p, fa)
+        return fa, idx
+    if problem not in ("missing", "older than the FASTA"):
+        log.warning("%s; rebuilding it", problem)
+    try:
+        fa = _build_index(p, idx)
     except OSError as err:
         if idx.in_cache or isinstance(err, FileNotFoundError):
             raise FastaError(f"{p}: cannot build or read its index at {idx.fai}: {err}") from None
         # The writability probe passed but the write failed (e.g. a quota): fall back to the cache.
         idx = _index_paths_in_cache(p, is_bgzf, cache)
         log.warning("%s: writing the index next to it failed (%s); using %s", p, err, idx.fai)
-        fa = _faidx(p, idx)
+        fa = _build_index(p, idx)
+    return fa, idx
+
+
+def _check_records(p: Path, fa: pyfaidx.Faidx) -> None:
     empty = [name for name, rec in fa.index.items() if rec.rlen == 0]
     if empty:
         fa.close()
         raise FastaError(f"{p}: record {empty[0]!r} has no sequence; remove the empty record(s) {empty[:5]}.")
-    return fa, idx
+
+
+def _build_index(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
+    """Index ``p`` into temporary files beside ``idx`` and move them into place only once the
+    FASTA passed every check: a file that fails validation never gets an index, and a
+    concurrent reader never sees a half-written one."""
+    tag = f"{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = IndexPaths(
+        idx.fai.with_name(f".{idx.fai.name}.{tag}"),
+        idx.gzi.with_name(f".{idx.gzi.name}.{tag}") if idx.gzi else None,
+        idx.in_cache,
+    )
+    try:
+        fa = _faidx(p, tmp)
+        _check_records(p, fa)
+        if idx.gzi is not None and tmp.gzi is not None:
+            os.replace(tmp.gzi, idx.gzi)
+        os.replace(tmp.fai, idx.fai)
+        return fa
+    finally:
+        for t in (tmp.fai, tmp.gzi):
+            if t is not None:
+                t.unlink(missing_ok=True)
 
 
 def _index_paths_in_cache(p: Path, is_bgzf: bool, cache: Path | None) -> IndexPaths:
-    root = (cache or cache_dir()) / "fai" / hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:16]
-    root.mkdir(parents=True, exist_ok=True)
+    root = _cache_root(p, cache)
     return IndexPaths(root / f"{p.name}.fai", (root / f"{p.name}.gzi") if is_bgzf else None, in_cache=True)
 
 
@@ -285,6 +501,7 @@ class GenomeFile:
         self.name = name or _stem(self.path)
         self.index_paths = idx
         self.lengths: dict[str, int] = {k: int(v.rlen) for k, v in fa.index.items()}
+        self.contigs = ContigNames(self.lengths, source=str(self.path))
         self._fa: pyfaidx.Faidx | None = fa
         self._pid = os.getpid()
 
@@ -300,17 +517,29 @@ class GenomeFile:
             self._pid = os.getpid()
         return self._fa
 
+    def resolve(self, contig: str, where: str = "") -> str:
+        """The record name ``contig`` refers to: itself, or a record it is an unambiguous
+        accession alias of (``NC_008253.1`` for ``gi|110640213|ref|NC_008253.1|``).
+
+        Raises:
+            ContigError: unknown or ambiguous name (a :class:`WindowError`).
+        """
+        return self.contigs.resolve(contig, where)
+
+    def length(self, contig: str) -> int:
+        """Length of the record ``contig`` names (aliases accepted, see :meth:`resolve`)."""
+        return self.lengths[self.resolve(contig)]
+
     def fetch(self, contig: str, start: int, end: int) -> str:
-        """Sequence of ``contig[start:end]`` (0-based, half-open), case preserved.
+        """Sequence of ``contig[start:end]`` (0-based, half-open), case preserved; ``contig`` may
+        be an accession alias (see :meth:`resolve`).
 
         Raises:
             WindowError: unknown contig or coordinates outside it.
         """
-        n = self.lengths.get(contig)
-        if n is None:
-            raise WindowError(
-                f"{self.path}: no record named {contig!r}; available: {list(self.lengths)[:10]}"
-            )
+        if contig not in self.lengths:
+            contig = self.resolve(contig)
+        n = self.lengths[contig]
         if not 0 <= start < end <= n:
             raise WindowError(
                 f"{self.path}:{contig}: window [{start}, {end}) is outside the record (length {n}); "

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from genomamba.data.contigs import ContigNames
 from genomamba.errors import ConfigError, GenomambaError
 
 __all__ = [
@@ -78,9 +79,16 @@ def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = N
     p = Path(path)
     if not p.exists():
         raise BedError(f"BED file not found: {p}")
+    # Contigs may be written as accessions of the FASTA's records (see genomamba.data.contigs);
+    # they are stored under the record name.
+    names = ContigNames(lengths, source="the FASTA") if lengths is not None else None
     out: list[Interval] = []
-    with open(p) as fh:
-        for lineno, line in enumerate(fh, start=1):
+    try:
+        text = p.read_text()
+    except UnicodeDecodeError as e:
+        raise BedError(f"{p}: not a text BED file ({e.reason} at byte {e.start})") from None
+    if True:
+        for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
             cols = line.rstrip("\n\r").split("\t")
@@ -100,12 +108,18 @@ def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = N
                 raise BedError(
                     f"{p}:{lineno}: need 0 <= start < end (0-based, half-open), got {start}, {end}"
                 )
-            if lengths is not None and cols[0] in lengths and end > lengths[cols[0]]:
-                raise BedError(
-                    f"{p}:{lineno}: end {end} is beyond {cols[0]!r} (length {lengths[cols[0]]}); "
-                    "is the BED for another genome build?"
-                )
-            out.append(Interval(cols[0], start, end))
+            contig = cols[0]
+            if names is not None and lengths is not None:
+                try:
+                    contig = names.get(contig) or contig
+                except GenomambaError as e:
+                    raise BedError(f"{p}:{lineno}: {e}") from None
+                if contig in lengths and end > lengths[contig]:
+                    raise BedError(
+                        f"{p}:{lineno}: end {end} is beyond {cols[0]!r} (length {lengths[contig]}); "
+                        "is the BED for another genome build?"
+                    )
+            out.append(Interval(contig, start, end))
     if not out:
         raise BedError(f"BED file {p} has no intervals")
     return out

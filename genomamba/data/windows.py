@@ -111,6 +111,12 @@ def _regions(
         if cands and not fits:
             i, iv = max(cands, key=lambda x: x[1].length)
             rec = files[i].lengths[iv.contig]
+            if _all_n(files[i], iv):
+                raise WindowError(
+                    f"the {split} regions of {files[i].path} hold no sequence: the longest, {iv.contig}:{iv.start}-{iv.end}, "
+                    "is all N (unsequenced). Give a FASTA with sequence (A/C/G/T), or restrict windows to sequenced "
+                    "regions with a BED file."
+                )
             raise WindowError(
                 f"window_length={window_length} does not fit in any {split} region of {files[i].path}: the longest is "
                 f"{iv.contig}:{iv.start}-{iv.end} ({iv.length} bp; record {iv.contig!r} is {rec} bp). "
@@ -127,6 +133,12 @@ def _regions(
             )
         out.extend(fits)
     return out
+
+
+def _all_n(genome: GenomeFile, iv: Interval) -> bool:
+    """True when ``iv`` (shorter than a window here, so cheap to read) is only N."""
+    ids = _TOKENIZER.encode(genome.fetch(iv.contig, iv.start, iv.end), source=f"{genome.path}:{iv.contig}")
+    return bool((ids == N_ID).all())
 
 
 class RandomWindowDataset(Dataset):
@@ -268,14 +280,24 @@ class TilingWindowDataset(Dataset):
         if stride < 1:
             raise ConfigError(f"stride must be >= 1, got {stride}")
         self.stride = stride
+        if self.max_windows is not None and self.max_windows < 1:
+            raise ConfigError(f"max_windows must be >= 1 (or None for all), got {self.max_windows}")
         windows: list[tuple[int, str, int]] = []
-        for r in _regions(self.files, self.intervals, L, self.split):
+        regions = _regions(self.files, self.intervals, L, self.split)
+        for r in regions:
             starts = list(range(r.start, r.end - L + 1, stride))
             if self.cover_end and starts[-1] != r.end - L:
                 starts.append(r.end - L)
             if self.max_n_fraction < 1.0:
                 starts = self._filter_n(r, starts)
             windows.extend((r.file, r.contig, s) for s in starts)
+        if regions and not windows:
+            paths = sorted({str(self.files[r.file].path) for r in regions})
+            raise WindowError(
+                f"no {self.split} window of {L} bp in {', '.join(paths)} has at most {self.max_n_fraction:.0%} N: "
+                f"the {self.split} regions are (almost) all N (unsequenced). Give a FASTA with sequence, restrict "
+                "windows to sequenced regions with a BED file, or raise data.max_n_fraction."
+            )
         if self.max_windows is not None and len(windows) > self.max_windows:
             keep = np.unique(np.linspace(0, len(windows) - 1, self.max_windows).round().astype(np.int64))
             windows = [windows[i] for i in keep]

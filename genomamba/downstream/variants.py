@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import io
 import math
 import os
 import sys
@@ -43,9 +44,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genomamba.data.fasta import GenomeFile
+from genomamba.data.fasta import GenomeFile, is_bgzf_file
 from genomamba.data.tokenizer import DNATokenizer
-from genomamba.errors import GenomambaError, VCFError
+from genomamba.devices import resolve_device
+from genomamba.errors import ConfigError, ContigError, GenomambaError, VCFError
+from genomamba.outputs import atomic_write_text, check_output_path
 
 __all__ = [
     "MAX_ALLELE_LEN",
@@ -165,9 +168,16 @@ def read_vcf(path: str | os.PathLike[str]) -> list[Variant]:
     p = Path(path)
     if not p.is_file():
         raise VCFError(f"{p}: VCF file not found; pass an existing .vcf or .vcf.gz")
+    with open(p, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b" and not is_bgzf_file(p):
+        raise VCFError(
+            f"{p} is plain gzip, but a compressed VCF must be block-gzipped (BGZF): "
+            f"`gunzip -c {p} | bgzip > {str(p).removesuffix('.gz')}.bgz.gz`, or decompress it with gunzip"
+        )
     try:
         vf = pysam.VariantFile(str(p))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, NotImplementedError) as e:
         raise VCFError(
             f"{p}: not a readable VCF ({e}); it needs a '##fileformat=VCFv4.x' line and a tab-separated "
             "'#CHROM POS ID REF ALT QUAL FILTER INFO' header (compress with bgzip, not plain gzip)"
@@ -183,7 +193,7 @@ def read_vcf(path: str | os.PathLike[str]) -> list[Variant]:
                 rec = next(it)
             except StopIteration:
                 break
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, NotImplementedError) as e:
                 line, why = _explain_bad_line(p, record_no + 1)
                 where = f"line {line}" if line else f"after line {n_header + record_no}"
                 raise VCFError(
@@ -239,7 +249,11 @@ def validate_variants(variants: Iterable[Variant], genome: GenomeFile, *, masked
     out = list(variants)
     for v in out:
         v.status, v.message = "ok", ""
-        n = genome.lengths.get(v.chrom)
+        try:
+            record = genome.contigs.get(v.chrom)  # the record, also when CHROM is its accession
+        except ContigError as e:
+            raise VCFError(f"record {v.record} (line {v.line}): {e}") from None
+        n = None if record is None else genome.lengths[record]
         if n is None:
             v.status = "unknown_contig"
             v.message = f"CHROM {v.chrom!r} is not in {genome.path.name} (contigs: {list(genome.lengths)[:5]}); rename it to match the FASTA"
@@ -289,7 +303,7 @@ class _Windows:
 def _build_windows(variants: Sequence[Variant], genome: GenomeFile, window: int) -> _Windows:
     w = _Windows([], [], [])
     for v in variants:
-        s, e = _window_bounds(v.start, len(v.ref), genome.lengths[v.chrom], window)
+        s, e = _window_bounds(v.start, len(v.ref), genome.length(v.chrom), window)
         seq = genome.fetch(v.chrom, s, e).upper()
         off = v.start - s
         alt_seq = seq[:off] + v.alt + seq[off + len(v.ref) :]
@@ -426,10 +440,12 @@ def score_variants(
     """
     if window < 2:
         raise GenomambaError(f"window must be >= 2 bp, got {window}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     genome = fasta if isinstance(fasta, GenomeFile) else GenomeFile(fasta)
     variants = read_vcf(vcf) if isinstance(vcf, (str, os.PathLike)) else list(vcf)
     if device is not None:
-        model = model.to(device)
+        model = model.to(resolve_device(device))
     was_training = model.training
     model.eval()
     try:
@@ -456,17 +472,16 @@ def score_variants(
 
 def write_scores_tsv(rows: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write rows from :func:`score_variants` as a TSV with :data:`OUTPUT_COLUMNS` (``nan`` -> empty)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        wr = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        wr.writerow(OUTPUT_COLUMNS)
-        for r in rows:
-            wr.writerow(
-                ["" if isinstance(r[c], float) and math.isnan(r[c]) else (f"{r[c]:.6g}" if isinstance(r[c], float) else r[c])
-                 for c in OUTPUT_COLUMNS]
-            )
-    return path
+    buf = io.StringIO()
+    wr = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    wr.writerow(OUTPUT_COLUMNS)
+    for r in rows:
+        wr.writerow(
+            ["" if isinstance(r[c], float) and math.isnan(r[c]) else (f"{r[c]:.6g}" if isinstance(r[c], float) else r[c])
+             for c in OUTPUT_COLUMNS]
+        )
+    # Temporary file + rename: a full disk or a kill never leaves a truncated table.
+    return atomic_write_text(path, buf.getvalue(), option="--out")
 
 
 # -- CLI -----------------------------------------------------------------------------------
@@ -486,18 +501,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def score_variants_main(argv: list[str] | None = None) -> int:
-    """``genomamba score-variants``: returns 0 on success, 1 on a user error (message on stderr)."""
+    """``genomamba score-variants``: returns 0 on success, 2 on a user error (one line on stderr)."""
     args = _parser().parse_args(argv)
     from genomamba.training.evaluate_cli import load_model
 
     try:
+        # Everything that can be checked before the model runs is checked first.
+        if args.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+        if args.window < 2:
+            raise ConfigError(f"--window must be >= 2 bp, got {args.window}")
+        device = resolve_device(args.device, option="--device")
+        check_output_path(args.out, option="--out")
         model, _ = load_model(args.model)
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         rows = score_variants(model, args.fasta, args.vcf, window=args.window, batch_size=args.batch_size, device=device)
         write_scores_tsv(rows, args.out)
     except GenomambaError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        print(f"genomamba: error: {e}", file=sys.stderr)
+        return 2
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

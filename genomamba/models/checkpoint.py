@@ -123,9 +123,17 @@ def load_lightning_checkpoint(
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # zip / pickle / EOF errors on corrupt files
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()] or [type(e).__name__]
+        first = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[0])[:200]
+        if "Unsupported global" in str(e):  # a real checkpoint holding objects the safe loader refuses
+            raise CheckpointError(
+                f"{path}: holds Python objects that the safe checkpoint loader refuses ({first}). If you trust "
+                "the file, convert it once in Python with genomamba.models.checkpoint.load_lightning_checkpoint("
+                "path, weights_only=False).save_pretrained('model_dir') and use model_dir"
+            ) from e
         raise CheckpointError(
-            f"{path}: cannot read Lightning checkpoint ({type(e).__name__}: {e}); the file is corrupt "
-            "or not a torch checkpoint (if it is trusted and only the unpickler refused it, pass weights_only=False)"
+            f"{path}: not a readable torch checkpoint ({type(e).__name__}: {first}); it is truncated, corrupt or "
+            "another kind of file. Pass a .ckpt written by genomamba train or a save_pretrained directory"
         ) from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path}: no 'state_dict' entry; not a Lightning checkpoint")

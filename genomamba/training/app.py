@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,55 @@ def format_summary(metrics: dict[str, Any], seconds: float, fasta: Any = None) -
             f"  python -c \"import genomamba; print(genomamba.load('{shown}').embed(['ACGT' * 64]).shape)\"",
         ]
     )
+def preflight(overrides: Sequence[str]) -> str | None:
+    """Compose ``overrides`` and check the run's inputs *before* Hydra creates the run directory.
+
+    Returns a one-line error message (naming the key, file or directory and the fix), or None
+    when training may start. Hydra's own flags (``--help``, ``-m``, ``--cfg`` ...) are left to
+    Hydra."""
+    if any(a.startswith("-") for a in overrides):
+        return None
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from genomamba.training.compose import compose_config
+    from genomamba.training.train import check_fasta, check_run_dir, resolve_ckpt_path
+
+    try:
+        cfg = compose_config(overrides)
+        run_dir = check_run_dir(Path(cfg.run_dir).resolve())
+        check_fasta(cfg)
+        resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    except (HydraException, OmegaConfBaseException) as e:
+        return _one_line(e)
+    except GenomambaError as e:
+        return str(e)
+    finally:
+        GlobalHydra.instance().clear()
+    return None
+
+
+def _one_line(e: BaseException) -> str:
+    """Hydra / OmegaConf errors as one line, with the failing key (``full_key``) and the cause."""
+    levels: list[str] = []
+    key = None
+    err: BaseException | None = e
+    while err is not None:
+        lines: list[str] = []
+        for ln in str(getattr(err, "msg", None) or err).splitlines():
+            ln = ln.strip()
+            if ln.startswith("Config search path"):
+                break
+            if ln and not ln.startswith(("full_key", "object_type", "reference_type")):
+                lines.append(ln)
+        text = " ".join(lines).rstrip(":;")
+        if text and text not in levels:
+            levels.append(text)
+        key = getattr(err, "full_key", None) or key
+        err = err.__cause__
+    where = f" (key {key})" if key else ""
+    return ": ".join(levels) + where + "; see `genomamba train --help` for the config groups and keys"
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.configs", config_name="train")

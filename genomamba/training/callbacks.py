@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from genomamba.errors import CheckpointError
 from genomamba.fileio import match_umask
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.fsync(f.fileno())
             match_umask(tmp)
             os.replace(tmp, target)
+        except (OSError, RuntimeError) as err:
+            # A full disk surfaces as torch's zip-writer RuntimeError (or ENOSPC): one clear line.
+            Path(tmp).unlink(missing_ok=True)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise CheckpointError(
+                f"cannot write checkpoint {target} ({first}); is the disk full? Free space on "
+                f"{target.parent} (df -h) or set run_dir=... elsewhere, then resume with ckpt_path=last"
+            ) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

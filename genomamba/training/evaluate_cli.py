@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from genomamba.errors import CheckpointError, FastaError
+from genomamba.errors import CheckpointError, ConfigError, FastaError
 from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
 
 DEFAULT_MAX_WINDOWS = 256
@@ -72,6 +72,11 @@ def evaluate_model(
     """
     from genomamba.data import GenomeDataModule
 
+    for key, value, low in (("window_length", window_length, 2), ("max_windows", max_windows, 1)):
+        if value is not None and value < low:
+            raise ConfigError(f"--{key.replace('_', '-')} must be >= {low}, got {value}")
+    if val_fraction is not None and not 0 < val_fraction < 1:
+        raise ConfigError(f"val-fraction must be in (0, 1), got {val_fraction} (--val-fraction)")
     if not Path(fasta).exists():
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
     model, settings = load_model(model_path)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genomamba.errors import ConfigError, WindowError
 from genomamba.training.markov import MAX_ORDER, markov_baselines, scoring_mask
 
 _N_NUC = 4
@@ -24,6 +25,8 @@ _N_NUC = 4
 
 def heldout_windows(datamodule: Any, max_windows: int | None = None) -> list[np.ndarray]:
     """The validation windows of a set-up datamodule as (L,) int64 id arrays."""
+    if max_windows is not None and max_windows < 1:
+        raise ConfigError(f"max_windows must be >= 1 (or None for all), got {max_windows}")
     out: list[np.ndarray] = []
     for batch in datamodule.val_dataloader():
         for row in batch["input_ids"].cpu().numpy():
@@ -101,7 +104,14 @@ def evaluate_heldout(
     mask_token_id: int = 6,
 ) -> dict[str, Any]:
     """Model bits per base and Markov baselines (fitted on ``train_seqs``) on ``windows``."""
+    if not windows:
+        raise WindowError("no held-out windows to evaluate on; check the split (val_fraction / holdout_contigs / BED)")
     bits, n = model_bits(model, windows, objective, mask_token_id=mask_token_id)
+    if n == 0:
+        raise WindowError(
+            f"the {len(windows)} held-out window(s) have no scorable position (a nucleotide with {MAX_ORDER} "
+            "nucleotides before it): they are (almost) all N. Evaluate on a FASTA region with sequence."
+        )
     masks = [scoring_mask(w, MAX_ORDER) for w in windows]
     markov = markov_baselines(train_seqs, windows, orders=list(orders), alpha=alpha, eval_masks=masks)
     best_k = min(markov, key=lambda k: markov[k]) if markov else None

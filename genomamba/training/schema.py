@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 _PRIMITIVE = (type(None), bool, int, float, str)
+_SCALARS = (int, float, bool)
 
 # Arguments passed in code (derived values or built objects), never configured in YAML.
 _EXCLUDE: dict[str, set[str]] = {
@@ -38,8 +41,28 @@ def _yaml_default(value: Any) -> tuple[bool, Any]:
     return False, None
 
 
+def _field_type(annotation: Any) -> Any:
+    """``int`` / ``float`` / ``bool`` (or ``Optional`` of one) when that is exactly the
+    annotation, else ``Any``. Typed fields make OmegaConf reject ``trainer.max_steps=abc``
+    at composition, naming the key, instead of a traceback deep inside Lightning or torch."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if annotation in _SCALARS:
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1 and args[0] in _SCALARS:
+        return typing.Optional[args[0]]  # noqa: UP045 (OmegaConf needs typing.Optional)
+    return Any
+
+
+def _hints(target: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(target if dataclasses.is_dataclass(target) else getattr(target, "__init__", target))
+    except Exception:  # unresolvable forward references in a third-party signature: leave untyped
+        return {}
+
+
 def signature_schema(target: Callable[..., Any], target_path: str, exclude: set[str] = frozenset()) -> type:
-    """A dataclass with ``_target_`` plus one ``Any``-typed field per configurable argument."""
+    """A dataclass with ``_target_`` plus one field per configurable argument, typed ``int`` /
+    ``float`` / ``bool`` where the signature says exactly that (see :func:`_field_type`), else ``Any``."""
     fields: list[tuple[str, Any, Any]] = [("_target_", str, dataclasses.field(default=target_path))]
     if dataclasses.is_dataclass(target):
         params = [
@@ -52,13 +75,17 @@ def signature_schema(target: Callable[..., Any], target_path: str, exclude: set[
             for p in inspect.signature(target).parameters.values()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         ]
+    hints = _hints(target)
     for name, default in params:
         if name in exclude or name == "self":
             continue
         ok, value = _yaml_default(default)
         if not ok:
             continue
-        fields.append((name, Any, dataclasses.field(default_factory=lambda v=value: v)))
+        kind = _field_type(hints.get(name, Any))
+        if value is None and kind is not Any and typing.get_origin(kind) is None:
+            kind = typing.Optional[kind]  # noqa: UP045
+        fields.append((name, kind, dataclasses.field(default_factory=lambda v=value: v)))
     name = target_path.rsplit(".", 1)[-1] + "Schema"
     return dataclasses.make_dataclass(name, fields)
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
+import shutil
 import signal
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
+from genomamba.outputs import nearest_existing, writable_dir
 from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
 from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
 from genomamba.training.plots import plot_loss_curve
@@ -50,6 +54,8 @@ def _fasta_paths(spec: Any) -> list[str]:
 def check_fasta(cfg: DictConfig) -> None:
     """Fail early, naming the config key, when ``data.fasta`` is unset or missing on disk."""
     try:
+        if OmegaConf.is_missing(cfg.data, "fasta"):
+            raise MissingMandatoryValue("data.fasta")
         spec = OmegaConf.to_container(cfg.data, resolve=True)["fasta"]
     except MissingMandatoryValue as e:
         raise ConfigError("data.fasta is not set: pass data.fasta=/path/genome.fa[.gz]") from e
@@ -60,6 +66,105 @@ def check_fasta(cfg: DictConfig) -> None:
                 f"repository root or set GENOMAMBA_DATA_DIR / paths.data_dir to the folder holding "
                 f"genomes/; for your own genome pass data.fasta=/path/genome.fa"
             )
+
+
+def check_run_dir(run_dir: Path) -> Path:
+    """Fail early, naming ``run_dir``, when the run directory could not be created or written."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run_dir={run_dir} is a file, not a directory; pass another run_dir=... or name=...")
+    base = nearest_existing(run_dir)
+    if not base.is_dir() or not writable_dir(base):
+        raise ConfigError(
+            f"run_dir={run_dir}: cannot write in {base} (read-only or no permission); pass run_dir=<a writable "
+            "directory>, or start genomamba train from a writable directory (runs go to ./runs/<name>)"
+        )
+    return run_dir
+
+
+def remove_stale_temp_files(run_dir: Path) -> list[Path]:
+    """Delete temporary files that a killed checkpoint or model save left in ``run_dir``.
+
+    Saves write ``.<name>.<random>.tmp`` (checkpoints) or ``.model.tmp-*`` / ``.model.old-*``
+    (``save_pretrained``) and rename them into place; only a SIGKILL or power loss mid-save
+    leaves one. Called at the start of every run and resume (rank 0)."""
+    patterns = [(run_dir / "checkpoints", ".*.ckpt.*.tmp"), (run_dir, ".model.tmp-*"), (run_dir, ".model.old-*")]
+    removed = [p for d, pattern in patterns if d.is_dir() for p in d.glob(pattern)]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    if removed:
+        log.warning("removed %d temporary file(s) left by an interrupted save: %s", len(removed), [p.name for p in removed])
+    return removed
+
+
+# What Hydra writes into its output directory (= run_dir) before train() runs.
+_HYDRA_OUTPUTS = {".hydra", "train.log"}
+
+
+@contextmanager
+def _remove_failed_start(run_dir: Path, enabled: bool) -> Iterator[None]:
+    """On an error before any ``last.ckpt`` exists, remove what this run created in ``run_dir``.
+
+    Such a run cannot be resumed, and its leftovers (an empty run directory, a ``best-*.ckpt``
+    from before a full disk) would make the next ``genomamba train`` refuse the directory. A
+    run directory that holds only Hydra's own files is removed whole; otherwise only the
+    entries that appeared during this run are."""
+    before = set(os.listdir(run_dir)) if run_dir.is_dir() else None
+    ckpt_dir = run_dir / "checkpoints"
+    ckpts_before = set(os.listdir(ckpt_dir)) if ckpt_dir.is_dir() else set()
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except Exception:
+        if enabled and not (ckpt_dir / "last.ckpt").exists() and run_dir.is_dir():
+            if before is None or (before and before <= _HYDRA_OUTPUTS):
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                new = [run_dir / n for n in set(os.listdir(run_dir)) - before]
+                if ckpt_dir.is_dir() and "checkpoints" in before:
+                    new += [ckpt_dir / n for n in set(os.listdir(ckpt_dir)) - ckpts_before]
+                for p in new:
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        raise
+
+
+def check_resume_checkpoint(ckpt_path: str, module: Any) -> None:
+    """Fail before training, naming the file, when ``ckpt_path`` is unreadable or holds another model.
+
+    Reads the checkpoint memory-mapped (cheap even for large files) and compares its tensors'
+    names and shapes with the configured module's."""
+    import torch
+
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" in str(e):
+            return  # objects the safe loader refuses: leave the checks to Lightning's own load
+        raise CheckpointError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({_first_line(e)}); it is truncated or corrupt. {_RESUME_FIX}") from None
+    except Exception as e:  # zip reader / EOF errors of truncated files
+        raise CheckpointError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({_first_line(e)}); it is truncated or corrupt. {_RESUME_FIX}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise CheckpointError(f"ckpt_path={ckpt_path}: not a Lightning training checkpoint (no state_dict). {_RESUME_FIX}")
+    own = module.state_dict()
+    theirs = ckpt["state_dict"]
+    bad = [k for k in own if k not in theirs or tuple(theirs[k].shape) != tuple(own[k].shape)]
+    bad += [k for k in theirs if k not in own]
+    if bad:
+        saved = (ckpt.get("hyper_parameters") or {}).get("model_config") or {}
+        ours = module.hparams.get("model_config") or {}
+        diff = [f"{k}={saved.get(k)!r} (config: {ours.get(k)!r})" for k in sorted(set(saved) | set(ours)) if saved.get(k) != ours.get(k)]
+        what = f"model settings {', '.join(diff[:6])}" if diff else f"tensors, e.g. {bad[:3]}"
+        raise CheckpointError(
+            f"ckpt_path={ckpt_path}: the checkpoint belongs to another model: its {what} differ from this config's. "
+            "Resume with the model overrides of the run that wrote it (e.g. model=... model.d_model=...), or start a new run."
+        )
+
+
+_RESUME_FIX = "Resume from another checkpoint (ckpt_path=<run_dir>/checkpoints/best-*.ckpt) or start a new run"
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
@@ -93,19 +198,32 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured model; on global rank 0 also save and evaluate. Returns metrics."""
     run_dir = Path(cfg.run_dir).resolve()
     check_fasta(cfg)
+    check_run_dir(run_dir)
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+    rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    if rank_zero:
+        remove_stale_temp_files(run_dir)
+    with _remove_failed_start(run_dir, enabled=rank_zero):
+        return _train(cfg, run_dir, ckpt_path, rank_zero)
+
+
+def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: bool) -> dict[str, Any]:
+    # Data and model are built and checked before anything is written into run_dir.
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    tok = datamodule.tokenizer
+    model_config = instantiate(cfg.model, _convert_="all", vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
+    module = instantiate(cfg.module, _convert_="all", model_config=model_config, mask_token_id=tok.mask_id)
+    if ckpt_path is not None:
+        check_resume_checkpoint(ckpt_path, module)
+    if rank_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         # Resolved settings of this run (also when composed outside Hydra's app, e.g. the demo);
         # `genomamba evaluate <run_dir>` reuses its split settings.
         resolved = {k: v for k, v in cfg.items() if k != "hydra"}
         OmegaConf.save(OmegaConf.create(OmegaConf.to_container(OmegaConf.create(resolved), resolve=False)), run_dir / "config.yaml", resolve=True)
-
-    datamodule = instantiate(cfg.data, _convert_="all")
-    tok = datamodule.tokenizer
-    model_config = instantiate(cfg.model, _convert_="all", vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
-    module = instantiate(cfg.module, _convert_="all", model_config=model_config, mask_token_id=tok.mask_id)
     callbacks = _instantiate_all(cfg.get("callbacks"))
     if cfg.trainer.get("enable_progress_bar") is False:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]

@@ -212,7 +212,7 @@ def test_bgzipped_vcf_and_cli(motif_lm: GenomambaLM, genome: GenomeFile, tmp_pat
     assert lines[0].split("\t") == list(OUTPUT_COLUMNS) and len(lines) == 3
     assert all(float(line.split("\t")[5]) < -2 for line in lines[1:])
     bad = score_variants_main(["--model", str(tmp_path / "m"), "--fasta", str(genome.path), "--vcf", str(tmp_path / "nope.vcf"), "--out", str(out)])
-    assert bad == 1
+    assert bad == 2
 
 
 def test_write_scores_tsv_blank_for_unscored(tmp_path: Path) -> None:

@@ -55,6 +55,19 @@ def config_path(key, value, what, fix):
     return p.resolve()
 
 
+def check_fasta(key, path, where=""):
+    """A WorkflowError naming the config key when ``path`` is not a FASTA genomamba can read
+    (empty, not FASTA, plain gzip instead of BGZF ...): caught by a dry run, not hours later."""
+    from genomamba.data.fasta import validate_fasta  # light: pyfaidx only, no torch
+    from genomamba.errors import GenomambaError
+
+    try:
+        validate_fasta(path)
+    except GenomambaError as e:
+        raise WorkflowError(f"config key '{key}'{where}: {e}")
+    return path
+
+
 def genomamba_cli():
     """The ``genomamba`` script next to the Python running Snakemake (same venv), else the one on PATH."""
     here = Path(sys.executable).parent / "genomamba"

@@ -11,11 +11,11 @@ validate_config(config, Path(workflow.current_basedir) / ".." / "schemas" / "con
 GENOMAMBA = genomamba_cli()
 _fastas = [config["fasta"]] if isinstance(config["fasta"], str) else config["fasta"]
 FASTAS = [
-    config_path("fasta" if len(_fastas) == 1 else f"fasta[{i}]", f, "training FASTA", "fix the path or remove it")
-    for i, f in enumerate(_fastas)
+    check_fasta(key, config_path(key, f, "training FASTA", "fix the path or remove it"))
+    for key, f in ((("fasta" if len(_fastas) == 1 else f"fasta[{i}]"), f) for i, f in enumerate(_fastas))
 ]
 EVAL_FASTA = (
-    config_path("evaluate.fasta", config["evaluate"]["fasta"], "evaluation FASTA", "fix the path, or leave it empty")
+    check_fasta("evaluate.fasta", config_path("evaluate.fasta", config["evaluate"]["fasta"], "evaluation FASTA", "fix the path, or leave it empty"))
     if config["evaluate"]["fasta"]
     else FASTAS[0]
 )

@@ -34,11 +34,12 @@ def read_genomes(spec):
                     f"config key 'genomes': genome FASTA not found: {p} (listed on line {i} of {table}; relative "
                     "paths are taken from the table's folder); fix the path or remove the line"
                 )
+            check_fasta("genomes", p, f" (line {i} of {table})")
             entries.append({"path": str(p.resolve()), "species": row["species"], "strain": row.get("strain") or p.name})
     else:
         entries = []
         for path, species in spec.items():
-            p = config_path(f"genomes: {path}", path, "genome FASTA", "fix the path or remove the entry")
+            p = check_fasta(f"genomes: {path}", config_path(f"genomes: {path}", path, "genome FASTA", "fix the path or remove the entry"))
             entries.append({"path": str(p), "species": species, "strain": p.name})
     if len({e["species"] for e in entries}) < 2:
         raise WorkflowError(f"config key 'genomes': species classification needs at least two species, got {entries}")

@@ -11,7 +11,7 @@ validate_config(
 
 GENOMAMBA = genomamba_cli()
 VCF = config_path("vcf", config["vcf"], "VCF", "pass a .vcf or bgzipped .vcf.gz")
-FASTA = config_path("fasta", config["fasta"], "reference FASTA", "pass the FASTA the VCF positions refer to")
+FASTA = check_fasta("fasta", config_path("fasta", config["fasta"], "reference FASTA", "pass the FASTA the VCF positions refer to"))
 MODEL = config_path(
     "model", config["model"], "model", "pass a save_pretrained directory, a training run directory (e.g. runs/demo) or a .ckpt"
 )

@@ -60,7 +60,7 @@ from torch import Tensor
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, PAD_ID, DNATokenizer
 from genomamba.devices import resolve_device
-from genomamba.errors import CheckpointError, ConfigError, SequenceError, WindowError
+from genomamba.errors import ConfigError, SequenceError, WindowError
 from genomamba.models import GenomambaLM, GenomambaState
 
 __all__ = ["GenomambaModel", "SequenceSource", "as_sources", "load"]
@@ -181,8 +181,9 @@ def load(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "
 
     Args:
         path_or_run_dir: a ``save_pretrained`` directory (``config.json`` + ``model.safetensors``),
-            a training run directory (containing ``model/`` or ``checkpoints/last.ckpt``) or a
-            Lightning ``.ckpt`` file.
+            a training run directory (containing ``model/`` or ``checkpoints/last.ckpt``), a
+            Lightning ``.ckpt`` file, or the name of a model shipped with genomamba
+            (``genomamba.models.checkpoint.pretrained_names()``).
         device: ``"auto"`` (CUDA when available, else CPU), or any torch device.
 
     Returns:
@@ -193,18 +194,8 @@ def load(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "
     """
     from genomamba.training.evaluate_cli import load_model
 
-    if not isinstance(path_or_run_dir, str | os.PathLike) or not str(path_or_run_dir):
-        raise CheckpointError(
-            f"load() needs the path of a model (a save_pretrained directory, a run directory or a .ckpt), "
-            f"got {path_or_run_dir!r}"
-        )
     dev = resolve_device(device)  # before reading the weights: a bad device fails fast
-    p = Path(path_or_run_dir).expanduser()
-    if not p.exists():
-        raise CheckpointError(
-            f"model not found: {p}; pass a save_pretrained directory, a run directory (with model/) or a .ckpt"
-        )
-    model, _ = load_model(p)
+    model, _ = load_model(path_or_run_dir)  # CheckpointError for a missing path / unknown name
     return GenomambaModel(model, device=dev)
 
 

@@ -9,45 +9,30 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from genomamba.errors import CheckpointError, ConfigError, FastaError
+from genomamba.errors import ConfigError, FastaError
+from genomamba.models.checkpoint import resolve_model_path
 from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
 
 DEFAULT_MAX_WINDOWS = 256
 _SPLIT_KEYS = ("window_length", "val_fraction", "test_fraction", "holdout_contigs", "seed", "max_n_fraction", "bed")
 
 
-def _locate(path: str | Path) -> tuple[Path, Path]:
-    """(what to load: a .ckpt file or a save_pretrained dir, the run directory around it)."""
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"model not found: {p} (expected a model/ directory, a run directory or a .ckpt)")
-    if p.is_file():
-        return p, p.parent.parent
-    if (p / "config.json").is_file():
-        return p, p.parent
-    if (p / "model" / "config.json").is_file():
-        return p / "model", p
-    if (p / "checkpoints" / "last.ckpt").is_file():
-        return p / "checkpoints" / "last.ckpt", p
-    raise CheckpointError(f"{p} holds neither config.json, model/ nor checkpoints/last.ckpt")
-
-
-def _run_config(run_dir: Path) -> dict[str, Any]:
+def _run_config(run_dir: Path | None) -> dict[str, Any]:
     """The run's resolved ``config.yaml`` (written by ``train()``) as a dict, or {}."""
-    run_cfg = run_dir / "config.yaml"
-    if not run_cfg.is_file():
+    run_cfg = run_dir / "config.yaml" if run_dir is not None else None
+    if run_cfg is None or not run_cfg.is_file():
         return {}
     return OmegaConf.to_container(OmegaConf.load(run_cfg), resolve=False)  # type: ignore[return-value]
 
 
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
-    """Load a model from a save_pretrained dir, a run dir or a ``.ckpt``.
+    """Load a model from a save_pretrained dir, a run dir, a ``.ckpt`` or a shipped model's name.
 
     Returns (model, the run's data settings when found, else {}).
     """
     from genomamba.models import GenomambaLM
 
-    target, run_dir = _locate(path)
+    target, run_dir = resolve_model_path(path)
     model = GenomambaLM.from_lightning_checkpoint(target) if target.is_file() else GenomambaLM.from_pretrained(target)
     data = _run_config(run_dir).get("data") or {}
     return model, {k: data[k] for k in _SPLIT_KEYS if k in data}
@@ -81,7 +66,7 @@ def evaluate_model(
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
     model, settings = load_model(model_path)
     if max_windows is None:
-        run_eval = _run_config(_locate(model_path)[1]).get("eval") or {}
+        run_eval = _run_config(resolve_model_path(model_path)[1]).get("eval") or {}
         max_windows = int(run_eval.get("max_windows") or DEFAULT_MAX_WINDOWS)
     for key, value in (("window_length", window_length), ("val_fraction", val_fraction), ("seed", seed)):
         if value is not None:

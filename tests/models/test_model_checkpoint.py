@@ -148,3 +148,24 @@ def test_hf_mamba_parity(tmp_path, tie: bool) -> None:
 def test_hf_mamba_bad_state_dict() -> None:
     with pytest.raises(CheckpointError, match="embeddings"):
         GenomambaLM.from_hf_mamba({"foo": torch.zeros(2)})
+
+
+def test_shipped_models_load_by_name_and_paths_win(tmp_path, monkeypatch) -> None:
+    import genomamba
+    from genomamba.errors import CheckpointError
+    from genomamba.models import checkpoint
+
+    shipped = tmp_path / "pretrained"
+    torch.manual_seed(0)
+    GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)).save_pretrained(shipped / "tiny-test")
+    monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", shipped)
+    assert checkpoint.pretrained_names() == ["tiny-test"]
+    model = genomamba.load("tiny-test", device="cpu")
+    assert model.d_model == 16
+    assert checkpoint.resolve_model_path("tiny-test") == (shipped / "tiny-test", None)
+    # A directory of that name in the working directory is a path, and a path wins over a name.
+    monkeypatch.chdir(tmp_path)
+    GenomambaLM(GenomambaConfig(d_model=24, n_layer=1)).save_pretrained(tmp_path / "tiny-test")
+    assert genomamba.load("tiny-test", device="cpu").d_model == 24
+    with pytest.raises(CheckpointError, match="shipped model name: tiny-test"):
+        genomamba.load("no-such-model")

@@ -169,3 +169,24 @@ def test_shipped_models_load_by_name_and_paths_win(tmp_path, monkeypatch) -> Non
     assert genomamba.load("tiny-test", device="cpu").d_model == 24
     with pytest.raises(CheckpointError, match="shipped model name: tiny-test"):
         genomamba.load("no-such-model")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_models_and_checkpoints_follow_the_umask(tmp_path, umask) -> None:
+    """tempfile makes 0600/0700 entries; after the atomic rename they must read like plain files."""
+    import os
+    import stat
+
+    from genomamba.training.callbacks import AtomicCheckpointIO
+
+    old = os.umask(umask)
+    try:
+        GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)).save_pretrained(tmp_path / "model")
+        AtomicCheckpointIO().save_checkpoint({"x": torch.zeros(2)}, tmp_path / "ckpt" / "last.ckpt")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "model") == 0o777 & ~umask
+    assert mode(tmp_path / "model" / "model.safetensors") == 0o666 & ~umask
+    assert mode(tmp_path / "model" / "config.json") == 0o666 & ~umask
+    assert mode(tmp_path / "ckpt" / "last.ckpt") == 0o666 & ~umask

@@ -1,5 +1,9 @@
 """Output files: check where they go before the work starts, write them atomically.
 
+``tempfile`` creates private (0600 / 0700) entries on purpose; :func:`match_umask` gives a
+renamed output the mode a plain ``open()`` / ``mkdir()`` would have had, so on a shared cluster
+other users can read results and models.
+
 A command that scores for an hour and then cannot write its result has wasted the hour, so
 CLIs call :func:`check_output_path` first. :func:`atomic_write_text` writes a temporary file
 in the target directory and renames it, so a full disk or a kill never leaves a half-written
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from genomamba.errors import GenomambaError
 
-__all__ = ["OutputError", "atomic_write_text", "check_output_path", "nearest_existing", "writable_dir"]
+__all__ = ["OutputError", "atomic_write_text", "check_output_path", "match_umask", "nearest_existing", "writable_dir"]
 
 
 class OutputError(GenomambaError):
@@ -83,6 +87,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, option: str = "ou
         try:
             with os.fdopen(fd, "w", newline="") as fh:
                 fh.write(text)
+            match_umask(tmp)
             os.replace(tmp, p)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -90,3 +95,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, option: str = "ou
     except OSError as err:
         raise OutputError(f"{option} {p}: cannot be written ({err.strerror or err}); free space or choose another path") from None
     return p
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter before 3.13)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def match_umask(path: str | os.PathLike[str]) -> None:
+    """chmod ``path`` (a file, or a directory and the files directly inside it) to 0666 / 0777
+    masked by the umask, as if it had been created without ``tempfile``."""
+    p = Path(path)
+    mask = current_umask()
+    if p.is_dir():
+        os.chmod(p, 0o777 & ~mask)
+        for child in p.iterdir():
+            if child.is_file():
+                os.chmod(child, 0o666 & ~mask)
+    else:
+        os.chmod(p, 0o666 & ~mask)

@@ -15,9 +15,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from genomamba.errors import CheckpointError, ConfigError
-from genomamba.fileio import match_umask
 from genomamba.models.config import GenomambaConfig
 from genomamba.models.model import GenomambaLM
+from genomamba.outputs import match_umask
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"

@@ -17,7 +17,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from genomamba.errors import CheckpointError
-from genomamba.fileio import match_umask
+from genomamba.outputs import match_umask
 
 log = logging.getLogger(__name__)
 

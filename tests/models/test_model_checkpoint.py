@@ -190,3 +190,17 @@ def test_saved_models_and_checkpoints_follow_the_umask(tmp_path, umask) -> None:
     assert mode(tmp_path / "model" / "model.safetensors") == 0o666 & ~umask
     assert mode(tmp_path / "model" / "config.json") == 0o666 & ~umask
     assert mode(tmp_path / "ckpt" / "last.ckpt") == 0o666 & ~umask
+
+
+def test_atomic_text_outputs_follow_the_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    from genomamba.outputs import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "scores.tsv", "a\tb\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "scores.tsv").stat().st_mode) == 0o644

@@ -279,8 +279,9 @@ def _sampled(n: int) -> list[int]:
     return sorted({*range(_SAMPLED_RECORDS // 4), *range(n - _SAMPLED_RECORDS // 4, n), *spread})
 
 
-def _index_mismatch(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None) -> str | None:
-    """Why the index at ``fai`` (+ ``gzi``) does not describe ``p``, or None when it does."""
+def _index_mismatch(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None, every_record: bool = False) -> str | None:
+    """Why the index at ``fai`` (+ ``gzi``) does not describe ``p``, or None when it does
+    (checks a sample of records, or ``every_record``)."""
     records = _read_fai(fai)
     if isinstance(records, str):
         return f"{fai} is not a valid .fai index: {records}"
@@ -295,7 +296,7 @@ def _index_mismatch(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None) -> str 
     except (OSError, ValueError) as err:
         return f"{p} cannot be read through its index ({err})"
     try:
-        for i in _sampled(len(records)):
+        for i in range(len(records)) if every_record else _sampled(len(records)):
             rec = records[i]
             prev_end = records[i - 1].end if i else 0
             lo = max(prev_end, rec.offset - 4096)
@@ -385,6 +386,11 @@ def _faidx(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
         ) from None
     except pyfaidx.UnsupportedCompressionFormat as err:
         raise FastaError(f"{p}: {err}") from None
+    except RuntimeError as err:  # pyfaidx: "Unhandled exception during fasta indexing" (blank lines)
+        raise FastaError(
+            f"{p}: cannot be indexed ({str(err).split('Please report')[0].strip()}): a record has blank or "
+            "inconsistent lines; reformat it (e.g. `seqkit seq -w 60`)"
+        ) from None
     except UnicodeDecodeError as err:
         raise FastaError(
             f"{p}: contains bytes that are not text ({err.reason} at byte {err.start} of a line); "
@@ -459,6 +465,14 @@ def _build_index(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
     try:
         fa = _faidx(p, tmp)
         _check_records(p, fa)
+        # pyfaidx accepts a record whose last full line ends differently ("ACGT\r\n" then
+        # "ACGT\n"); its index then points past the record and fetches read the next header.
+        if _index_mismatch(p, idx.gzi is not None, tmp.fai, tmp.gzi, every_record=True) is not None:
+            fa.close()
+            raise FastaError(
+                f"{p}: cannot be indexed: the lines of a record differ in length or in line ending (mixed \\n and "
+                "\\r\\n); reformat it with one line width and one kind of line ending (e.g. `seqkit seq -w 60`)"
+            )
         if idx.gzi is not None and tmp.gzi is not None:
             os.replace(tmp.gzi, idx.gzi)
         os.replace(tmp.fai, idx.fai)

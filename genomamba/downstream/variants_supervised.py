@@ -94,21 +94,30 @@ def read_labelled_variants(path: str | os.PathLike[str]) -> list[dict[str, Any]]
             label not 0 or 1, naming the file and line.
     """
     import csv
+    import io
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise VCFError(f"labelled variants file {path} not found; pass an existing TSV (task.labels=...)")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh, delimiter="\t")
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise VCFError(f"{path}: not a UTF-8 text TSV ({e.reason} at byte {e.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t")
+    rows: list[dict[str, Any]] = []
+    try:
         missing = [c for c in _LABEL_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise VCFError(
                 f"{path}: header lacks column(s) {missing}; a tab-separated header with "
                 f"{', '.join(_LABEL_COLUMNS)} (and optional bin) is required"
             )
-        rows: list[dict[str, Any]] = []
         for row in reader:
             line = reader.line_num
+            empty = [c for c in _LABEL_COLUMNS if not row.get(c)]
+            if empty:
+                raise VCFError(f"{path}, line {line}: empty or missing column(s) {empty}; every row needs {', '.join(_LABEL_COLUMNS)}")
             try:
                 row["pos"], row["label"] = int(row["pos"]), int(row["label"])
             except (TypeError, ValueError):
@@ -118,6 +127,8 @@ def read_labelled_variants(path: str | os.PathLike[str]) -> list[dict[str, Any]]
             if row["label"] not in (0, 1) or row["pos"] < 1:
                 raise VCFError(f"{path}, line {line}: label must be 0 or 1 and pos >= 1 (got {row['label']}, {row['pos']})")
             rows.append(row)
+    except csv.Error as e:
+        raise VCFError(f"{path}, line {reader.line_num}: not a readable TSV ({e})") from None
     if not rows:
         raise VCFError(f"{path}: no labelled variants below the header")
     return rows

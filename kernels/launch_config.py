@@ -25,10 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Fp32 tile elements per thread that stay spill-free (see the module docstring).
-FWD_ELEMS_PER_THREAD = 16
-BWD_ELEMS_PER_THREAD = 8
+FWD_ELEMS_PER_THREAD = 8
+BWD_ELEMS_PER_THREAD = 4
 MIN_WARPS = 4
-MAX_WARPS = 8
+MAX_WARPS = 16
 MIN_CHUNK = 8
 MAX_CHUNK = 64
 MAX_BLOCK_D = 4

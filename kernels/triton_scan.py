@@ -439,6 +439,8 @@ class SelectiveScanTritonFn(torch.autograd.Function):
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
             store_ckpt=any(ctx.needs_input_grad), cfg=cfg,
         )
+        # Unused outputs get None grads, not zero tensors: the backward then skips the dlast load.
+        ctx.set_materialize_grads(False)
         ctx.delta_softplus = delta_softplus
         ctx.cfg = cfg  # the backward must use the forward's chunk (the checkpoints are per chunk)
         ctx.h0_dtype = initial_state.dtype if initial_state is not None else None

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv install demo test lint bench clean triton36-env triton36-report kernel-report gpu-check
+.PHONY: venv install demo test lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -73,3 +73,19 @@ triton36-env: $(TRITON36_STAMP)
 
 triton36-report: triton36-env
 	$(TRITON36_VENV)/bin/python -m genomamba.kernels.report --arch sm_80 sm_90
+
+# `make gpu-check` on a GPU machine: the machine's own python, torch and triton (no downloads, no
+# install): the package is laid out under build/gpu-src with symlinks and put on PYTHONPATH. Runs
+# pytest -m gpu, bench_scan and bench_model on CUDA; writes $(GPU_CHECK_OUT).
+GPU_PYTHON ?= python3
+GPU_SRC := build/gpu-src
+GPU_CHECK_OUT ?= gpu_check.json
+
+gpu-src:
+	rm -rf $(GPU_SRC) && mkdir -p $(GPU_SRC)/genomamba
+	for f in $(CURDIR)/genomamba/*; do ln -s "$$f" $(GPU_SRC)/genomamba/; done
+	ln -s $(CURDIR)/kernels $(GPU_SRC)/genomamba/kernels
+	ln -s $(CURDIR)/configs $(GPU_SRC)/genomamba/configs
+
+gpu-check: gpu-src
+	cd $(GPU_SRC) && PYTHONPATH=. $(GPU_PYTHON) $(CURDIR)/benchmarks/gpu_check.py --out $(abspath $(GPU_CHECK_OUT))

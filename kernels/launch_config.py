@@ -29,7 +29,7 @@ FWD_ELEMS_PER_THREAD = 8
 BWD_ELEMS_PER_THREAD = 4
 MIN_WARPS = 4
 MAX_WARPS = 16
-MIN_CHUNK = 8
+MIN_CHUNK = 32
 MAX_CHUNK = 64
 MAX_BLOCK_D = 4
 H100_SMS = 132  # SXM5; the default when no device is queried (A100: 108)
@@ -89,8 +89,10 @@ def scan_config(
     block_n = max(2, _next_pow2(n))
     cap = min(group_block_limit(d, groups), _next_pow2(d))
     if chunk is None:
-        # The backward at one channel per program, with MAX_WARPS warps, bounds CHUNK.
-        chunk = max(MIN_CHUNK, min(MAX_CHUNK, _floor_pow2(BWD_ELEMS_PER_THREAD * 32 * MAX_WARPS // block_n)))
+        # The backward at one channel per program and MIN_WARPS warps bounds CHUNK; below MIN_CHUNK
+        # the chunk-start checkpoints (n / CHUNK floats per input element) cost more HBM traffic
+        # than extra warps do, so large states get more warps instead (d_state 64: 16 warps).
+        chunk = max(MIN_CHUNK, min(MAX_CHUNK, _floor_pow2(BWD_ELEMS_PER_THREAD * 32 * MIN_WARPS // block_n)))
 
     def pick(elems_per_thread: int) -> tuple[int, int]:
         if block_d is not None:

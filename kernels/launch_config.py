@@ -5,14 +5,19 @@ Both the launchers (``triton_scan``) and the AOT resource report (``report``) ca
 
 Why these numbers. One program owns (batch b, BLOCK_D channels) and all BLOCK_N states, and
 works on (BLOCK_D, BLOCK_N, CHUNK) fp32 tiles held in registers; a thread holds
-``BLOCK_D * BLOCK_N * CHUNK / (32 * num_warps)`` elements of each live tile. The forward keeps
-about eight such tiles live, the backward about fourteen, against 255 registers per thread:
-past that ptxas spills the state to local memory (L1/L2/HBM), the traffic a fused scan exists to
-avoid. The per-thread element budgets below are the largest that compile without spills for
-sm_80 and sm_90 with triton 3.6 and 3.9 (checked by ``python -m genomamba.kernels.report`` and
-tests/kernels/test_scan_resources.py). The forward and the backward share CHUNK (the backward
-recomputes each chunk from the forward's chunk-start checkpoint), so CHUNK follows the
-backward's budget at one channel per program.
+``BLOCK_D * BLOCK_N * CHUNK / (32 * num_warps)`` elements of each live tile, and the backward
+keeps about twice as many tiles live as the forward. Past 255 registers per thread ptxas spills
+the state to local memory (L1/L2/HBM), the traffic a fused scan exists to avoid. With the old
+fixed tiles (BLOCK_D 4, CHUNK 64, 4 warps: 32 elements per thread) the backward spilled on sm_80
+and sm_90. The budgets below (8 forward, 4 backward) compile spill-free with triton 3.6 and 3.9
+for sm_80 and sm_90 at d_state 4, 16 and 64, fp32 and bf16 inputs, using at most ~130 registers:
+headroom, because ptxas caps registers by its own occupancy heuristics (e.g. 128 at 8 warps) and
+triton 3.6 spilled at 8 backward elements per thread where 3.9 did not (checked by
+``python -m genomamba.kernels.report`` and tests/kernels/test_scan_resources.py). The forward
+and the backward share CHUNK (the backward recomputes each chunk from the forward's chunk-start
+checkpoint), so CHUNK follows the backward's budget at one channel per program and 4 warps, but
+not below 32 steps: the checkpoints cost n / CHUNK fp32 values per input element of HBM traffic,
+so a large state gets more warps instead (d_state 64: CHUNK 32, 16 backward warps).
 
 Parallelism: the grid is (batch, ceil(d / BLOCK_D)). BLOCK_D shrinks (down to 1) until the grid
 offers at least one program per SM, so batch 1-2 at d_inner 256-2048 fills an H100's 132 SMs;

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv install demo test lint bench clean
+.PHONY: venv install demo test lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,43 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+
+# AOT resource report of the Triton scan kernels (registers, spills, shared memory, occupancy) for
+# sm_80 and sm_90, compiled with the triton in .venv; no GPU needed. Exit status 1 if anything spills.
+kernel-report: install
+	$(PY) -m genomamba.kernels.report --arch sm_80 sm_90
+
+# A side venv with triton 3.6, the version on the GPU image, to check the kernels compile
+# spill-free with it too. CPU torch wheel (no CUDA build); genomamba installed without deps
+# (the kernels need only torch and triton).
+TRITON36_PYTHON ?= python3.11
+TRITON36_VENV ?= .venv-triton36
+TRITON36_STAMP := $(TRITON36_VENV)/.installed-stamp
+
+$(TRITON36_STAMP): pyproject.toml
+	$(TRITON36_PYTHON) -m venv $(TRITON36_VENV)
+	$(TRITON36_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TRITON36_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)" "triton==3.6.0" pytest
+	$(TRITON36_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $(TRITON36_STAMP)
+
+triton36-env: $(TRITON36_STAMP)
+
+triton36-report: triton36-env
+	$(TRITON36_VENV)/bin/python -m genomamba.kernels.report --arch sm_80 sm_90
+
+# `make gpu-check` on a GPU machine: the machine's own python, torch and triton (no downloads, no
+# install): the package is laid out under build/gpu-src with symlinks and put on PYTHONPATH. Runs
+# pytest -m gpu, bench_scan and bench_model on CUDA; writes $(GPU_CHECK_OUT).
+GPU_PYTHON ?= python3
+GPU_SRC := build/gpu-src
+GPU_CHECK_OUT ?= gpu_check.json
+
+gpu-src:
+	rm -rf $(GPU_SRC) && mkdir -p $(GPU_SRC)/genomamba
+	for f in $(CURDIR)/genomamba/*; do ln -s "$$f" $(GPU_SRC)/genomamba/; done
+	ln -s $(CURDIR)/kernels $(GPU_SRC)/genomamba/kernels
+	ln -s $(CURDIR)/configs $(GPU_SRC)/genomamba/configs
+
+gpu-check: gpu-src
+	cd $(GPU_SRC) && PYTHONPATH=. $(GPU_PYTHON) $(CURDIR)/benchmarks/gpu_check.py --out $(abspath $(GPU_CHECK_OUT))

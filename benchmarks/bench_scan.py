@@ -6,6 +6,15 @@ warmed up) belongs to that point alone.
 
     python benchmarks/bench_scan.py                       # CPU: batch 2, d 256, n 16, L 1024/4096/16384
     python benchmarks/bench_scan.py --device cuda         # also Triton fwd / fwd+bwd via do_bench
+    python benchmarks/bench_scan.py --roofline-only       # computed HBM floor, L 1k-64k (no timing)
+
+Roofline. For each shape the bytes that must cross HBM are computed, not measured: the
+``floor`` counts every input read once and every output written once in the input dtype
+(forward: u, delta, z, B, C in, out out; backward: u, delta, z, B, C, dout in, du, ddelta, dz,
+dB, dC out); ``as_built`` adds what the Triton kernels move on top (chunk-start checkpoints,
+fp32 gradients and their casts, zero-filled dB / dC). Time at HBM peak = bytes / bandwidth, for
+an H100 SXM (3.35 TB/s) and an A100 80GB (2.0 TB/s); a measured time divided by it says how far
+a kernel is from the bandwidth floor.
 """
 
 from __future__ import annotations
@@ -22,6 +31,58 @@ import tempfile
 import time
 
 H100_SXM_HBM_BYTES_PER_S = 3.35e12
+A100_80GB_HBM_BYTES_PER_S = 2.0e12
+ROOFLINE_DEVICES = {"h100_sxm": H100_SXM_HBM_BYTES_PER_S, "a100_80gb": A100_80GB_HBM_BYTES_PER_S}
+ROOFLINE_LENGTHS = [1024, 2048, 4096, 8192, 16384, 32768, 65536]
+
+
+def scan_bytes(batch: int, d: int, n: int, L: int, elem_bytes: int, chunk: int) -> dict[str, int]:
+    """HBM bytes of one selective scan (D skip and z gate, as the model calls it).
+
+    ``floor_*``: inputs read once and outputs written once in the input dtype. ``as_built_*``:
+    plus the Triton kernels' chunk-start checkpoints (fp32, n per channel per chunk), fp32
+    du / ddelta / dz / dB / dC and their casts back to the input dtype, and the zero fill of dB / dC.
+    """
+    act = batch * d * L  # u, delta, z, out, dout, du, ddelta, dz
+    bc = batch * n * L  # B, C, dB, dC
+    small = (2 * d * n + 2 * d) * 4  # A, dA, D, dD (fp32)
+    ckpt = batch * d * -(-L // chunk) * n * 4
+    last = batch * d * n * 4
+    floor_fwd = (3 * act + 2 * bc) * elem_bytes + act * elem_bytes + small // 2
+    floor_bwd = (4 * act + 2 * bc) * elem_bytes + (3 * act + 2 * bc) * elem_bytes + small
+    casts = 0 if elem_bytes == 4 else (3 * act + 2 * bc) * (4 + elem_bytes)
+    as_built_fwd_train = floor_fwd + ckpt + last
+    as_built_bwd = (
+        (4 * act + 2 * bc) * elem_bytes + ckpt  # reads
+        + 3 * act * 4 + 2 * bc * 4 * 2  # fp32 du, ddelta, dz; dB, dC zero fill + result
+        + casts + small
+    )
+    return {
+        "floor_fwd": floor_fwd, "floor_bwd": floor_bwd, "floor_fwd_bwd": floor_fwd + floor_bwd,
+        "as_built_fwd_infer": floor_fwd + last, "as_built_fwd_train": as_built_fwd_train,
+        "as_built_bwd": as_built_bwd, "as_built_fwd_bwd": as_built_fwd_train + as_built_bwd,
+    }
+
+
+def roofline(batch: int, d: int, n: int, lengths: list[int]) -> list[dict]:
+    """Bytes and predicted time at HBM peak per (dtype, L), with the CHUNK the launcher picks."""
+    from genomamba.kernels.launch_config import scan_config
+
+    chunk = scan_config(batch, d, n).chunk
+    rows = []
+    for dtype, elem in (("float32", 4), ("bfloat16", 2)):
+        for L in lengths:
+            b = scan_bytes(batch, d, n, L, elem, chunk)
+            row: dict = {"dtype": dtype, "L": L, "chunk": chunk, "bytes": b}
+            for dev, bw in ROOFLINE_DEVICES.items():
+                row[f"floor_ms_{dev}"] = {
+                    "fwd": 1e3 * b["floor_fwd"] / bw,
+                    "fwd_bwd": 1e3 * b["floor_fwd_bwd"] / bw,
+                    "fwd_bwd_as_built": 1e3 * b["as_built_fwd_bwd"] / bw,
+                    "fwd_bwd_ns_per_token": 1e9 * b["floor_fwd_bwd"] / bw / (batch * L),
+                }
+            rows.append(row)
+    return rows
 
 
 def _rss_mb() -> float:
@@ -144,6 +205,7 @@ def _bench_cuda(args: argparse.Namespace) -> list[dict]:
     import torch
     import triton.testing
     from genomamba.kernels import selective_scan
+    from genomamba.kernels.launch_config import scan_config
 
     rows = []
     for dtype in (torch.float32, torch.bfloat16):
@@ -160,19 +222,23 @@ def _bench_cuda(args: argparse.Namespace) -> list[dict]:
 
             t_fwd = triton.testing.do_bench(fwd) * 1e-3
             t_fb = triton.testing.do_bench(fwd_bwd, grad_to_none=leaves) * 1e-3
-            # Bytes that must cross HBM at least once: fwd reads u, delta, z, B, C and writes out;
-            # bwd re-reads those, reads dout and writes du, ddelta, dz, dB, dC (fp32).
-            size = lambda k: x[k].numel() * x[k].element_size()  # noqa: E731
-            act = x["u"].numel()
-            fwd_bytes = size("u") + size("delta") + size("z") + size("B") + size("C") + size("u")
-            bwd_bytes = fwd_bytes + act * x["u"].element_size() + 3 * act * 4 + 2 * x["B"].numel() * 4
+            # Floor bytes (inputs read once, outputs written once): see scan_bytes.
+            b = scan_bytes(args.batch, args.d, args.n, L, x["u"].element_size(),
+                           scan_config(args.batch, args.d, args.n).chunk)
+            fwd_bytes, fb_bytes = b["floor_fwd"], b["floor_fwd_bwd"]
+            peak = args.peak_bw or H100_SXM_HBM_BYTES_PER_S
             rows.append({
                 "backend": "triton", "dtype": str(dtype).removeprefix("torch."), "L": L,
                 "fwd_ms": t_fwd * 1e3, "fwd_bwd_ms": t_fb * 1e3,
+                "fwd_us_per_token": 1e6 * t_fwd / (args.batch * L),
+                "fwd_bwd_us_per_token": 1e6 * t_fb / (args.batch * L),
                 "fwd_GBps": fwd_bytes / t_fwd / 1e9,
-                "fwd_pct_hbm_peak_h100_sxm": 100 * fwd_bytes / t_fwd / H100_SXM_HBM_BYTES_PER_S,
-                "fwd_bwd_GBps": (fwd_bytes + bwd_bytes) / t_fb / 1e9,
-                "fwd_bwd_pct_hbm_peak_h100_sxm": 100 * (fwd_bytes + bwd_bytes) / t_fb / H100_SXM_HBM_BYTES_PER_S,
+                "fwd_bwd_GBps": fb_bytes / t_fb / 1e9,
+                "peak_bw_Bps": peak,
+                "fwd_frac_of_peak": fwd_bytes / t_fwd / peak,
+                "fwd_bwd_frac_of_peak": fb_bytes / t_fb / peak,
+                # Measured time over the bandwidth floor on this device (goal: <= 1.5 at L >= 4096).
+                "fwd_bwd_time_over_floor": t_fb / (fb_bytes / peak),
                 "peak_cuda_mem_mb": torch.cuda.max_memory_allocated() / 2**20,
             })
             torch.cuda.reset_peak_memory_stats()
@@ -189,12 +255,28 @@ def main() -> None:
     p.add_argument("--ref-max-len", type=int, default=4096,
                    help="longest L at which the per-step reference is run; longer ones are extrapolated")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--roofline-only", action="store_true",
+                   help="print the computed HBM roofline for L 1k-64k and exit (nothing is timed)")
+    p.add_argument("--peak-bw", type=float, default=None,
+                   help="HBM bytes/s of the CUDA device for the fraction-of-peak figures (default: H100 SXM)")
+    p.add_argument("--skip-cpu", action="store_true", help="with --device cuda: only the CUDA points")
+    p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--backend", default="cpu", help=argparse.SUPPRESS)
     p.add_argument("--L", type=int, default=1024, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(_worker(args)))
+        return
+    shape = {"batch": args.batch, "d": args.d, "n": args.n, "D": True, "z": True}
+    if args.roofline_only:
+        _emit({"shape": shape, "roofline": roofline(args.batch, args.d, args.n, ROOFLINE_LENGTHS)}, args.out)
+        return
+    if args.skip_cpu:
+        report = {"shape": shape, "roofline": roofline(args.batch, args.d, args.n, ROOFLINE_LENGTHS)}
+        if args.device == "cuda":
+            report["cuda"] = _bench_cuda(args)
+        _emit(report, args.out)
         return
 
     import numba
@@ -238,9 +320,18 @@ def main() -> None:
         "fwd_bwd": rows[hi]["cpu_path"]["fwd_bwd_s"] / rows[lo]["cpu_path"]["fwd_bwd_s"],
         "length_ratio": hi / lo,
     }
+    report["roofline"] = roofline(args.batch, args.d, args.n, ROOFLINE_LENGTHS)
     if args.device == "cuda":
         report["cuda"] = _bench_cuda(args)
-    print(json.dumps(report, indent=2))
+    _emit(report, args.out)
+
+
+def _emit(report: dict, out: str | None) -> None:
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        with open(out, "w") as fh:
+            fh.write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -24,14 +24,15 @@ reach HBM. dB / dC are shared by all channels of a group, so blocks add them ato
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import triton
 import triton.language as tl
+from genomamba.kernels.launch_config import ScanConfig, scan_config
 from torch import Tensor
 
-DEFAULT_CHUNK = 64
-DEFAULT_BLOCK_D = 4
 _SOFTPLUS_THRESHOLD = 20.0
 
 
@@ -253,31 +254,40 @@ def _as_grouped(BC: Tensor) -> Tensor:
     return (BC.unsqueeze(1) if BC.dim() == 3 else BC).contiguous()
 
 
-def _block_d(d: int, groups: int, block_d: int) -> int:
-    # A block must not straddle two groups (dB/dC are summed per block before the atomic add).
-    if groups > 1:
-        dpg = d // groups
-        block_d = min(block_d, dpg & -dpg)  # largest power of two dividing dpg
-    return max(1, min(block_d, triton.next_power_of_2(d)))
+@dataclass(frozen=True)
+class KernelLaunch:
+    """One kernel launch, fully assembled: what the launcher runs and what the AOT report compiles.
 
-
-def _selective_scan_fwd(
-    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
-    delta_bias: Tensor | None, delta_softplus: bool, initial_state: Tensor | None,
-    store_ckpt: bool, chunk: int = DEFAULT_CHUNK, block_d: int = DEFAULT_BLOCK_D,
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Launch the forward kernel.
-
-    Returns out (b, d, L) in u.dtype, last_state (b, d, n) fp32, and the chunk-start states
-    (b, d, ceil(L / chunk), n) fp32 when ``store_ckpt``.
+    ``args`` are the positional runtime arguments (tensors and ints), ``constexprs`` the
+    ``tl.constexpr`` keyword arguments; ``grid`` is (batch, channel blocks).
     """
+
+    kernel: Any
+    grid: tuple[int, int]
+    args: tuple
+    constexprs: dict[str, int | bool]
+    num_warps: int
+
+    @property
+    def programs(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def run(self, device: torch.device) -> None:
+        with torch.cuda.device(device) if device.type == "cuda" else nullcontext():
+            self.kernel[self.grid](*self.args, **self.constexprs, num_warps=self.num_warps)
+
+
+def _prepare_fwd(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool, initial_state: Tensor | None, store_ckpt: bool,
+    cfg: ScanConfig,
+) -> tuple[KernelLaunch, Tensor, Tensor, Tensor | None]:
+    """Allocate the forward's outputs and assemble its launch (works on meta tensors too)."""
     batch, d, L = u.shape
     n = A.shape[1]
     Bg, Cg = _as_grouped(B), _as_grouped(C)
     groups = Bg.shape[1]
     assert d % groups == 0 and Cg.shape == Bg.shape == (batch, groups, n, L)
-    assert chunk >= 2 and chunk & (chunk - 1) == 0, "chunk must be a power of two"
-    assert block_d >= 1 and block_d & (block_d - 1) == 0, "block_d must be a power of two"
     u, delta = u.contiguous(), delta.contiguous()
     z = z.contiguous() if z is not None else None
     D = D.contiguous() if D is not None else None  # (d,) read with unit stride
@@ -285,13 +295,14 @@ def _selective_scan_fwd(
     assert delta.shape == u.shape and (z is None or z.shape == u.shape)
     out = torch.empty_like(u)
     last = torch.empty(batch, d, n, device=u.device, dtype=torch.float32)
-    n_chunks = triton.cdiv(L, chunk)
+    n_chunks = triton.cdiv(L, cfg.chunk)
     ckpt = torch.empty(batch, d, max(n_chunks, 1), n, device=u.device, dtype=torch.float32) if store_ckpt else last
     h0 = initial_state.contiguous() if initial_state is not None else last
-    bd = _block_d(d, groups, block_d)
-    grid = (batch, triton.cdiv(d, bd))
-    with torch.cuda.device(u.device) if u.is_cuda else nullcontext():
-        _selective_scan_fwd_kernel[grid](
+    bd = cfg.fwd_block_d
+    launch = KernelLaunch(
+        _selective_scan_fwd_kernel,
+        (batch, triton.cdiv(d, bd)),
+        (
             u, delta, A, Bg, Cg, D if D is not None else u, z if z is not None else u,
             delta_bias if delta_bias is not None else u, h0, out, last, ckpt,
             d, L, n, d // groups, n_chunks,
@@ -300,20 +311,43 @@ def _selective_scan_fwd(
             A.stride(0), A.stride(1),
             last.stride(0), last.stride(1), last.stride(2),
             *(ckpt.stride() if store_ckpt else (0, 0, 0, 0)),
-            BLOCK_D=bd, BLOCK_N=max(2, triton.next_power_of_2(n)), CHUNK=chunk,
+        ),
+        dict(
+            BLOCK_D=bd, BLOCK_N=cfg.block_n, CHUNK=cfg.chunk,
             HAS_D=D is not None, HAS_Z=z is not None, HAS_DBIAS=delta_bias is not None,
             HAS_H0=initial_state is not None, SOFTPLUS=bool(delta_softplus), STORE_CKPT=store_ckpt,
-        )
-    return out, last, (ckpt if store_ckpt else None)
+        ),
+        cfg.fwd_warps,
+    )
+    return launch, out, last, (ckpt if store_ckpt else None)
 
 
-def _selective_scan_bwd(
+def _selective_scan_fwd(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool, initial_state: Tensor | None,
+    store_ckpt: bool, cfg: ScanConfig,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Launch the forward kernel.
+
+    Returns out (b, d, L) in u.dtype, last_state (b, d, n) fp32, and the chunk-start states
+    (b, d, ceil(L / chunk), n) fp32 when ``store_ckpt``.
+    """
+    launch, out, last, ckpt = _prepare_fwd(
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, store_ckpt, cfg
+    )
+    launch.run(u.device)
+    return out, last, ckpt
+
+
+def _prepare_bwd(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
     delta_bias: Tensor | None, delta_softplus: bool, ckpt: Tensor, dout: Tensor, dlast: Tensor | None,
-    chunk: int = DEFAULT_CHUNK, block_d: int = DEFAULT_BLOCK_D,
-) -> tuple[Tensor, ...]:
-    """Launch the backward kernel. Returns fp32 (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias, dh0)
-    with dB/dC in the (b, g, n, L) layout and None for absent optional inputs."""
+    cfg: ScanConfig,
+) -> tuple[KernelLaunch, tuple[Tensor, ...]]:
+    """Allocate the backward's fp32 outputs and assemble its launch (works on meta tensors too).
+
+    Returns the launch and (du, ddelta, dz, dA_partial, dB, dC, dD_partial, ddelta_bias_partial, dh0).
+    """
     batch, d, L = u.shape
     n = A.shape[1]
     Bg, Cg = _as_grouped(B), _as_grouped(C)
@@ -333,25 +367,44 @@ def _selective_scan_bwd(
     ddb_p = torch.empty(batch, d, **f32)
     dh0 = torch.empty(batch, d, n, **f32)
     dlast_c = dlast.contiguous() if dlast is not None else dh0
-    assert ckpt.shape[2] == max(triton.cdiv(L, chunk), 1)
-    bd = _block_d(d, groups, block_d)
-    grid = (batch, triton.cdiv(d, bd))
-    with torch.cuda.device(u.device) if u.is_cuda else nullcontext():
-        _selective_scan_bwd_kernel[grid](
+    assert ckpt.shape[2] == max(triton.cdiv(L, cfg.chunk), 1)
+    bd = cfg.bwd_block_d
+    launch = KernelLaunch(
+        _selective_scan_bwd_kernel,
+        (batch, triton.cdiv(d, bd)),
+        (
             u, delta, A, Bg, Cg, D if D is not None else u, z if z is not None else u,
             delta_bias if delta_bias is not None else u, ckpt, dout, dlast_c,
             du, ddelta, dz, dA_p, dB, dC, dD_p, ddb_p, dh0,
-            d, L, n, d // groups, triton.cdiv(L, chunk),
+            d, L, n, d // groups, triton.cdiv(L, cfg.chunk),
             u.stride(0), u.stride(1), u.stride(2),
             Bg.stride(0), Bg.stride(1), Bg.stride(2), Bg.stride(3),
             A.stride(0), A.stride(1),
             dh0.stride(0), dh0.stride(1), dh0.stride(2),
             *ckpt.stride(),
             dD_p.stride(0), dD_p.stride(1),
-            BLOCK_D=bd, BLOCK_N=max(2, triton.next_power_of_2(n)), CHUNK=chunk,
+        ),
+        dict(
+            BLOCK_D=bd, BLOCK_N=cfg.block_n, CHUNK=cfg.chunk,
             HAS_D=D is not None, HAS_Z=z is not None, HAS_DBIAS=delta_bias is not None,
             HAS_DLAST=dlast is not None, SOFTPLUS=bool(delta_softplus),
-        )
+        ),
+        cfg.bwd_warps,
+    )
+    return launch, (du, ddelta, dz, dA_p, dB, dC, dD_p, ddb_p, dh0)
+
+
+def _selective_scan_bwd(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool, ckpt: Tensor, dout: Tensor, dlast: Tensor | None,
+    cfg: ScanConfig,
+) -> tuple[Tensor, ...]:
+    """Launch the backward kernel. Returns fp32 (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias, dh0)
+    with dB/dC in the (b, g, n, L) layout and None for absent optional inputs."""
+    launch, (du, ddelta, dz, dA_p, dB, dC, dD_p, ddb_p, dh0) = _prepare_bwd(
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, ckpt, dout, dlast, cfg
+    )
+    launch.run(u.device)
     return (
         du, ddelta, dA_p.sum(0), dB, dC,
         dD_p.sum(0) if D is not None else None,
@@ -361,17 +414,35 @@ def _selective_scan_bwd(
     )
 
 
+def _num_sms(device: torch.device) -> int | None:
+    if device.type != "cuda":
+        return None
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def config_for(
+    u: Tensor, A: Tensor, B: Tensor, chunk: int | None = None, block_d: int | None = None
+) -> ScanConfig:
+    """The launch configuration for these inputs (u (b, d, L), A (d, n), B (b, [g,] n, L)) on u's device."""
+    batch, d, _ = u.shape
+    groups = B.shape[1] if B.dim() == 4 else 1
+    return scan_config(batch, d, A.shape[1], groups, num_sms=_num_sms(u.device), chunk=chunk, block_d=block_d)
+
+
 class SelectiveScanTritonFn(torch.autograd.Function):
     """Saves the inputs and the chunk-start states; the backward recomputes everything else."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, chunk, block_d):
+        cfg = config_for(u, A, B, chunk, block_d)
         out, last, ckpt = _selective_scan_fwd(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
-            store_ckpt=any(ctx.needs_input_grad), chunk=chunk, block_d=block_d,
+            store_ckpt=any(ctx.needs_input_grad), cfg=cfg,
         )
+        # Unused outputs get None grads, not zero tensors: the backward then skips the dlast load.
+        ctx.set_materialize_grads(False)
         ctx.delta_softplus = delta_softplus
-        ctx.chunk, ctx.block_d = chunk, block_d
+        ctx.cfg = cfg  # the backward must use the forward's chunk (the checkpoints are per chunk)
         ctx.h0_dtype = initial_state.dtype if initial_state is not None else None
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, ckpt)
         return out, last
@@ -382,8 +453,7 @@ class SelectiveScanTritonFn(torch.autograd.Function):
         if dout is None:
             dout = torch.zeros_like(u)
         du, ddelta, dA, dB, dC, dD, dz, ddb, dh0 = _selective_scan_bwd(
-            u, delta, A, B, C, D, z, delta_bias, ctx.delta_softplus, ckpt, dout, dlast,
-            chunk=ctx.chunk, block_d=ctx.block_d,
+            u, delta, A, B, C, D, z, delta_bias, ctx.delta_softplus, ckpt, dout, dlast, cfg=ctx.cfg,
         )
         if B.dim() == 3:
             dB, dC = dB.squeeze(1), dC.squeeze(1)
@@ -402,14 +472,15 @@ def selective_scan_triton(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
     z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False,
     return_last_state: bool = False, initial_state: Tensor | None = None,
-    chunk: int = DEFAULT_CHUNK, block_d: int = DEFAULT_BLOCK_D,
+    chunk: int | None = None, block_d: int | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Triton selective scan; same contract as ``selective_scan_ref`` (fp32 or fp16/bf16 inputs).
 
     Args:
         u, delta: (batch, d, L).  A: (d, n).  B, C: (batch, n, L) or (batch, g, n, L).
         D, delta_bias: optional (d,).  z: optional (batch, d, L).  initial_state: optional (batch, d, n).
-        chunk: time steps per associative scan (power of two).  block_d: channels per program.
+        chunk, block_d: override the tile sizes :func:`~genomamba.kernels.launch_config.scan_config`
+            picks (powers of two; time steps per associative scan, channels per program).
 
     Returns:
         out (batch, d, L) in u.dtype; with ``return_last_state`` also the fp32 (batch, d, n) state.
@@ -420,4 +491,4 @@ def selective_scan_triton(
     return (out, last) if return_last_state else out
 
 
-__all__ = ["selective_scan_triton", "SelectiveScanTritonFn", "DEFAULT_CHUNK", "DEFAULT_BLOCK_D"]
+__all__ = ["selective_scan_triton", "SelectiveScanTritonFn", "KernelLaunch", "config_for"]

@@ -157,7 +157,8 @@ class MambaMixer(nn.Module):
             B.transpose(1, 2),
             C.transpose(1, 2),
             D=self.D.float(),
-            z=z.transpose(1, 2),
+            # z follows xc's dtype: under CPU autocast in_proj gives bf16 while the CPU conv gives fp32.
+            z=z.to(xc.dtype).transpose(1, 2),
             return_last_state=True,
             initial_state=cache.ssm if cache is not None else None,
         )

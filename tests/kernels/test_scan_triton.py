@@ -80,6 +80,21 @@ def test_triton_interpreter_matches_reference_bf16() -> None:
     _compare(_triton_interp, x, softplus=True, ret_last=True, rtol=1e-2, atol=1e-2, ref_x=x32)
 
 
+def test_triton_interpreter_matches_reference_at_gpu_tile_sizes() -> None:
+    # The launch configuration a GPU gets (d_state 16: CHUNK 32, one channel per program, 4 warps),
+    # not the small interpreter tiles above: two chunks, the second partial.
+    x = make_scan_inputs(1, 2, 16, 40, has_h0=True, device=_device())
+    _compare(selective_scan_triton_auto, x, softplus=True, ret_last=True, rtol=1e-4, atol=1e-5)
+
+
+def selective_scan_triton_auto(**kw):
+    from genomamba.kernels.triton_scan import config_for, selective_scan_triton
+
+    cfg = config_for(kw["u"], kw["A"], kw["B"])
+    assert (cfg.chunk, cfg.fwd_block_d, cfg.bwd_block_d) == (32, 1, 1)
+    return selective_scan_triton(**kw)
+
+
 def test_dispatch_triton_backend_runs_the_triton_function() -> None:
     x = make_scan_inputs(1, 2, 2, 3, device=_device())
     x["u"].requires_grad_()

@@ -1,0 +1,121 @@
+"""Launch configuration of the Triton selective scan: the one place that picks tile sizes and warps.
+
+Both the launchers (``triton_scan``) and the AOT resource report (``report``) call
+:func:`scan_config`, so what the report compiles is what runs. Pure Python, no triton import.
+
+Why these numbers. One program owns (batch b, BLOCK_D channels) and all BLOCK_N states, and
+works on (BLOCK_D, BLOCK_N, CHUNK) fp32 tiles held in registers; a thread holds
+``BLOCK_D * BLOCK_N * CHUNK / (32 * num_warps)`` elements of each live tile, and the backward
+keeps about twice as many tiles live as the forward. Past 255 registers per thread ptxas spills
+the state to local memory (L1/L2/HBM), the traffic a fused scan exists to avoid. With the old
+fixed tiles (BLOCK_D 4, CHUNK 64, 4 warps: 32 elements per thread) the backward spilled on sm_80
+and sm_90. The budgets below (8 forward, 4 backward) compile spill-free with triton 3.6 and 3.9
+for sm_80 and sm_90 at d_state 4, 16 and 64, fp32 and bf16 inputs, using at most ~130 registers:
+headroom, because ptxas caps registers by its own occupancy heuristics (e.g. 128 at 8 warps) and
+triton 3.6 spilled at 8 backward elements per thread where 3.9 did not (checked by
+``python -m genomamba.kernels.report`` and tests/kernels/test_scan_resources.py). The forward
+and the backward share CHUNK (the backward recomputes each chunk from the forward's chunk-start
+checkpoint), so CHUNK follows the backward's budget at one channel per program and 4 warps, but
+not below 32 steps: the checkpoints cost n / CHUNK fp32 values per input element of HBM traffic,
+so a large state gets more warps instead (d_state 64: CHUNK 32, 16 backward warps).
+
+Parallelism: the grid is (batch, ceil(d / BLOCK_D)). BLOCK_D shrinks (down to 1) until the grid
+offers at least one program per SM, so batch 1-2 at d_inner 256-2048 fills an H100's 132 SMs;
+larger BLOCK_D is only used when there are programs to spare (it amortises the dB / dC atomics
+over more channels, which are summed inside the program first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Fp32 tile elements per thread that stay spill-free (see the module docstring).
+FWD_ELEMS_PER_THREAD = 8
+BWD_ELEMS_PER_THREAD = 4
+MIN_WARPS = 4
+MAX_WARPS = 16
+MIN_CHUNK = 32
+MAX_CHUNK = 64
+MAX_BLOCK_D = 4
+H100_SMS = 132  # SXM5; the default when no device is queried (A100: 108)
+SMS_BY_ARCH = {80: 108, 86: 84, 89: 128, 90: 132}
+
+
+def _next_pow2(x: int) -> int:
+    return 1 << max(0, int(x) - 1).bit_length()
+
+
+def _floor_pow2(x: int) -> int:
+    return 1 << (max(1, int(x)).bit_length() - 1)
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Tile sizes and warps for one scan call. ``chunk`` is shared by forward and backward."""
+
+    chunk: int
+    block_n: int
+    fwd_block_d: int
+    bwd_block_d: int
+    fwd_warps: int
+    bwd_warps: int
+
+    def programs(self, batch: int, d: int) -> dict[str, int]:
+        """Programs in the forward and backward grids for (batch, d)."""
+        return {"fwd": batch * -(-d // self.fwd_block_d), "bwd": batch * -(-d // self.bwd_block_d)}
+
+
+def group_block_limit(d: int, groups: int) -> int:
+    """Largest BLOCK_D that keeps a block inside one group of B / C (dB / dC are summed per block)."""
+    if groups > 1:
+        dpg = d // groups
+        return dpg & -dpg  # largest power of two dividing the channels per group
+    return 1 << 30
+
+
+def scan_config(
+    batch: int, d: int, n: int, groups: int = 1, *, num_sms: int | None = None,
+    chunk: int | None = None, block_d: int | None = None, num_warps: int | None = None,
+) -> ScanConfig:
+    """Pick the launch configuration for u (batch, d, L), A (d, n), B/C with ``groups`` groups.
+
+    Args:
+        num_sms: streaming multiprocessors of the target (default: an H100 SXM's 132).
+        chunk, block_d, num_warps: overrides (powers of two), e.g. small tiles for interpreter
+            tests; block_d is still capped by the group structure and by d.
+
+    The configuration depends on n (register budget) and on batch * d (parallelism), not on L or
+    the dtype: inputs are converted to fp32 on load, so the tiles are fp32 for fp16/bf16 inputs too.
+    """
+    for name, v in (("chunk", chunk), ("block_d", block_d), ("num_warps", num_warps)):
+        assert v is None or (v >= 1 and v & (v - 1) == 0), f"{name} must be a power of two"
+    assert chunk is None or chunk >= 2, "chunk must be at least 2"
+    sms = num_sms or H100_SMS
+    block_n = max(2, _next_pow2(n))
+    cap = min(group_block_limit(d, groups), _next_pow2(d))
+    if chunk is None:
+        # The backward at one channel per program and MIN_WARPS warps bounds CHUNK; below MIN_CHUNK
+        # the chunk-start checkpoints (n / CHUNK floats per input element) cost more HBM traffic
+        # than extra warps do, so large states get more warps instead (d_state 64: 16 warps).
+        chunk = max(MIN_CHUNK, min(MAX_CHUNK, _floor_pow2(BWD_ELEMS_PER_THREAD * 32 * MIN_WARPS // block_n)))
+
+    def pick(elems_per_thread: int) -> tuple[int, int]:
+        if block_d is not None:
+            bd = max(1, min(block_d, cap))
+        else:
+            # More channels per program only while they fit MIN_WARPS warps: more warps need
+            # cross-warp scans (shared memory, more registers) and leave fewer blocks per SM.
+            fit = _floor_pow2(max(1, elems_per_thread * 32 * MIN_WARPS // (block_n * chunk)))
+            bd = max(1, min(MAX_BLOCK_D, cap, fit))
+            while bd > 1 and batch * -(-d // bd) < sms:
+                bd //= 2
+        warps = num_warps or max(MIN_WARPS, min(MAX_WARPS, _next_pow2(-(-bd * block_n * chunk // (32 * elems_per_thread)))))
+        return bd, warps
+
+    fwd_bd, fwd_warps = pick(FWD_ELEMS_PER_THREAD)
+    bwd_bd, bwd_warps = pick(BWD_ELEMS_PER_THREAD)
+    return ScanConfig(chunk=chunk, block_n=block_n, fwd_block_d=fwd_bd, bwd_block_d=bwd_bd,
+                      fwd_warps=fwd_warps, bwd_warps=bwd_warps)
+
+
+__all__ = ["ScanConfig", "scan_config", "group_block_limit", "H100_SMS", "SMS_BY_ARCH"]

@@ -6,16 +6,19 @@
 #   tests/slurm/cluster.sh stop DIR       # stop the daemons started in DIR
 #   source DIR/env                        # SLURM_CONF=DIR/slurm.conf for sbatch/squeue/scontrol
 #
-# Everything (munge key and socket, slurm.conf, spool, state, logs, pid files) lives in DIR, so
-# the cluster leaves no trace outside it and does not touch a system munge or slurm. The ports
-# are SLURM_TEST_PORT and SLURM_TEST_PORT+1 (default 16817/16818), away from slurm's defaults.
+# Everything (munge key and socket, slurm.conf, spool, state, logs, pid files) lives in DIR and
+# a system munge or slurm is not touched. The one thing outside DIR is a symlink
+# /etc/slurm/slurm.conf -> DIR/slurm.conf while the cluster runs (only where no real config
+# exists; removed by `stop`). The ports are SLURM_TEST_PORT and SLURM_TEST_PORT+1 (default
+# 16817/16818), away from slurm's defaults.
 #
-# The node is declared with 8 CPUs, 32 GB and one (count-only) GPU whatever the machine has
+# The node is declared with 16 CPUs, 32 GB and one (count-only) GPU whatever the machine has
 # (SlurmdParameters=config_overrides), so the shipped Snakemake profile, which asks for 8 threads
 # and a `gpu` partition with gres gpu:1, is submitted unchanged. No job here uses a GPU.
 set -euo pipefail
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
+SYSTEM_CONF=/etc/slurm/slurm.conf
 
 install_packages() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
@@ -100,12 +103,21 @@ KillWait=30
 # Finished jobs stay visible to squeue for 10 minutes (there is no sacct without slurmdbd).
 MinJobAge=600
 InactiveLimit=0
-NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=32000 Gres=gpu:1 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=16 RealMemory=32000 Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$host MaxTime=INFINITE State=UP
 EOF
     echo "export SLURM_CONF=$dir/slurm.conf" >"$dir/env"
     export SLURM_CONF="$dir/slurm.conf"
+    # Commands that drop SLURM_* from their environment (snakemake's slurm-jobstep executor
+    # does, before its nested srun) read the compiled-in default /etc/slurm/slurm.conf: point it
+    # here, unless it belongs to a real cluster (a regular file), which is left alone.
+    if [ ! -e "$SYSTEM_CONF" ] || [ -L "$SYSTEM_CONF" ]; then
+        mkdir -p "$(dirname "$SYSTEM_CONF")"
+        ln -sfn "$dir/slurm.conf" "$SYSTEM_CONF"
+    else
+        echo "cluster.sh: $SYSTEM_CONF is a real cluster's config; jobs that drop SLURM_CONF will use it" >&2
+    fi
 
     slurmctld -f "$dir/slurm.conf"
     slurmd -f "$dir/slurm.conf" -N "$host"
@@ -119,6 +131,9 @@ EOF
 stop() {
     local dir
     dir=$(realpath -m "$1")
+    if [ -L "$SYSTEM_CONF" ] && [ "$(readlink "$SYSTEM_CONF")" = "$dir/slurm.conf" ]; then
+        rm -f "$SYSTEM_CONF"
+    fi
     # Daemons are stopped by the pids they wrote, never by name (other clusters may run here).
     for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
         [ -f "$pidfile" ] || continue

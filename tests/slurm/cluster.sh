@@ -12,7 +12,7 @@
 # exists; removed by `stop`). The ports are SLURM_TEST_PORT and SLURM_TEST_PORT+1 (default
 # 16817/16818), away from slurm's defaults.
 #
-# The node is declared with 16 CPUs, 32 GB and one (count-only) GPU whatever the machine has
+# The node is declared with 16 CPUs, 32 GB and one GPU (an empty stand-in device file) whatever the machine has
 # (SlurmdParameters=config_overrides), so the shipped Snakemake profile, which asks for 8 threads
 # and a `gpu` partition with gres gpu:1, is submitted unchanged. No job here uses a GPU.
 set -euo pipefail

@@ -74,5 +74,3 @@ def test_species_workflow_runs_through_the_slurm_profile(slurm, tiny_model: Path
     assert "gpu:1" in embed[4], embed
     kmer = by_rule["kmer_features"][0]
     assert kmer[0] == "cpu" and kmer[1] == "1" and kmer[2] == "4000M" and kmer[3] == "30:00", kmer
-    slurm_logs = list((work / ".snakemake" / "slurm_logs").rglob("*.log"))
-    assert len(slurm_logs) >= 5, slurm_logs

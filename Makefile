@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv install demo test lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
+.PHONY: venv install demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ demo: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# `make test-slurm`: the `slurm`-marked tests against a real single-node cluster (slurmctld,
+# slurmd, munged) that the tests start themselves, or the one SLURM_CONF points at. Needs root
+# and `tests/slurm/cluster.sh install` (apt-get install slurm-wlm munge) once.
+test-slurm: install
+	$(PY) -m pytest -m slurm tests/slurm $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check genomamba kernels tests benchmarks

@@ -123,6 +123,7 @@ class GenomeDataModule(L.LightningDataModule):
         self.splits: dict[str, list[list[Interval]]] = {}
         self.datasets: dict[str, RandomWindowDataset | TilingWindowDataset] = {}
         self._train_sampler: EpochKeySampler | None = None
+        self._resume: tuple[int, int] | None = None  # (epoch, consumed keys) from a checkpoint
 
     # ----------------------------------------------------------------------------- setup
     def prepare_data(self) -> None:
@@ -238,9 +239,17 @@ class GenomeDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        if self._train_sampler is None or self._train_sampler.num_samples != self.train_samples_per_epoch:
-            self._train_sampler = EpochKeySampler(self.train_samples_per_epoch)
-        return self._loader("train", sampler=self._train_sampler, drop_last=True)
+        # Under DDP each rank draws its own share of the key stream (see EpochKeySampler); the
+        # sampler is a DistributedSampler, so Lightning leaves it as it is.
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        s = self._train_sampler
+        if s is None or (s.num_samples, s.rank, s.num_replicas) != (self.train_samples_per_epoch, rank, world):
+            s = EpochKeySampler(self.train_samples_per_epoch, epoch=s.epoch if s else 0, rank=rank, num_replicas=world)
+            self._train_sampler = s
+        if self._resume is not None:
+            s.resume_at(*self._resume)
+            self._resume = None
+        return self._loader("train", sampler=s, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
@@ -253,26 +262,24 @@ class GenomeDataModule(L.LightningDataModule):
         return len(self.label_names)
 
     def state_dict(self) -> dict[str, Any]:
-        """Where the training window stream stands: the epoch and, on a single process, the
-        windows of it already trained on (so ``ckpt_path=last`` continues mid-epoch exactly)."""
+        """Where the training window stream stands: the epoch and the keys of it already trained
+        on by all ranks together (so ``ckpt_path=last`` continues mid-epoch exactly, each DDP
+        rank with its own share of the stream)."""
         trainer = self.trainer
         if trainer is None:
             return {"train_epoch": self._train_sampler.epoch if self._train_sampler else 0, "train_consumed": 0}
-        consumed = 0
-        if trainer.world_size == 1:
-            # batches already through training_step in this epoch (Lightning's own counter)
-            consumed = trainer.fit_loop.epoch_loop.batch_progress.current.processed * self.batch_size
-        # Under DDP the per-rank shards restart the epoch: the skip would have to be re-sharded.
+        # batches already through training_step in this epoch (Lightning's own counter), on every rank
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        consumed = batches * self.batch_size * trainer.world_size
         return {"train_epoch": int(trainer.current_epoch), "train_consumed": int(consumed)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if self._train_sampler is None or self._train_sampler.num_samples != self.train_samples_per_epoch:
-            self._train_sampler = EpochKeySampler(self.train_samples_per_epoch)
+        # Applied when the train loader is built, once the trainer's rank and world size are known.
         # Checkpoints written before train_consumed existed resume at the start of the next epoch.
-        if "train_consumed" in state_dict:
-            self._train_sampler.resume_at(state_dict["train_epoch"], state_dict["train_consumed"])
-        else:
-            self._train_sampler.set_epoch(state_dict.get("train_epoch", 0))
+        epoch = int(state_dict.get("train_epoch", 0))
+        self._resume = (epoch, int(state_dict["train_consumed"])) if "train_consumed" in state_dict else None
+        if self._resume is None:
+            self._train_sampler = EpochKeySampler(self.train_samples_per_epoch, epoch=epoch)
 
     def describe(self) -> str:
         """One line per split: windows / bases available."""

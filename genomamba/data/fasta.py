@@ -33,7 +33,8 @@ import secrets
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -488,8 +489,64 @@ def _index_paths_in_cache(p: Path, is_bgzf: bool, cache: Path | None) -> IndexPa
     return IndexPaths(root / f"{p.name}.fai", (root / f"{p.name}.gzi") if is_bgzf else None, in_cache=True)
 
 
+class _OpenFastas:
+    """The pyfaidx handles open in this process: at most ``max_open``, least recently used closed first.
+
+    A corpus of thousands of genome files would otherwise keep one descriptor per file in the
+    main process and in every DataLoader worker, and stop at the open-file limit (often 1024).
+    Handles are keyed by FASTA and index path (files opened twice share one), re-opened on
+    demand, and forgotten after a fork: an inherited handle shares its file offset with the
+    parent. ``GENOMAMBA_MAX_OPEN_FASTA`` sets the bound (default 128).
+    """
+
+    def __init__(self, max_open: int) -> None:
+        self.max_open = max(1, int(max_open))
+        self._pid = os.getpid()
+        self._open: OrderedDict[tuple[str, str], pyfaidx.Faidx] = OrderedDict()
+
+    def _check_pid(self) -> None:
+        if self._pid != os.getpid():
+            self._open = OrderedDict()  # the parent's handles: not ours to use (or close)
+            self._pid = os.getpid()
+
+    def get(self, key: tuple[str, str], opener: Callable[[], pyfaidx.Faidx]) -> pyfaidx.Faidx:
+        self._check_pid()
+        fa = self._open.get(key)
+        if fa is None:
+            fa = self.put(key, opener())
+        else:
+            self._open.move_to_end(key)
+        return fa
+
+    def put(self, key: tuple[str, str], fa: pyfaidx.Faidx) -> pyfaidx.Faidx:
+        self._check_pid()
+        old = self._open.pop(key, None)
+        if old is not None and old is not fa:
+            old.close()
+        self._open[key] = fa
+        while len(self._open) > self.max_open:
+            self._open.popitem(last=False)[1].close()
+        return fa
+
+    def close(self, key: tuple[str, str]) -> None:
+        self._check_pid()
+        fa = self._open.pop(key, None)
+        if fa is not None:
+            fa.close()
+
+    def __len__(self) -> int:
+        self._check_pid()
+        return len(self._open)
+
+
+OPEN_FASTAS = _OpenFastas(int(os.environ.get("GENOMAMBA_MAX_OPEN_FASTA", "128")))
+
+
 class GenomeFile:
     """A validated FASTA file with a genome label; picklable, re-opens pyfaidx per process.
+
+    The open handle lives in a bounded per-process pool (:data:`OPEN_FASTAS`), so any number of
+    ``GenomeFile`` objects keep a bounded number of files open.
 
     Args:
         path: FASTA path (plain or BGZF).
@@ -516,20 +573,15 @@ class GenomeFile:
         self.index_paths = idx
         self.lengths: dict[str, int] = {k: int(v.rlen) for k, v in fa.index.items()}
         self.contigs = ContigNames(self.lengths, source=str(self.path))
-        self._fa: pyfaidx.Faidx | None = fa
-        self._pid = os.getpid()
+        OPEN_FASTAS.put(self._key, fa)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_fa"] = None  # never ship an open handle to another process
-        return state
+    @property
+    def _key(self) -> tuple[str, str]:
+        return (str(self.path), str(self.index_paths.fai))
 
     def _handle(self) -> pyfaidx.Faidx:
-        if self._fa is None or self._pid != os.getpid():
-            # After a fork the inherited handle shares its file offset with the parent: re-open.
-            self._fa = _faidx(self.path, self.index_paths)  # index already validated and built
-            self._pid = os.getpid()
-        return self._fa
+        # index already validated and built: re-opening only reads it
+        return OPEN_FASTAS.get(self._key, lambda: _faidx(self.path, self.index_paths))
 
     def resolve(self, contig: str, where: str = "") -> str:
         """The record name ``contig`` refers to: itself, or a record it is an unambiguous
@@ -562,9 +614,8 @@ class GenomeFile:
         return self._handle().fetch(contig, start + 1, end)
 
     def close(self) -> None:
-        if self._fa is not None:
-            self._fa.close()
-            self._fa = None
+        """Close this file's handle in this process (the next fetch re-opens it)."""
+        OPEN_FASTAS.close(self._key)
 
     @property
     def total_length(self) -> int:

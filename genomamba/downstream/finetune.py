@@ -148,8 +148,11 @@ class SpeciesDataModule(L.LightningDataModule):
         return list(self.data.species)
 
     def train_dataloader(self) -> DataLoader:
-        if self._sampler is None:
-            self._sampler = EpochKeySampler(self.train_samples_per_epoch)
+        # Under DDP every rank takes its own share of the key stream (the sampler is a
+        # DistributedSampler, so Lightning does not shard it again).
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        if self._sampler is None or (self._sampler.rank, self._sampler.num_replicas) != (rank, world):
+            self._sampler = EpochKeySampler(self.train_samples_per_epoch, rank=rank, num_replicas=world)
         return DataLoader(
             self.datasets["train"], batch_size=self.batch_size, sampler=self._sampler, drop_last=True,
             collate_fn=collate_windows, num_workers=self.num_workers,

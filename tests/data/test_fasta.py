@@ -203,3 +203,34 @@ def test_open_genomes_specs(make_fasta, tmp_path: Path) -> None:
     assert names == ["A", "B"] and [f.label for f in files] == [0, 1, 1]
     with pytest.raises(FastaError, match="given twice"):
         open_genomes([a, a])
+
+
+def test_open_file_handles_stay_bounded_over_a_large_corpus(make_fasta, tmp_path: Path, monkeypatch) -> None:
+    """A species table of many genome files keeps at most ``max_open`` FASTA files open per
+    process (least recently used closed first), re-opens evicted ones on demand, and a forked
+    worker never reuses the parent's handles."""
+    monkeypatch.setattr(fasta_mod.OPEN_FASTAS, "max_open", 4)
+    seqs = {i: random_dna(300, 100 + i) for i in range(40)}
+    table = tmp_path / "corpus.tsv"
+    table.write_text("path\tspecies\n" + "".join(f"{make_fasta({f'c{i}': s}, name=f'g{i}.fa').name}\tsp{i % 5}\n" for i, s in seqs.items()))
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    files, labels = open_genomes(table)
+    assert len(files) == 40 and len(labels) == 5
+    assert fds() - before <= 4 and len(fasta_mod.OPEN_FASTAS) == 4
+    for _ in range(2):  # every file, twice: each fetch after an eviction re-opens the file
+        for g in files:
+            i = int(g.name[1:])  # files are grouped by species: g0, g5, ..., g1, g6, ...
+            assert g.fetch(f"c{i}", 10, 70) == seqs[i][10:70]
+            assert fds() - before <= 4
+    pid = os.fork()
+    if pid == 0:  # child: inherited handles are dropped, fetches open its own
+        g7 = next(g for g in files if g.name == "g7")
+        ok = len(fasta_mod.OPEN_FASTAS) == 0 and g7.fetch("c7", 0, 50) == seqs[7][:50]
+        os._exit(0 if ok and len(fasta_mod.OPEN_FASTAS) == 1 else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    g39 = next(g for g in files if g.name == "g39")
+    assert g39.fetch("c39", 0, 300) == seqs[39]  # the parent's pool still works

@@ -104,6 +104,35 @@ def test_epoch_sampler_gives_new_windows_each_epoch(genome) -> None:
     assert [ds[k]["start"] for k in e0] != [ds[k]["start"] for k in e1]
 
 
+def test_sharded_epoch_sampler_splits_the_single_stream_and_resumes_per_rank() -> None:
+    n, W, B = 26, 2, 3  # 26 keys per epoch, 2 ranks, per-rank batch 3
+    ranks = [EpochKeySampler(n, rank=r, num_replicas=W) for r in range(W)]
+    shards = [list(s) for s in ranks]
+    assert all(len(x) == len(s) == 13 for x, s in zip(shards, ranks, strict=True))
+    assert sorted(shards[0] + shards[1]) == list(range(26))  # together: the single-process epoch
+    # step t of W ranks = keys t*W*B .. (t+1)*W*B - 1, the batch of one process with batch W*B
+    for t in range(4):
+        step = [k for x in shards for k in x[t * B : (t + 1) * B]]
+        assert sorted(step) == list(range(t * W * B, (t + 1) * W * B))
+    assert list(ranks[1]) == [26 + k for k in shards[1]]  # the next pass is epoch 1
+    # resume after 2 steps (12 keys of the global stream): each rank continues its own shard
+    for r in range(W):
+        s = EpochKeySampler(n, rank=r, num_replicas=W)
+        s.resume_at(0, 2 * W * B)
+        assert list(s) == shards[r][2 * B :]
+        assert list(s) == [26 + k for k in shards[r]]  # and the following epoch is whole
+    # the same checkpoint resumed by one process, or by 3 ranks (skip rounded up to a multiple of 3)
+    single = EpochKeySampler(n)
+    single.resume_at(0, 12)
+    assert list(single) == list(range(12, 26))
+    three = [EpochKeySampler(n, rank=r, num_replicas=3) for r in range(3)]
+    for s in three:
+        s.resume_at(0, 13)
+    assert sorted(k for s in three for k in s) == list(range(15, 24))  # 24 = 26 // 3 * 3
+    with pytest.raises(ValueError):
+        EpochKeySampler(n, rank=2, num_replicas=2)
+
+
 def test_tiling_is_deterministic_and_covers_the_end(genome) -> None:
     g, _ = genome
     ivs = [[Interval("chrA", 0, 1000), Interval("chrB", 100, 1200), Interval("tiny", 0, 40)]]

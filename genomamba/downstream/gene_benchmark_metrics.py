@@ -335,7 +335,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=None, help="save_pretrained directory, run directory or .ckpt (omit: baselines only)")
     p.add_argument("--fasta", required=True, help="the genome the benchmark was made from")
-    p.add_argument("--benchmark", required=True, help="PREFIX given to make-variant-benchmark (PREFIX.vcf, PREFIX.labels.tsv)")
+    p.add_argument("--benchmark", default=None,
+                   help="PREFIX given to make-variant-benchmark (reads PREFIX.vcf and PREFIX.labels.tsv)")
+    p.add_argument("--vcf", default=None, help="the benchmark VCF (instead of --benchmark; with --labels)")
+    p.add_argument("--labels", default=None, help="the benchmark labels TSV (instead of --benchmark; with --vcf)")
     p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv, benchmark.png and report.md")
     p.add_argument("--scores", default=None, help="use this `genomamba score-variants` TSV instead of scoring again")
     p.add_argument("--window", type=int, default=512, help="zero-shot window in bp (default 512, as score-variants)")
@@ -353,10 +356,12 @@ def _parser() -> argparse.ArgumentParser:
 def variant_benchmark_main(argv: Sequence[str] | None = None) -> int:
     """``genomamba variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
     a = _parser().parse_args(argv)
-    vcf, tsv = Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")
+    if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
+        raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
+    vcf, tsv = (Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")) if a.benchmark else (Path(a.vcf), Path(a.labels))
     for f in (vcf, tsv):
         if not f.is_file():
-            raise ConfigError(f"--benchmark {a.benchmark}: {f} not found; make it with `genomamba make-variant-benchmark`")
+            raise ConfigError(f"{f} not found; make the benchmark with `genomamba make-variant-benchmark`")
     model = None
     if a.model is not None:
         import torch

@@ -58,6 +58,7 @@ def variant_config(model: Path, vcf: Path = VCF, labels: Path | None = LABELS, *
         "fasta": str(ECOLI),
         "model": str(model),
         "labels": str(labels) if labels else "",
+        "benchmark": "",
         "device": "cpu",
         "threads": 1,
         **extra,
@@ -173,6 +174,45 @@ def test_variant_effect_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
         assert 0.0 <= m["auroc"] <= 1.0 and 0.0 <= m["auprc"] <= 1.0
     assert metrics["supervised"]["logistic"]["cv"] == 3
     assert_png(work / "results" / "plots" / "roc_curve.png")
+
+
+@pytest.mark.timeout(240)
+def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) -> None:
+    """The gene benchmark's report from a subset of the bundled E. coli set (10 SNVs per class, 30 uniform)."""
+    vcf_in = DATA / "variants" / "ecoli536_genes_last5pct.vcf"
+    labels_in = DATA / "variants" / "ecoli536_genes_last5pct.labels.tsv"
+    with open(labels_in, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    keep, seen = [], {}
+    for r in rows:
+        key = (r["consequence"], r["sample"])
+        if seen.get(key, 0) < (30 if r["sample"] == "uniform" else 10):
+            seen[key] = seen.get(key, 0) + 1
+            keep.append(r)
+    ids = {r["id"] for r in keep}
+    (tmp_path / "in").mkdir()
+    vcf, labels = tmp_path / "in" / "genes.vcf", tmp_path / "in" / "genes.labels.tsv"
+    vcf.write_text("".join(line for line in open(vcf_in) if line.startswith("#") or line.split("\t")[2] in ids))
+    with open(labels, "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(keep)
+    config = variant_config(
+        tiny_model, vcf=vcf, labels=None, benchmark=str(labels), window=64, markov_orders=[2, 3],
+        supervised={"classifiers": ["logistic"], "cv": 3, "window": 32},
+    )
+    work = tmp_path / "work"
+    assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
+    res = work / "results" / "benchmark"
+    metrics = json.loads((res / "metrics.json").read_text())
+    assert set(metrics["scorers"]) == {"model", "markov_k2", "markov_k3"}
+    assert metrics["n_scored"]["model"] == len(keep)
+    a = metrics["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]
+    assert a["n_pos"] == 10 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
+    assert metrics["supervised"]["cv"] == 3
+    report = (res / "report.md").read_text()
+    assert "Zero-shot AUROC vs synonymous" in report and "| markov_k3 |" in report
+    assert_png(res / "benchmark.png")
 
 
 def test_species_strain_split_windows(tiny_model: Path, tmp_path: Path) -> None:

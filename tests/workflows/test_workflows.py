@@ -128,12 +128,19 @@ def test_species_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
             assert set(by_feature[feature]) == {"logistic", "random_forest"}
             for m in by_feature[feature].values():
                 assert 0.0 <= m["test_accuracy"] <= 1.0
+                assert m["test_accuracy_ci"][0] <= m["test_accuracy"] <= m["test_accuracy_ci"][1]
                 assert 0.0 <= m["cv_accuracy_mean"] <= 1.0
                 assert m["n_test"] == 4 * 8 and m["n_train"] == 4 * 16
                 assert sum(map(sum, m["confusion_matrix"])) == m["n_test"]
     for png in ("confusion_matrix.png", "accuracy_by_length.png"):
         assert_png(res / "plots" / png)
-    assert "| 512 | genomamba embedding | logistic regression |" in (res / "report.md").read_text()
+    report = (res / "report.md").read_text()
+    assert "| 512 | genomamba embedding | logistic regression |" in report
+    # paired embedding vs k-mer comparison on the same 32 windows; 8 per species is flagged as too few
+    d = metrics["embedding_vs_kmer"]["512/logistic/embedding_vs_kmer_k4"]
+    e, k = metrics["results"]["512"]["embedding"]["logistic"], metrics["results"]["512"]["kmer_k4"]["logistic"]
+    assert d["n"] == 32 and d["difference"] == pytest.approx(e["test_accuracy"] - k["test_accuracy"])
+    assert "Too few held-out windows to compare models" in report and "McNemar" in report
     # BED windows: train and held-out never overlap (region split), each length its own file.
     for length in (256, 512):
         rows = {w: list(csv.reader(open(res / "windows" / str(length) / f"{w}.bed"), delimiter="\t")) for w in ("train", "test")}

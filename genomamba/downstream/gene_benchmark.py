@@ -504,6 +504,9 @@ def _parser() -> argparse.ArgumentParser:
 def make_variant_benchmark_main(argv: Sequence[str] | None = None) -> int:
     """``genomamba make-variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
     a = _parser().parse_args(argv)
+    out_dir = Path(a.out_prefix).parent
+    if not out_dir.is_dir():
+        raise ConfigError(f"--out-prefix {a.out_prefix}: folder {out_dir} does not exist; create it first")
     genome = GenomeFile(a.fasta)
     if a.last_fraction is not None:
         regions = last_fraction_regions(genome.lengths, a.last_fraction)

@@ -164,8 +164,13 @@ def supervised_heads(
 
 def _read_scores(path: str | os.PathLike[str], labels: Sequence[dict[str, Any]]) -> np.ndarray:
     """Model scores from a ``genomamba score-variants`` TSV, aligned with ``labels`` by (chrom, pos, ref, alt)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"--scores {path}: file not found; write it with `genomamba score-variants` on the benchmark VCF")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
+    missing = {"chrom", "pos", "ref", "alt", "score", "status"} - set(rows[0] if rows else {})
+    if missing:
+        raise ConfigError(f"--scores {path}: not a score-variants TSV (missing columns {sorted(missing)})")
     by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): (float(r["score"]) if r["score"] else math.nan)
               for r in rows if r["status"] == "ok"}
     return np.array([by_key.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]), math.nan) for r in labels])

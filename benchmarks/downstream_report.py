@@ -3,8 +3,8 @@
 Species classification on data/species.tsv for the region-held-out and the strain-held-out
 splits at two window lengths: a linear probe on frozen embeddings, a short fine-tune of a pooled
 head (``genomamba finetune task=species``), and the k-mer-frequency baseline on the same windows;
-then the variant-effect benchmark (data/variants/ecoli536_repeat_snvs.*): zero-shot AUROC and
-cross-validated supervised AUROC.
+then the gene-based variant benchmarks (data/variants/*_genes_last5pct.*): zero-shot AUROCs with
+95% CIs beside Markov baselines, and cross-validated model vs k-mer heads.
 
     python benchmarks/downstream_report.py runs/bundled_long/model --out report.json
     python benchmarks/downstream_report.py runs/demo/model --lengths 256 1024 --finetune-steps 100
@@ -55,23 +55,41 @@ def species_report(model_path: str, lengths: list[int], n_windows: int, finetune
     return out
 
 
-def variant_report(model_path: str, seed: int) -> dict:
-    from genomamba.downstream.variant_benchmark import evaluate_benchmark, read_labels
+GENE_BENCHMARKS = {
+    "ecoli536_genes_last5pct": "escherichia_coli_536.fa.gz",
+    "kpneumoniae_HS11286_genes_last5pct": "klebsiella_pneumoniae_HS11286.fa.gz",
+}
+
+
+def variant_report(model_path: str, seed: int, window: int = 512) -> dict:
+    """The gene-based benchmarks (data/variants/*_genes_last5pct.*): zero-shot AUROCs and the codon-position
+    AUROC with 95% CIs for the model and each Markov order, the paired model - best Markov difference and the
+    CV model vs k-mer heads (genomamba.downstream.gene_benchmark_metrics)."""
+    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
     from genomamba.training.evaluate_cli import load_model
 
-    t0 = time.perf_counter()
     model, _ = load_model(model_path)
-    res = evaluate_benchmark(
-        model, DATA / "genomes" / "escherichia_coli_536.fa.gz", read_labels(DATA / "variants" / "ecoli536_repeat_snvs.labels.tsv"),
-        window=256, embed_window=128, seed=seed,
-    )
-    sup = res["supervised"]
-    return {
-        "zero_shot_auroc": res["zero_shot"]["auroc"], "zero_shot_auprc": res["zero_shot"]["auprc"],
-        "supervised_auroc": sup["auroc"], "supervised_auprc": sup["auprc"], "supervised_auroc_fold_std": sup["auroc_fold_std"],
-        "supervised_embeddings_only_auroc": res["supervised_embeddings_only"]["auroc"],
-        "n": res["n"], "seconds": round(time.perf_counter() - t0, 1),
-    }
+    out: dict = {}
+    for name, fasta in GENE_BENCHMARKS.items():
+        t0 = time.perf_counter()
+        m, _ = evaluate_gene_benchmark(
+            model, DATA / "genomes" / fasta, DATA / "variants" / f"{name}.vcf", DATA / "variants" / f"{name}.labels.tsv",
+            window=window, seed=seed,
+        )
+        out[name] = {
+            "zero_shot": {
+                scorer: {
+                    **{f"{c}_vs_synonymous": {"auroc": v["auroc"], "ci": v["ci"]} for c, v in sm["auroc_vs_synonymous"].items()},
+                    "codon_position_auroc": {k: sm["codon_position_auroc"][k] for k in ("auroc", "ci")},
+                    "mean_llr_codon_position": {p: sm["codon_position"][p]["mean"] for p in ("1", "2", "3")},
+                }
+                for scorer, sm in m["scorers"].items()
+            },
+            "model_minus_best_markov": m.get("model_minus_best_markov"),
+            "supervised": m.get("supervised"),
+            "window": window, "n": m["n_variants"], "seconds": round(time.perf_counter() - t0, 1),
+        }
+    return out
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from genomamba import __version__
 from genomamba.errors import GenomambaError
 from genomamba.outputs import atomic_write_text, check_output_path
 
-_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,demo} ...
+_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,demo} ...
 
   train      train a model; Hydra overrides, e.g.
              genomamba train data=fasta data.fasta=/path/genome.fa model=small trainer.max_steps=2000
@@ -25,12 +25,18 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
   score-variants
              genomamba score-variants --model M --fasta ref.fa --vcf in.vcf[.gz] --out scores.tsv
              zero-shot variant-effect scores (causal LLR or masked logit difference, both strands)
+  make-variant-benchmark
+             genomamba make-variant-benchmark --fasta G.fa --out-prefix out/bench --last-fraction 0.05
+             gene-based SNV benchmark (Prodigal genes, table 11 consequences): VCF + labels TSV
+  variant-benchmark
+             genomamba variant-benchmark --model M --fasta G.fa --benchmark out/bench --out-dir results
+             zero-shot AUROCs with 95% CIs, codon-position LLRs, Markov and k-mer baselines
   demo       train the tiny model on the bundled genome on CPU and evaluate it
 """
 
 
 # Commands that push long sequences through the model on CPU.
-_HEAVY_COMMANDS = ("train", "finetune", "evaluate", "score-variants", "demo")
+_HEAVY_COMMANDS = ("train", "finetune", "evaluate", "score-variants", "variant-benchmark", "demo")
 _HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
 
 
@@ -124,6 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from genomamba.downstream.variants import score_variants_main
 
             return 2 if score_variants_main(rest) else 0
+        if cmd == "make-variant-benchmark":
+            from genomamba.downstream.gene_benchmark import make_variant_benchmark_main
+
+            return make_variant_benchmark_main(rest)
+        if cmd == "variant-benchmark":
+            from genomamba.downstream.gene_benchmark_metrics import variant_benchmark_main
+
+            return variant_benchmark_main(rest)
         if cmd == "evaluate":
             from genomamba.training.evaluate_cli import evaluate_model
 

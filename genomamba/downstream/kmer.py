@@ -69,12 +69,17 @@ def kmer_frequencies(ids: np.ndarray, k: int, canonical: bool = False) -> np.nda
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and the confusion matrix (rows: true class, columns: predicted)."""
+    """Accuracy with its 95% Wilson interval, macro-F1 and the confusion matrix (rows: true
+    class, columns: predicted)."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+    from genomamba.downstream.stats import wilson_ci
+
     idx = list(range(len(labels)))
+    n_right = int((np.asarray(y_true) == np.asarray(y_pred)).sum())
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy_ci": list(wilson_ci(n_right, len(y_true))),
         "macro_f1": float(f1_score(y_true, y_pred, labels=idx, average="macro", zero_division=0)),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=idx).tolist(),
         "labels": list(labels),
@@ -112,6 +117,10 @@ def kmer_baseline(
 
     Args:
         train_ids, test_ids: ``(N, L)`` window token ids; y_train, y_test: ``(N,)`` labels.
+
+    Returns:
+        :func:`classification_metrics` plus ``k``, ``canonical`` and ``predictions`` (the test
+        windows' predicted labels, for paired comparisons on the same windows).
     """
     pred = fit_logistic(kmer_frequencies(train_ids, k, canonical), y_train, kmer_frequencies(test_ids, k, canonical), C, seed)
-    return {"k": k, "canonical": canonical, **classification_metrics(y_test, pred, labels)}
+    return {"k": k, "canonical": canonical, **classification_metrics(y_test, pred, labels), "predictions": pred.tolist()}

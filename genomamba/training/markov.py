@@ -89,6 +89,36 @@ class MarkovModel:
         c = self.counts.astype(np.float64) + self.alpha
         return np.log2(c / c.sum(axis=1, keepdims=True))
 
+    def window_log_likelihood(self, windows: np.ndarray) -> np.ndarray:
+        """Natural-log likelihood of each row, its first ``order`` bases taken as context only.
+
+        The Markov counterpart of a causal model's window log-likelihood, so that the LLR of a
+        variant, ``LL(alt window) - LL(ref window)``, is comparable with the model's (nats).
+        Targets whose context or target is not a nucleotide are skipped.
+
+        Args:
+            windows: (N, L) integer ids.
+
+        Returns:
+            float64 (N,).
+        """
+        w = np.asarray(windows).astype(np.int64, copy=False)
+        if w.ndim != 2:
+            raise ValueError(f"windows must be (N, L), got shape {w.shape}")
+        n, length = w.shape
+        m = length - self.order
+        if m <= 0:
+            return np.zeros(n)
+        is_nuc = (w >= 0) & (w < _NUC)
+        clipped = np.where(is_nuc, w, 0)
+        codes = np.zeros((n, m), dtype=np.int64)
+        valid = np.ones((n, m), dtype=bool)
+        for j in range(self.order + 1):  # (N, m) base-4 codes of each (k+1)-mer, target last
+            codes = codes * _NUC + clipped[:, j : j + m]
+            valid &= is_nuc[:, j : j + m]
+        lp = self.log2_probs().reshape(-1) * math.log(2.0)  # log2 -> natural log
+        return np.where(valid, lp[codes], 0.0).sum(1)
+
     def score(self, seq: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
         """Total bits and number of scored targets over one sequence.
 

@@ -68,6 +68,13 @@ def test_finetune_improves_over_chance_and_writes_metrics(pretrained_dir, tmp_pa
     assert cm.shape == (4, 4) and cm.sum() == 64 and cm.sum(1).tolist() == [16] * 4
     # 4 species: chance 0.25; 64 test windows put 0.4 about 2.8 binomial s.d. above it.
     assert m["test"]["accuracy"] > 0.4, m["test"]["confusion_matrix"]
+    lo, hi = m["test"]["accuracy_ci"]
+    assert lo < m["test"]["accuracy"] < hi
+    # the k-mer baseline is scored on the same 64 test windows, and the comparison is paired
+    k, d = m["kmer_baseline"], m["finetune_vs_kmer"]
+    assert k["n"] == 64 and np.asarray(k["confusion_matrix"]).sum(1).tolist() == [16] * 4
+    assert d["n"] == 64 and d["difference"] == pytest.approx(m["test"]["accuracy"] - k["accuracy"])
+    assert d["accuracy_a"] == m["test"]["accuracy"] and d["difference_ci"][0] <= d["difference"] <= d["difference_ci"][1]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["hyper_parameters"]["label_names"] == m["species"]
 

@@ -58,6 +58,7 @@ def variant_config(model: Path, vcf: Path = VCF, labels: Path | None = LABELS, *
         "fasta": str(ECOLI),
         "model": str(model),
         "labels": str(labels) if labels else "",
+        "benchmark": "",
         "device": "cpu",
         "threads": 1,
         **extra,
@@ -127,12 +128,19 @@ def test_species_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
             assert set(by_feature[feature]) == {"logistic", "random_forest"}
             for m in by_feature[feature].values():
                 assert 0.0 <= m["test_accuracy"] <= 1.0
+                assert m["test_accuracy_ci"][0] <= m["test_accuracy"] <= m["test_accuracy_ci"][1]
                 assert 0.0 <= m["cv_accuracy_mean"] <= 1.0
                 assert m["n_test"] == 4 * 8 and m["n_train"] == 4 * 16
                 assert sum(map(sum, m["confusion_matrix"])) == m["n_test"]
     for png in ("confusion_matrix.png", "accuracy_by_length.png"):
         assert_png(res / "plots" / png)
-    assert "| 512 | genomamba embedding | logistic regression |" in (res / "report.md").read_text()
+    report = (res / "report.md").read_text()
+    assert "| 512 | genomamba embedding | logistic regression |" in report
+    # paired embedding vs k-mer comparison on the same 32 windows; 8 per species is flagged as too few
+    d = metrics["embedding_vs_kmer"]["512/logistic/embedding_vs_kmer_k4"]
+    e, k = metrics["results"]["512"]["embedding"]["logistic"], metrics["results"]["512"]["kmer_k4"]["logistic"]
+    assert d["n"] == 32 and d["difference"] == pytest.approx(e["test_accuracy"] - k["test_accuracy"])
+    assert "Too few held-out windows to compare models" in report and "McNemar" in report
     # BED windows: train and held-out never overlap (region split), each length its own file.
     for length in (256, 512):
         rows = {w: list(csv.reader(open(res / "windows" / str(length) / f"{w}.bed"), delimiter="\t")) for w in ("train", "test")}
@@ -173,6 +181,45 @@ def test_variant_effect_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
         assert 0.0 <= m["auroc"] <= 1.0 and 0.0 <= m["auprc"] <= 1.0
     assert metrics["supervised"]["logistic"]["cv"] == 3
     assert_png(work / "results" / "plots" / "roc_curve.png")
+
+
+@pytest.mark.timeout(240)
+def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) -> None:
+    """The gene benchmark's report from a subset of the bundled E. coli set (10 SNVs per class, 30 uniform)."""
+    vcf_in = DATA / "variants" / "ecoli536_genes_last5pct.vcf"
+    labels_in = DATA / "variants" / "ecoli536_genes_last5pct.labels.tsv"
+    with open(labels_in, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    keep, seen = [], {}
+    for r in rows:
+        key = (r["consequence"], r["sample"])
+        if seen.get(key, 0) < (30 if r["sample"] == "uniform" else 10):
+            seen[key] = seen.get(key, 0) + 1
+            keep.append(r)
+    ids = {r["id"] for r in keep}
+    (tmp_path / "in").mkdir()
+    vcf, labels = tmp_path / "in" / "genes.vcf", tmp_path / "in" / "genes.labels.tsv"
+    vcf.write_text("".join(line for line in open(vcf_in) if line.startswith("#") or line.split("\t")[2] in ids))
+    with open(labels, "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(keep)
+    config = variant_config(
+        tiny_model, vcf=vcf, labels=None, benchmark=str(labels), window=64, markov_orders=[2, 3],
+        supervised={"classifiers": ["logistic"], "cv": 3, "window": 32},
+    )
+    work = tmp_path / "work"
+    assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
+    res = work / "results" / "benchmark"
+    metrics = json.loads((res / "metrics.json").read_text())
+    assert set(metrics["scorers"]) == {"model", "markov_k2", "markov_k3"}
+    assert metrics["n_scored"]["model"] == len(keep)
+    a = metrics["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]
+    assert a["n_pos"] == 10 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
+    assert metrics["supervised"]["cv"] == 3
+    report = (res / "report.md").read_text()
+    assert "Zero-shot AUROC vs synonymous" in report and "| markov_k3 |" in report
+    assert_png(res / "benchmark.png")
 
 
 def test_species_strain_split_windows(tiny_model: Path, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Cross-validated and held-out species accuracy of each classifier on each feature set of one length.
 
 Per feature set (frozen embeddings, k-mer frequencies) and classifier: stratified k-fold CV
-accuracy on the training windows, then a fit on all training windows and accuracy, macro-F1
-and the confusion matrix (rows: true species, columns: predicted) on the held-out windows.
+accuracy on the training windows, then a fit on all training windows and accuracy (95% Wilson
+interval), macro-F1, the confusion matrix (rows: true species, columns: predicted) and each
+window's prediction on the held-out windows.
 """
 
 import json
@@ -16,6 +17,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from genomamba.downstream.stats import wilson_ci
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -55,11 +58,15 @@ for feature, path in zip(p.features, smk.input.features, strict=True):
             "cv_accuracy_std": float(cv_acc.std()),
             "cv_folds": folds,
             "test_accuracy": float(accuracy_score(y_te, pred)),
+            "test_accuracy_ci": list(wilson_ci(int((pred == y_te).sum()), len(y_te))),
             "test_macro_f1": float(f1_score(y_te, pred, labels=list(range(len(species))), average="macro", zero_division=0)),
             "confusion_matrix": confusion_matrix(y_te, pred, labels=list(range(len(species)))).tolist(),
             "n_train": int(len(y_tr)),
             "n_test": int(len(y_te)),
             "n_features": int(x_tr.shape[1]),
+            # per held-out window, in the same order for every feature set: paired comparisons
+            "test_true": y_te.tolist(),
+            "test_predictions": pred.tolist(),
         }
         logging.info(
             "L=%s %s %s: CV %.3f +- %.3f, held-out %.3f",

@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genomamba.downstream.stats import compare_accuracy, format_ci  # noqa: E402
+
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
@@ -41,6 +43,24 @@ chance = 1.0 / len(species)
 cfg = smk.params.config
 combos = [(f, c) for f in per_length[0]["results"] for c in per_length[0]["results"][f]]
 
+# Embedding vs k-mer with the same classifier on the same held-out windows (paired).
+paired = {}
+kmer_features = [f for f in per_length[0]["results"] if f != "embedding"]
+for r in per_length:
+    res = r["results"]
+    for kf in kmer_features:
+        for c in res.get("embedding", {}):
+            e, k = res["embedding"][c], res[kf][c]
+            if e["test_true"] != k["test_true"]:
+                raise SystemExit(f"L={r['window_length']}: embedding and {kf} were scored on different windows")
+            paired[f"{r['window_length']}/{c}/embedding_vs_{kf}"] = compare_accuracy(
+                e["test_true"], e["test_predictions"], k["test_predictions"], seed=cfg["seed"]
+            )
+half_widths = [
+    (m["test_accuracy_ci"][1] - m["test_accuracy_ci"][0]) / 2 for r in per_length for f, c in combos
+    for m in [r["results"][f][c]]
+]
+
 metrics = {
     "model": smk.params.model,
     "species": species,
@@ -54,6 +74,11 @@ metrics = {
     "test_accuracy": {
         str(r["window_length"]): {f"{f}/{c}": r["results"][f][c]["test_accuracy"] for f, c in combos} for r in per_length
     },
+    "test_accuracy_ci": {
+        str(r["window_length"]): {f"{f}/{c}": r["results"][f][c]["test_accuracy_ci"] for f, c in combos} for r in per_length
+    },
+    "embedding_vs_kmer": paired,
+    "max_ci_half_width": max(half_widths),
 }
 with open(smk.output.metrics, "w") as fh:
     json.dump(metrics, fh, indent=2)
@@ -116,8 +141,19 @@ lines = [
     + "; ".join(f"{s}: {h}" for s, h in split["held_out"].items()),
     f"- windows per species and length: {cfg['n_windows']} train, {cfg['n_test_windows']} held-out; seed {cfg['seed']}",
     "- CV: stratified k-fold accuracy on the training windows; held-out: fit on all training windows, scored on the test windows",
+    "- held-out accuracy: 95% Wilson interval; embedding vs k-mer: the same classifier on the same held-out windows, "
+    "accuracy difference with a paired bootstrap 95% CI and McNemar's exact p",
     "",
-    "| window (bp) | features | classifier | CV accuracy | held-out accuracy | held-out macro-F1 |",
+]
+if max(half_widths) > 0.03:
+    lines += [
+        f"> **Too few held-out windows to compare models:** {cfg['n_test_windows']} per species give 95% CIs up to "
+        f"±{max(half_widths):.3f} wide. A difference inside the CI is not an improvement; use about 150-200 held-out "
+        "windows per species (n_test_windows) for ±0.03.",
+        "",
+    ]
+lines += [
+    "| window (bp) | features | classifier | CV accuracy | held-out accuracy [95% CI] | held-out macro-F1 |",
     "|---:|---|---|---|---:|---:|",
 ]
 for r in per_length:
@@ -126,8 +162,19 @@ for r in per_length:
         lines.append(
             f"| {r['window_length']} | {feature_title(f)} | {CLASSIFIER_TITLE.get(c, c)} | "
             f"{m['cv_accuracy_mean']:.3f} ± {m['cv_accuracy_std']:.3f} ({m['cv_folds']}-fold) | "
-            f"{m['test_accuracy']:.3f} | {m['test_macro_f1']:.3f} |"
+            f"{format_ci(m['test_accuracy'], m['test_accuracy_ci'])} | {m['test_macro_f1']:.3f} |"
         )
+lines += [
+    "",
+    "| window (bp) | classifier | embedding - k-mer accuracy [95% CI] | discordant (emb. only / k-mer only) | McNemar p |",
+    "|---:|---|---|---|---:|",
+]
+for key, d in paired.items():
+    length, c, _ = key.split("/")
+    lines.append(
+        f"| {length} | {CLASSIFIER_TITLE.get(c, c)} | {format_ci(d['difference'], d['difference_ci'])} | "
+        f"{d['discordant'][0]} / {d['discordant'][1]} | {d['mcnemar_p']:.3g} |"
+    )
 lines += [
     "",
     f"![accuracy by window length]({rel(smk.output.accuracy, out_dir)})",

@@ -6,7 +6,7 @@ include: "../../common/checks.smk"
 
 
 validate_config(
-    config, Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml", coerce=("supervised",)
+    config, Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml", coerce=("supervised", "markov_orders")
 )
 
 GENOMAMBA = genomamba_cli()
@@ -21,6 +21,12 @@ LABELS = (
     else None
 )
 CLASSIFIERS = config["supervised"]["classifiers"] if LABELS else []
+BENCHMARK = (
+    config_path("benchmark", config["benchmark"], "gene-benchmark labels TSV",
+                "make one with `genomamba make-variant-benchmark`, or set benchmark to '' to skip it")
+    if config.get("benchmark")
+    else None
+)
 
 
 wildcard_constraints:

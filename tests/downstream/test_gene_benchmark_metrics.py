@@ -1,0 +1,136 @@
+"""Metrics of the gene-based benchmark, the Markov LLR and the CI helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import binomtest
+from sklearn.metrics import roc_auc_score
+
+from genomamba.cli import main as cli_main
+from genomamba.data.fasta import GenomeFile
+from genomamba.downstream.stats import auroc_ci, compare_accuracy, mean_ci, paired_auroc_difference, wilson_ci
+from genomamba.models import GenomambaConfig, GenomambaLM
+from genomamba.training.markov import MarkovModel
+
+REPO = Path(__file__).resolve().parents[2]
+ECOLI = REPO / "data" / "genomes" / "escherichia_coli_536.fa.gz"
+
+
+def test_auroc_ci_matches_sklearn_and_brackets_the_estimate():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(60, int), np.zeros(90, int)]
+    s = rng.normal(size=150) + 0.8 * y
+    s[:5] = s[100:105]  # ties across classes count one half
+    r = auroc_ci(y, s, seed=1)
+    assert r["auroc"] == pytest.approx(roc_auc_score(y, s))
+    assert r["ci"][0] < r["auroc"] < r["ci"][1] and r["ci"][1] - r["ci"][0] < 0.25
+    assert auroc_ci(y, s, seed=1) == r  # seeded
+
+
+def test_paired_difference_and_accuracy_comparison():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(50, int), np.zeros(50, int)]
+    s = rng.normal(size=100) + y
+    same = paired_auroc_difference(y, s, s)
+    assert same["difference"] == 0 and same["ci"] == [0.0, 0.0]
+    d = paired_auroc_difference(y, s, -s)
+    assert d["difference"] == pytest.approx(2 * roc_auc_score(y, s) - 1) and d["ci"][0] > 0
+    truth = np.zeros(200, int)
+    a = truth.copy()
+    b = truth.copy()
+    a[:10] = 1  # a wrong on 10 items, b wrong on 30 others
+    b[10:40] = 1
+    c = compare_accuracy(truth, a, b)
+    assert c["accuracy_a"] == 0.95 and c["accuracy_b"] == 0.85 and c["discordant"] == [30, 10]
+    assert c["mcnemar_p"] == pytest.approx(binomtest(30, 40, 0.5).pvalue)
+    assert c["difference_ci"][0] < 0.10 < c["difference_ci"][1]
+    lo, hi = wilson_ci(int(0.95 * 200), 200)
+    assert (lo, hi) == tuple(c["ci_a"]) and lo < 0.95 < hi
+    m = mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert m["mean"] == 2.5 and 1.0 <= m["ci"][0] < 2.5 < m["ci"][1] <= 4.0
+
+
+def test_markov_window_log_likelihood_matches_bits_per_base():
+    rng = np.random.default_rng(0)
+    train = [rng.integers(0, 4, 5000)]
+    m = MarkovModel.fit(train, 3)
+    seq = rng.integers(0, 4, 300)
+    seq[100] = 4  # an N: its (k+1)-mers are skipped by both
+    bits, _ = m.score(seq)
+    assert m.window_log_likelihood(seq[None])[0] == pytest.approx(-bits * math.log(2))
+
+
+@pytest.fixture(scope="module")
+def small_benchmark(tmp_path_factory) -> tuple[Path, Path]:
+    """A 60 kb slice of E. coli 536 and a small benchmark on its last third."""
+    d = tmp_path_factory.mktemp("gbm")
+    g = GenomeFile(ECOLI)
+    seq = g.fetch(next(iter(g.lengths)), 4_700_000, 4_760_000)
+    fasta = d / "slice.fa"
+    fasta.write_text(">slice\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
+    rc = cli_main(["make-variant-benchmark", "--fasta", str(fasta), "--out-prefix", str(d / "bench"), "--region",
+                   "slice:40001-60000", "--n-per-class", "12", "--n-uniform-coding", "45", "--seed", "0"])
+    assert rc == 0
+    return fasta, d / "bench"
+
+
+def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
+    fasta, bench = small_benchmark
+    torch.manual_seed(0)
+    GenomambaLM(GenomambaConfig(d_model=16, n_layer=2)).save_pretrained(tmp_path / "model")
+    out = tmp_path / "out"
+    rc = cli_main(["variant-benchmark", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--benchmark",
+                   str(bench), "--out-dir", str(out), "--window", "64", "--orders", "2", "4", "--embed-window", "32",
+                   "--cv", "3", "--device", "cpu"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["benchmark_regions"] == ["slice:40001-60000"] and m["markov_training_bp"] == 40_000
+    assert set(m["scorers"]) == {"model", "markov_k2", "markov_k4"}
+    for sc in m["scorers"].values():
+        for cls in ("nonsense", "missense"):
+            a = sc["auroc_vs_synonymous"][cls]
+            assert a["n_pos"] == 12 and a["n_neg"] == 12 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
+        assert sum(sc["codon_position"][p]["n"] for p in "123") == 45
+    assert m["model_minus_best_markov"]["nonsense_vs_synonymous"]["best_markov_order"] in (2, 4)
+    sup = m["supervised"]["nonsense_vs_synonymous"]
+    assert sup["model"]["n_features"] == 16 and sup["kmer"]["n_features"] == 2 * 4**4
+    report = (out / "report.md").read_text()
+    assert "nonsense vs syn." in report and "markov_k4" in report and "Supervised heads" in report
+    assert (out / "benchmark.png").stat().st_size > 10_000
+    rows = (out / "scores.tsv").read_text().splitlines()
+    assert rows[0].split("\t")[-3:] == ["model", "markov_k2", "markov_k4"] and len(rows) == 1 + 6 * 12 + 45
+
+
+def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
+    """Baselines-only run; the Markov LLR of an SNV is minus that of the reverse substitution."""
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.gene_benchmark_metrics import markov_llr
+
+    fasta, bench = small_benchmark
+    out = tmp_path / "out"
+    assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir", str(out),
+                     "--window", "64", "--orders", "3"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["scorers"]) == {"markov_k3"} and "supervised" not in m
+    genome = GenomeFile(fasta)
+    labels = read_benchmark_labels(f"{bench}.labels.tsv")[:20]
+    from genomamba.data.intervals import Interval
+
+    fwd = markov_llr(genome, labels, [Interval("slice", 0, 40_000)], [3], 64)[3]
+    # the same SNVs written the other way round, on a genome carrying the ALT alleles
+    seq = list(genome.fetch("slice", 0, genome.lengths["slice"]))
+    for r in labels:
+        seq[r["pos"] - 1] = r["alt"]
+    alt_fa = tmp_path / "alt.fa"
+    alt_fa.write_text(">slice\n" + "".join(seq) + "\n")
+    swapped = [{**r, "ref": r["alt"], "alt": r["ref"]} for r in labels]
+    back = markov_llr(GenomeFile(alt_fa), swapped, [Interval("slice", 0, 40_000)], [3], 64)[3]
+    nearby = {r["pos"] for r in labels}
+    far = [i for i, r in enumerate(labels) if not any(0 < abs(r["pos"] - p) < 64 for p in nearby)]
+    assert far and np.allclose(fwd[far], -back[far])

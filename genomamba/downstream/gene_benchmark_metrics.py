@@ -234,6 +234,8 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
     import matplotlib.pyplot as plt
 
     names = list(metrics["scorers"])
+    baselines = [n for n in names if n != "model"]
+    colour = {n: "black" if n == "model" else f"C{baselines.index(n)}" for n in names}  # same colour in both panels
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
@@ -242,14 +244,14 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
         cp = [m["codon_position"][str(p)] for p in (1, 2, 3)]
         mean = np.array([c["mean"] for c in cp])
         err = np.array([[c["mean"] - c["ci"][0] for c in cp], [c["ci"][1] - c["mean"] for c in cp]])
-        style = {"color": "black"} if name == "model" else {"alpha": 0.75}
-        ax1.bar(x, mean, width, yerr=err, capsize=2, label=name.replace("markov_k", "Markov k="), **style)
+        label = name.replace("markov_k", "Markov k=")
+        ax1.bar(x, mean, width, yerr=err, capsize=2, color=colour[name], alpha=1.0 if name == "model" else 0.75, label=label)
         for j, cls in enumerate(("nonsense", "missense")):
             a = m["auroc_vs_synonymous"].get(cls)
             if a:
                 xx = j + (i - (len(names) - 1) / 2) * width
                 ax2.errorbar(xx, a["auroc"], yerr=[[a["auroc"] - a["ci"][0]], [a["ci"][1] - a["auroc"]]], fmt="o",
-                             color="black" if name == "model" else f"C{i}", capsize=2)
+                             color=colour[name], capsize=2, label=label if j == 0 else None)
     ax1.set(xticks=range(3), xticklabels=["codon pos 1", "codon pos 2", "codon pos 3"], ylabel="mean LLR (nats)",
             title="Mean LLR by codon position (uniform coding SNVs)")
     ax1.axhline(0, color="grey", lw=0.8)
@@ -257,6 +259,7 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
     ax2.axhline(0.5, color="grey", ls=":", label="chance")
     ax2.set(xticks=[0, 1], xticklabels=["nonsense vs synonymous", "missense vs synonymous"], ylabel="zero-shot AUROC",
             title="Zero-shot AUROC, 95% bootstrap CI (black = model)", ylim=(0.3, 1.0))
+    ax2.legend(fontsize=7, ncol=2, loc="upper right")
     fig.suptitle(f"Gene-based SNV benchmark: {Path(metrics['vcf']).name}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
-from genomamba.outputs import nearest_existing, writable_dir
+from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
 from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
 from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
 from genomamba.training.plots import plot_loss_curve
@@ -255,7 +255,13 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: boo
 def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
     model = module.model.cpu().float()
-    model.save_pretrained(run_dir / "model")
+    try:
+        model.save_pretrained(run_dir / "model")
+    except (OSError, RuntimeError) as e:  # safetensors / rename errors on a full or read-only disk
+        raise CheckpointError(
+            f"cannot write the final model to {run_dir / 'model'} ({_first_line(e)}); is the disk full? Free space, "
+            "then rerun with ckpt_path=last (training is done; last.ckpt holds it)"
+        ) from None
     windows = heldout_windows(datamodule, cfg.eval.max_windows)
     metrics = evaluate_heldout(
         model,
@@ -272,7 +278,7 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
         "last_val_bpb": _scalar(trainer.callback_metrics.get("val/bpb")),
     }
     metrics["run_dir"] = str(run_dir)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n", option="metrics")
     png = plot_loss_curve(run_dir / "logs", run_dir / "loss_curve.png")
     if png is None:
         log.warning("no CSV log under %s; loss_curve.png not written", run_dir / "logs")

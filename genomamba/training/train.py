@@ -135,11 +135,14 @@ def check_resume_checkpoint(ckpt_path: str, module: Any) -> None:
     names and shapes with the configured module's."""
     import torch
 
+    with open(ckpt_path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise CheckpointError(f"ckpt_path={ckpt_path}: not a torch checkpoint (not a zip archive). {_RESUME_FIX}")
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
-        if "Weights only load failed" in str(e):
-            return  # objects the safe loader refuses: leave the checks to Lightning's own load
+        if "Unsupported global" in str(e):
+            return  # a real checkpoint with objects the safe loader refuses: Lightning's own load decides
         raise CheckpointError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({_first_line(e)}); it is truncated or corrupt. {_RESUME_FIX}") from None
     except Exception as e:  # zip reader / EOF errors of truncated files
         raise CheckpointError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({_first_line(e)}); it is truncated or corrupt. {_RESUME_FIX}") from None

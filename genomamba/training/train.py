@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
-from genomamba.outputs import nearest_existing, writable_dir
+from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
 from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
 from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
 from genomamba.training.plots import plot_loss_curve
@@ -135,11 +135,14 @@ def check_resume_checkpoint(ckpt_path: str, module: Any) -> None:
     names and shapes with the configured module's."""
     import torch
 
+    with open(ckpt_path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise CheckpointError(f"ckpt_path={ckpt_path}: not a torch checkpoint (not a zip archive). {_RESUME_FIX}")
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
-        if "Weights only load failed" in str(e):
-            return  # objects the safe loader refuses: leave the checks to Lightning's own load
+        if "Unsupported global" in str(e):
+            return  # a real checkpoint with objects the safe loader refuses: Lightning's own load decides
         raise CheckpointError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({_first_line(e)}); it is truncated or corrupt. {_RESUME_FIX}") from None
     except Exception as e:  # zip reader / EOF errors of truncated files
         raise CheckpointError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({_first_line(e)}); it is truncated or corrupt. {_RESUME_FIX}") from None
@@ -255,7 +258,13 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: boo
 def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
     model = module.model.cpu().float()
-    model.save_pretrained(run_dir / "model")
+    try:
+        model.save_pretrained(run_dir / "model")
+    except (OSError, RuntimeError) as e:  # safetensors / rename errors on a full or read-only disk
+        raise CheckpointError(
+            f"cannot write the final model to {run_dir / 'model'} ({_first_line(e)}); is the disk full? Free space, "
+            "then rerun with ckpt_path=last (training is done; last.ckpt holds it)"
+        ) from None
     windows = heldout_windows(datamodule, cfg.eval.max_windows)
     metrics = evaluate_heldout(
         model,
@@ -272,7 +281,8 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
         "last_val_bpb": _scalar(trainer.callback_metrics.get("val/bpb")),
     }
     metrics["run_dir"] = str(run_dir)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "
+", option="metrics")
     png = plot_loss_curve(
         run_dir / "logs", run_dir / "loss_curve.png", title=f"{cfg.get('name') or run_dir.name}: bits per base",
         baselines=_markov_lines(metrics),

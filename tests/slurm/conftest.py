@@ -33,15 +33,17 @@ class SlurmCluster:
 
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(args, env=env or self.env, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def sbatch(self, *args: str) -> str:
-        """Submit; returns the job id."""
-        return self.run("sbatch", "--parsable", *args).stdout.strip().split(";")[0]
+    def sbatch(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Submit (the job gets ``env``, default ``self.env``); returns the job id."""
+        return self.run("sbatch", "--parsable", *args, env=env).stdout.strip().split(";")[0]
 
     def job(self, job_id: str) -> dict[str, str]:
         """``scontrol show job`` as a dict (JobState, Restarts, ExitCode, ...)."""

@@ -282,28 +282,44 @@ class TilingWindowDataset(Dataset):
         self.stride = stride
         if self.max_windows is not None and self.max_windows < 1:
             raise ConfigError(f"max_windows must be >= 1 (or None for all), got {self.max_windows}")
-        windows: list[tuple[int, str, int]] = []
-        regions = _regions(self.files, self.intervals, L, self.split)
-        for r in regions:
-            starts = list(range(r.start, r.end - L + 1, stride))
-            if self.cover_end and starts[-1] != r.end - L:
-                starts.append(r.end - L)
+        # Compact columns (file, region, start) rather than a list of tuples: a human genome's
+        # held-out tiling has ~10^5-10^6 windows, which as Python tuples would cost ~100 bytes each.
+        self._contigs: list[str] = []
+        files, regions, starts = [], [], []
+        all_regions = _regions(self.files, self.intervals, L, self.split)
+        for r in all_regions:
+            s = np.arange(r.start, r.end - L + 1, stride, dtype=np.int64)
+            if self.cover_end and s[-1] != r.end - L:
+                s = np.append(s, r.end - L)
             if self.max_n_fraction < 1.0:
-                starts = self._filter_n(r, starts)
-            windows.extend((r.file, r.contig, s) for s in starts)
-        if regions and not windows:
-            paths = sorted({str(self.files[r.file].path) for r in regions})
+                s = self._filter_n(r, s)
+            files.append(np.full(len(s), r.file, dtype=np.int32))
+            regions.append(np.full(len(s), len(self._contigs), dtype=np.int32))
+            starts.append(s)
+            self._contigs.append(r.contig)
+        self._file = np.concatenate(files) if files else np.zeros(0, np.int32)
+        self._region = np.concatenate(regions) if regions else np.zeros(0, np.int32)
+        self._start = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+        if all_regions and len(self._start) == 0:
+            paths = sorted({str(self.files[r.file].path) for r in all_regions})
             raise WindowError(
                 f"no {self.split} window of {L} bp in {', '.join(paths)} has at most {self.max_n_fraction:.0%} N: "
                 f"the {self.split} regions are (almost) all N (unsequenced). Give a FASTA with sequence, restrict "
                 "windows to sequenced regions with a BED file, or raise data.max_n_fraction."
             )
-        if self.max_windows is not None and len(windows) > self.max_windows:
-            keep = np.unique(np.linspace(0, len(windows) - 1, self.max_windows).round().astype(np.int64))
-            windows = [windows[i] for i in keep]
-        self.windows = windows
+        if self.max_windows is not None and len(self._start) > self.max_windows:
+            keep = np.unique(np.linspace(0, len(self._start) - 1, self.max_windows).round().astype(np.int64))
+            self._file, self._region, self._start = self._file[keep], self._region[keep], self._start[keep]
 
-    def _filter_n(self, r: _Region, starts: list[int], chunk: int = 1 << 23) -> list[int]:
+    @property
+    def windows(self) -> list[tuple[int, str, int]]:
+        """``(file index, contig, start)`` of every window (a new list on each access)."""
+        return [self._window(i) for i in range(len(self))]
+
+    def _window(self, i: int) -> tuple[int, str, int]:
+        return int(self._file[i]), self._contigs[self._region[i]], int(self._start[i])
+
+    def _filter_n(self, r: _Region, starts: np.ndarray, chunk: int = 1 << 23) -> np.ndarray:
         """Keep starts whose window has at most ``max_n_fraction`` N.
 
         Reads the region in ~8 Mb pieces (plus one window of overlap) so a whole human
@@ -321,13 +337,15 @@ class TilingWindowDataset(Dataset):
             cum = np.concatenate([[0], np.cumsum(ids == N_ID, dtype=np.int64)])
             s = arr[sel] - lo
             keep[sel] = (cum[s + L] - cum[s]) <= self.max_n_fraction * L
-        return [int(x) for x in arr[keep]]
+        return arr[keep]
 
     def __len__(self) -> int:
-        return len(self.windows)
+        return len(self._start)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        fi, contig, start = self.windows[i]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} out of range ({len(self)} windows)")
+        fi, contig, start = self._window(i % len(self))
         return fetch_window(self.files[fi], contig, start, start + self.window_length, allow_all_n=True)
 
 

@@ -9,7 +9,7 @@ on identical targets, and the model gets no more in-window context than it needs
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,19 +36,37 @@ def heldout_windows(datamodule: Any, max_windows: int | None = None) -> list[np.
     return out
 
 
-def training_sequences(datamodule: Any) -> list[np.ndarray]:
-    """The training split of a set-up ``GenomeDataModule`` as id arrays (one per interval).
+class _TrainingPieces:
+    """Re-iterable over the training split in pieces of at most ``piece`` bases (+ ``overlap``).
+
+    Each pass fetches and tokenizes one piece at a time, so a human genome (3.1 Gb, 25 GB as
+    int64 ids) is never held whole. Consecutive pieces of an interval overlap by ``overlap``
+    bases, so order-``overlap`` contexts are never cut; lower orders count at most ``overlap``
+    transitions per piece boundary twice (a few per ``piece`` bases). Intervals shorter than
+    ``piece`` (any bacterial genome) come out whole, exactly as before.
+    """
+
+    def __init__(self, datamodule: Any, piece: int, overlap: int) -> None:
+        self.datamodule, self.piece, self.overlap = datamodule, int(piece), int(overlap)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        dm = self.datamodule
+        for genome, intervals in zip(dm.files, dm.splits["train"], strict=True):
+            for iv in intervals:
+                for start in range(iv.start, iv.end, self.piece):
+                    lo, hi = max(iv.start, start - self.overlap), min(iv.end, start + self.piece)
+                    seq = genome.fetch(iv.contig, lo, hi)
+                    yield np.asarray(dm.tokenizer.encode(seq, source=f"{genome.path}:{iv.contig}"), dtype=np.int64)
+
+
+def training_sequences(datamodule: Any, piece: int = 1 << 23) -> Iterable[np.ndarray]:
+    """The training split of a set-up ``GenomeDataModule`` as id arrays, lazily and re-iterably
+    (one interval, or one ``piece``-base part of a longer one, at a time).
 
     Uses ``datamodule.splits["train"]`` (per-file interval lists) so the Markov baselines are
     fitted on exactly the sequence the model trains on, never on held-out bases.
     """
-    tok = datamodule.tokenizer
-    out: list[np.ndarray] = []
-    for genome, intervals in zip(datamodule.files, datamodule.splits["train"], strict=True):
-        for iv in intervals:
-            seq = genome.fetch(iv.contig, iv.start, iv.end)
-            out.append(np.asarray(tok.encode(seq, source=f"{genome.path}:{iv.contig}"), dtype=np.int64))
-    return out
+    return _TrainingPieces(datamodule, piece, overlap=MAX_ORDER)
 
 
 @torch.no_grad()
@@ -96,7 +114,7 @@ def model_bits(
 
 def evaluate_heldout(
     model: nn.Module,
-    train_seqs: Sequence[np.ndarray],
+    train_seqs: Iterable[np.ndarray],
     windows: Sequence[np.ndarray],
     objective: str = "causal",
     orders: Iterable[int] = range(1, MAX_ORDER + 1),

@@ -162,7 +162,7 @@ def scoring_mask(seq: np.ndarray, context: int = MAX_ORDER) -> np.ndarray:
 
 
 def markov_baselines(
-    train_sequences: Sequence[np.ndarray],
+    train_sequences: Iterable[np.ndarray],
     eval_sequences: Sequence[np.ndarray],
     orders: Iterable[int] = range(1, MAX_ORDER + 1),
     alpha: float = 0.5,

@@ -3,9 +3,9 @@
 These tests are deselected from ``make test`` (``-m "not slurm"`` in pytest's addopts); run them
 with ``make test-slurm``. They need Debian's ``slurm-wlm`` and ``munge`` packages
 (``tests/slurm/cluster.sh install``) and root, because slurmd starts the jobs. The session
-fixture uses an already running cluster when ``SLURM_CONF`` points at one (as ``.ci/run`` does),
-and otherwise starts one with ``tests/slurm/cluster.sh`` in a temporary directory and stops it
-at the end.
+fixture starts a cluster with ``tests/slurm/cluster.sh`` in a temporary directory and stops it at
+the end; when ``SLURM_CONF`` points at a running cluster it uses that one instead, which must be
+shaped like cluster.sh's (partitions ``cpu`` and ``gpu``, a ``gpu`` GRES, >= 8 CPUs per node).
 """
 
 from __future__ import annotations
@@ -33,15 +33,17 @@ class SlurmCluster:
 
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(args, env=env or self.env, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def sbatch(self, *args: str) -> str:
-        """Submit; returns the job id."""
-        return self.run("sbatch", "--parsable", *args).stdout.strip().split(";")[0]
+    def sbatch(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Submit (the job gets ``env``, default ``self.env``); returns the job id."""
+        return self.run("sbatch", "--parsable", *args, env=env).stdout.strip().split(";")[0]
 
     def job(self, job_id: str) -> dict[str, str]:
         """``scontrol show job`` as a dict (JobState, Restarts, ExitCode, ...)."""
@@ -82,7 +84,7 @@ def _cluster_answers(env: dict[str, str]) -> bool:
 
 
 @pytest.fixture(scope="session")
-def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+def slurm() -> Iterator[SlurmCluster]:
     # The venv's genomamba/snakemake must be what jobs run: put its bin/ first on PATH
     # (sbatch exports the submitting environment to the job).
     venv_bin = str(Path(sys.executable).parent)

@@ -71,3 +71,27 @@ def test_invalid_arguments() -> None:
         MarkovModel.fit([np.array([A])], order=9)
     with pytest.raises(ConfigError, match="alpha"):
         MarkovModel.fit([np.array([A])], order=1, alpha=0.0)
+
+
+def test_training_sequences_in_pieces_count_like_whole_intervals(bundled_fasta) -> None:
+    """The lazy, piece-wise training split (a human genome is never held whole as ids) gives the
+    order-8 counts of the whole intervals exactly, and lower orders within a few transitions per
+    piece boundary; a second pass yields the same pieces."""
+    from genomamba.data import GenomeDataModule
+    from genomamba.training.evaluation import training_sequences
+    from genomamba.training.markov import MAX_ORDER
+
+    dm = GenomeDataModule(bundled_fasta, window_length=128)
+    dm.setup("fit")
+    whole = list(training_sequences(dm))  # 4.9 Mb genome < default piece: one array per interval
+    assert [len(x) for x in whole] == [iv.length for ivs in dm.splits["train"] for iv in ivs]
+    pieces = training_sequences(dm, piece=100_000)
+    first = list(pieces)
+    assert len(first) > 40 and max(len(x) for x in first) <= 100_000 + MAX_ORDER
+    assert all(np.array_equal(a, b) for a, b in zip(first, pieces, strict=True))  # re-iterable
+    boundaries = len(first) - len(whole)
+    for order in (8, 5, 2):
+        exact = MarkovModel.fit(whole, order).counts
+        piecewise = MarkovModel.fit(first, order).counts
+        extra = int((piecewise - exact).sum())
+        assert (piecewise >= exact).all() and extra == (MAX_ORDER - order) * boundaries

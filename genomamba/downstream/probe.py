@@ -19,7 +19,7 @@ from genomamba.downstream.species import draw_windows, split_genomes
 from genomamba.downstream.stats import compare_accuracy
 from genomamba.errors import ConfigError
 
-__all__ = ["probe"]
+__all__ = ["ProbeReport", "probe"]
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +105,47 @@ def probe(
         log.info("species probe L=%d (%s split): %s", L, split, acc)
         results.append(entry)
         summary[L] = acc
-    return {
-        "split": split,
-        "species": sp.species,
-        "held_out": sp.held_out,
-        "chance": 1.0 / sp.n_classes,
-        "seed": seed,
-        "results": results,
-        "accuracy": summary,
-    }
+    return ProbeReport(
+        split=split,
+        species=sp.species,
+        held_out=sp.held_out,
+        chance=1.0 / sp.n_classes,
+        seed=seed,
+        results=results,
+        accuracy=summary,
+    )
+
+
+class ProbeReport(dict):
+    """What :func:`probe` returns: the report as a dict (JSON-ready, keys as documented there)
+    whose ``print()`` is a table: per window length, the probe's and each k-mer baseline's
+    held-out accuracy with 95% CIs and the paired difference."""
+
+    def __str__(self) -> str:
+        from genomamba.downstream.stats import format_ci
+
+        held = "; ".join(f"{s}: {h}" for s, h in self["held_out"].items()) if self["held_out"] else "-"
+        lines = [
+            f"species probe, {len(self['species'])} species ({self['split']} split, chance {self['chance']:.2f}); "
+            f"held out: {held}",
+        ]
+        for entry in self["results"]:
+            lines.append(f"  window {entry['window_length']} bp ({entry['n_train']} train / {entry['n_test']} test windows)")
+            if entry.get("probe"):
+                m = entry["probe"]
+                lines.append(f"    {'linear probe on embeddings':<30}{format_ci(m['accuracy'], m['accuracy_ci'])}")
+            for key, m in entry["kmer"].items():
+                k = key.removeprefix("k=")
+                lines.append(f"    {k + '-mer logistic baseline':<30}{format_ci(m['accuracy'], m['accuracy_ci'])}")
+            for key, c in (entry.get("probe_vs_kmer") or {}).items():
+                k = key.removeprefix("k=")
+                verdict = "inside the CI: no difference shown" if c["difference_ci"][0] <= 0 <= c["difference_ci"][1] else (
+                    "probe better" if c["difference"] > 0 else "k-mer better")
+                lines.append(
+                    f"    probe - {k}-mer: {format_ci(c['difference'], c['difference_ci'])} "
+                    f"(paired, McNemar p={c['mcnemar_p']:.3g}; {verdict})"
+                )
+        return "\n".join(lines)
 
 
 def _as_strings(ids: np.ndarray) -> list[str]:

@@ -35,6 +35,7 @@ from genomamba.errors import GenomambaError
 
 __all__ = [
     "auroc",
+    "auprc_ci",
     "auroc_ci",
     "compare_accuracy",
     "format_ci",
@@ -100,6 +101,31 @@ def auroc_ci(
     return {
         "auroc": float(_auroc_matrix(pos[None], neg[None])[0]), "ci": list(_percentile(reps, level)),
         "n_pos": int(len(pos)), "n_neg": int(len(neg)), "n_boot": int(n_boot),
+    }
+
+
+def auprc_ci(
+    y: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+    level: float = LEVEL,
+) -> dict[str, Any]:
+    """Area under the precision-recall curve (average precision, scikit-learn's definition) with
+    a stratified percentile-bootstrap interval; its chance level is the positive fraction.
+
+    Returns:
+        ``{"auprc", "ci": [lo, hi], "chance", "n_pos", "n_neg", "n_boot"}``.
+    """
+    from sklearn.metrics import average_precision_score
+
+    pos, neg = _split_classes(y, score)
+    labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    rng = np.random.default_rng(seed)
+    reps = np.array([
+        average_precision_score(labels, np.r_[pos[rng.integers(0, len(pos), len(pos))], neg[rng.integers(0, len(neg), len(neg))]])
+        for _ in range(n_boot)
+    ])
+    return {
+        "auprc": float(average_precision_score(labels, np.r_[pos, neg])), "ci": list(_percentile(reps, level)),
+        "chance": len(pos) / (len(pos) + len(neg)), "n_pos": int(len(pos)), "n_neg": int(len(neg)), "n_boot": int(n_boot),
     }
 
 

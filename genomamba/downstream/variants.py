@@ -47,6 +47,7 @@ from torch import nn
 from genomamba.data.fasta import GenomeFile, is_bgzf_file
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.devices import resolve_device
+from genomamba.downstream.stats import format_ci
 from genomamba.errors import ConfigError, ContigError, GenomambaError, VCFError
 from genomamba.outputs import atomic_write_text, check_output_path
 
@@ -154,8 +155,11 @@ def _explain_bad_line(path: Path, record_no: int) -> tuple[int, str]:
     return 0, "the line could not be located (truncated or corrupt compressed file?)"
 
 
-def read_vcf(path: str | os.PathLike[str]) -> list[Variant]:
+def read_vcf(path: str | os.PathLike[str], info_keys: Sequence[str] = ()) -> list[Variant]:
     """Read a plain or bgzipped VCF with ``pysam.VariantFile``: one :class:`Variant` per ALT.
+
+    ``info_keys``: INFO fields to keep, per variant, in ``Variant.extra["info"]`` (absent keys
+    are left out).
 
     A record without ALT (``.``) yields one row with ``alt="."``, later reported unsupported.
 
@@ -214,6 +218,7 @@ def read_vcf(path: str | os.PathLike[str]) -> list[Variant]:
                         id=rec.id or ".",
                         record=record_no,
                         line=n_header + record_no,
+                        extra={"info": {k: rec.info[k] for k in info_keys if k in rec.info}} if info_keys else {},
                     )
                 )
     finally:
@@ -497,7 +502,63 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=512, help="window length in bp centred on the variant (default 512)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--labels", default=None,
+                   help="TSV with chrom, pos, ref, alt, label (0/1): report AUROC/AUPRC of the scores against it")
+    p.add_argument("--label-key", default="LABEL",
+                   help="INFO key holding 0/1 labels in the VCF, used when --labels is not given (default LABEL)")
+    p.add_argument("--positive-scores", choices=("lower", "higher"), default="lower",
+                   help="label-1 variants are expected to score lower (default: damaging = lower LLR) or higher")
     return p
+
+
+def label_metrics(
+    rows: Sequence[dict[str, Any]], labels: dict[tuple[str, int, str, str], int], positive_scores: str = "lower"
+) -> dict[str, Any] | None:
+    """AUROC and AUPRC (95% bootstrap CIs) of scored ``rows`` against 0/1 ``labels`` keyed by
+    (chrom, pos, ref, alt); ``None`` when fewer than one scored variant of each class is labelled."""
+    from genomamba.downstream.stats import auprc_ci, auroc_ci
+
+    y, score = [], []
+    for r in rows:
+        lab = labels.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]))
+        if lab is not None and r["status"] == "ok":
+            y.append(lab)
+            score.append(-r["score"] if positive_scores == "lower" else r["score"])
+    if len(set(y)) < 2:
+        return None
+    roc, pr = auroc_ci(y, score), auprc_ci(y, score)
+    return {
+        "n_labelled": len(y), "n_pos": roc["n_pos"], "n_neg": roc["n_neg"], "positive_scores": positive_scores,
+        "auroc": roc["auroc"], "auroc_ci": roc["ci"], "auprc": pr["auprc"], "auprc_ci": pr["ci"], "auprc_chance": pr["chance"],
+    }
+
+
+def _read_labels(args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile) -> tuple[dict, str] | None:
+    """0/1 labels keyed like :func:`label_metrics` wants, and where they came from; None if none."""
+    if args.labels:
+        from genomamba.downstream.variants_supervised import read_labelled_variants
+
+        rows = read_labelled_variants(args.labels)
+        # The TSV may name a contig by an accession alias of the VCF's record name, or vice versa.
+        by_record = {(genome.resolve(str(v.chrom)), v.pos, v.ref, v.alt): v.chrom for v in variants if v.status == "ok"}
+        labels = {}
+        for r in rows:
+            key = (genome.resolve(str(r["chrom"])), int(r["pos"]), str(r["ref"]).upper(), str(r["alt"]).upper())
+            if key in by_record:
+                labels[(by_record[key], key[1], key[2], key[3])] = int(r["label"])
+        return labels, f"--labels {args.labels}"
+    labels = {}
+    for v in variants:
+        value = v.extra.get("info", {}).get(args.label_key)
+        if value is None:
+            continue
+        if str(value) not in ("0", "1"):
+            raise VCFError(
+                f"{args.vcf}, line {v.line}: INFO {args.label_key}={value!r} is not a 0/1 label; fix it, pass "
+                f"--label-key with another key, or --labels TSV"
+            )
+        labels[(v.chrom, v.pos, v.ref, v.alt)] = int(str(value))
+    return (labels, f"INFO {args.label_key}") if labels else None
 
 
 def score_variants_main(argv: list[str] | None = None) -> int:
@@ -514,8 +575,12 @@ def score_variants_main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device, option="--device")
         check_output_path(args.out, option="--out")
         model, _ = load_model(args.model)
-        rows = score_variants(model, args.fasta, args.vcf, window=args.window, batch_size=args.batch_size, device=device)
+        genome = GenomeFile(args.fasta)
+        variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
+        rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device)
         write_scores_tsv(rows, args.out)
+        labelled = _read_labels(args, variants, genome)
+        metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
@@ -524,6 +589,15 @@ def score_variants_main(argv: list[str] | None = None) -> int:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
     print(f"wrote {len(rows)} rows to {args.out} ({summary})", file=sys.stderr)
+    if labelled and metrics is None:
+        print(f"labels ({labelled[1]}): the scored variants do not include both classes; no AUROC", file=sys.stderr)
+    elif metrics:
+        print(
+            f"labels ({labelled[1]}): {metrics['n_pos']} label-1 and {metrics['n_neg']} label-0 variants scored; "
+            f"AUROC {format_ci(metrics['auroc'], metrics['auroc_ci'])}, AUPRC {format_ci(metrics['auprc'], metrics['auprc_ci'])} "
+            f"(chance {metrics['auprc_chance']:.3f}); 95% bootstrap CIs; label 1 expected to score {args.positive_scores}",
+            file=sys.stderr,
+        )
     return 0
 
 

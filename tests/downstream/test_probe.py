@@ -28,6 +28,14 @@ def test_probe_reports_well_formed_metrics_for_both_lengths(causal_model, specie
     assert out["accuracy"][256]["kmer_k4"] == out["results"][1]["kmer"]["k=4"]["accuracy"]
     # Even a random tiny Mamba's mean embedding carries composition signal (GC content differs).
     assert out["accuracy"][256]["probe"] > 0.4
+    # print(report) is a table with the same figures, not a dict dump.
+    text = str(out)
+    assert not text.startswith("{") and "strain split, chance 0.25" in text
+    m = out["results"][1]
+    assert f"window 256 bp ({m['n_train']} train / {m['n_test']} test windows)" in text
+    assert f"linear probe on embeddings    {m['probe']['accuracy']:.3f} [{m['probe']['accuracy_ci'][0]:.3f}," in text
+    assert f"4-mer logistic baseline       {m['kmer']['k=4']['accuracy']:.3f}" in text
+    assert f"probe - 4-mer: {m['probe_vs_kmer']['k=4']['difference']:.3f}" in text
 
 
 def test_probe_is_deterministic_and_kmer_only_without_model(species_tsv) -> None:

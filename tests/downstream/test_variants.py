@@ -219,3 +219,43 @@ def test_write_scores_tsv_blank_for_unscored(tmp_path: Path) -> None:
     row = dict.fromkeys(OUTPUT_COLUMNS, "x") | {"pos": 3, "score": math.nan, "score_fwd": -1.5, "score_rev": math.nan}
     text = write_scores_tsv([row], tmp_path / "o.tsv").read_text().splitlines()
     assert text[1].split("\t")[5:8] == ["", "-1.5", ""]
+
+
+def test_score_variants_reports_auroc_from_info_labels_or_a_labels_tsv(
+    motif_lm: GenomambaLM, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genomamba.downstream.stats import auroc
+
+    # 40 records of the bundled (rule-labelled) E. coli VCF, which carries INFO LABEL=0/1.
+    src = (data_dir / "variants" / "ecoli536_repeat_snvs.vcf").read_text().splitlines()
+    header = [ln for ln in src if ln.startswith("#")]
+    records = [ln for ln in src if not ln.startswith("#")][:40]
+    vcf = tmp_path / "sub.vcf"
+    vcf.write_text("\n".join(header + records) + "\n")
+    motif_lm.save_pretrained(tmp_path / "m")
+    fasta = data_dir / "genomes" / "escherichia_coli_536.fa.gz"
+    base = ["--model", str(tmp_path / "m"), "--fasta", str(fasta), "--vcf", str(vcf), "--window", "32", "--device", "cpu"]
+    assert score_variants_main([*base, "--out", str(tmp_path / "a.tsv")]) == 0
+    from_info = capsys.readouterr().err
+    # Expected: AUROC of -score (label 1 expected lower) against the INFO labels, from the written TSV.
+    rows = [ln.split("\t") for ln in (tmp_path / "a.tsv").read_text().splitlines()[1:]]
+    labels = [int(r.split("LABEL=")[1].split(";")[0]) for r in records]
+    expected = auroc(labels, [-float(r[5]) for r in rows])
+    assert f"AUROC {expected:.3f} [" in from_info and "(INFO LABEL)" in from_info, from_info
+    assert f"{sum(labels)} label-1 and {len(labels) - sum(labels)} label-0 variants scored" in from_info
+    # The same labels from a TSV naming the contig by its accession alias give the same AUROC.
+    tsv = tmp_path / "labels.tsv"
+    tsv.write_text("chrom\tpos\tref\talt\tlabel\n" + "".join(
+        f"NC_008253.1\t{r[1]}\t{r[3]}\t{r[4]}\t{lab}\n" for r, lab in zip((x.split("\t") for x in records), labels, strict=True)
+    ))
+    assert score_variants_main([*base, "--out", str(tmp_path / "b.tsv"), "--labels", str(tsv)]) == 0
+    from_tsv = capsys.readouterr().err
+    assert f"AUROC {expected:.3f} [" in from_tsv and f"(--labels {tsv})" in from_tsv
+    # --positive-scores higher flips the direction: AUROC becomes 1 - AUROC.
+    assert score_variants_main([*base, "--out", str(tmp_path / "c.tsv"), "--positive-scores", "higher"]) == 0
+    assert f"AUROC {1 - expected:.3f} [" in capsys.readouterr().err
+    # A non-0/1 INFO label is a clear error naming the line.
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("\n".join(header + [records[0].replace("LABEL=0", "LABEL=7").replace("LABEL=1", "LABEL=7")]) + "\n")
+    assert score_variants_main([*base[:4], "--vcf", str(bad), "--out", str(tmp_path / "d.tsv"), "--window", "32"]) == 2
+    assert "INFO LABEL=7 is not a 0/1 label" in capsys.readouterr().err

@@ -281,8 +281,7 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
         "last_val_bpb": _scalar(trainer.callback_metrics.get("val/bpb")),
     }
     metrics["run_dir"] = str(run_dir)
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "
-", option="metrics")
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n", option="metrics")
     png = plot_loss_curve(
         run_dir / "logs", run_dir / "loss_curve.png", title=f"{cfg.get('name') or run_dir.name}: bits per base",
         baselines=_markov_lines(metrics),

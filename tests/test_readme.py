@@ -5,8 +5,8 @@ so later commands use what earlier ones made (``runs/my_run`` from the first ``t
 resume with ``ckpt_path=last``, then ``evaluate``, ``finetune`` and ``score-variants`` on it).
 Placeholder paths are mapped to bundled files (``PLACEHOLDERS``). Three things are changed, and
 only these:
-- ``genomamba train`` / ``finetune`` get overrides *appended* that shrink the model and the number
-  of steps (``SHRINK``): the command line, config groups, keys and files are exercised as written;
+- ``genomamba train`` / ``finetune`` / ``variant-benchmark`` / ``score-variants`` get options
+  *appended* that shrink the model, the number of steps or the scoring window (``SHRINK``): the command line, config groups, keys and files are exercised as written;
 - ``snakemake`` commands run as dry runs (``-n``), which parse the workflow, validate the config
   against its schema and check every input path;
 - ``TO_SKIP`` lists commands that cannot run in CI, each with its reason. The test fails when a
@@ -50,6 +50,8 @@ SHRINK = {
         "task.data.window_length=128", "task.data.batch_size=2", "task.data.n_val_windows=2", "task.data.n_test_windows=2",
     ],
 }
+SHRINK["variant-benchmark"] = ["--window", "64", "--orders", "2", "3", "--embed-window", "32", "--cv", "2"]
+SHRINK["score-variants"] = ["--window", "64"]
 # finetune task=variant_effect ignores the species overrides; its own are these.
 SHRINK_VARIANT_EFFECT = ["task.head.cv=2", "task.head.window=32", "task.head.zero_shot_window=32", f"task.labels={REPO_ROOT}/data/variants/ecoli536_repeat_snvs.labels.tsv"]
 
@@ -59,7 +61,15 @@ TO_SKIP = [
     (r"^python -m venv|^\. \.venv/bin/activate|^pip install", "installation steps, done by `.ci/run` in a fresh clone"),
     (r"^genomamba demo$", "the same steps as `make demo`"),
     (r"trainer=(gpu|ddp)", "needs CUDA devices"),
+    (r"^make gpu-check", "needs a CUDA device"),
+    (r"^make triton36-report", "downloads triton 3.6 into a side venv (~5 min); `.ci/run` runs it with GENOMAMBA_CI_TRITON36=1"),
+    (r"^python -m genomamba\.kernels\.report --arch sm_80 sm_90$",
+     "compiles every configuration (~1 min); tests/kernels/test_scan_resources.py compiles the same set"),
+    (r"^sbatch ", "needs a SLURM cluster; tests/slurm submits the same script to a real one (make test-slurm)"),
+    (r"^python benchmarks/bench_data\.py", "a timed benchmark (CI runs no timed work)"),
 ]
+# Python commands run with this interpreter (so they see the installed genomamba).
+PYTHON_OK = [r"^python -m genomamba\.kernels\.report ", r"^python benchmarks/bench_scan\.py --roofline-only"]
 
 
 # Messages from dependencies that a user cannot act on (issue 16); none may reach a user's terminal.
@@ -112,6 +122,8 @@ def _runnable(cmd: str) -> list[str]:
             argv += SHRINK_VARIANT_EFFECT
         else:
             argv += SHRINK.get(sub, [])
+    elif tool == "python" and any(re.search(p, cmd) for p in PYTHON_OK):
+        return [sys.executable, *argv[1:]]
     elif tool == "snakemake":
         if "-n" not in argv:
             argv.append("-n")
@@ -122,12 +134,14 @@ def _runnable(cmd: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A user's working directory: ``data/`` (the bundled data) and ``runs/demo`` (a model)."""
+    """A user's checkout: ``data/``, ``workflows/`` and ``benchmarks/`` linked from the repository,
+    and ``runs/demo`` (a model) made here; everything the commands write stays in the sandbox."""
     from genomamba.training.compose import compose_config
     from genomamba.training.train import train
 
     root = tmp_path_factory.mktemp("readme")
-    (root / "data").symlink_to(REPO_ROOT / "data")
+    for shared in ("data", "workflows", "benchmarks"):  # the README's commands run from the repository root
+        (root / shared).symlink_to(REPO_ROOT / shared)
     cfg = compose_config(
         [
             "experiment=demo", f"run_dir={root / 'runs' / 'demo'}", f"paths.data_dir={root / 'data'}",

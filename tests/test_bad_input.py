@@ -79,7 +79,7 @@ def read_only(d: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             import genomamba.data.fasta as fasta_mod
             import genomamba.outputs as outputs_mod
 
-            for mod, name in ((fasta_mod, "_dir_is_writable"), (outputs_mod, "writable_dir")):
+            for mod, name in ((fasta_mod, "writable_dir"), (outputs_mod, "writable_dir")):
                 real = getattr(mod, name)
                 monkeypatch.setattr(mod, name, lambda p, real=real: Path(p) != d and real(p))
             import genomamba.training.train as train_mod

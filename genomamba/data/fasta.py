@@ -31,7 +31,6 @@ import logging
 import os
 import secrets
 import struct
-import tempfile
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +43,7 @@ import pyfaidx
 
 from genomamba.data.contigs import ContigNames
 from genomamba.errors import FastaError, WindowError
+from genomamba.outputs import writable_dir
 
 __all__ = ["GenomeFile", "IndexPaths", "cache_dir", "open_fasta", "open_genomes", "validate_fasta"]
 
@@ -159,23 +159,6 @@ def validate_fasta(path: str | os.PathLike[str]) -> tuple[Path, bool]:
             "with '>name'. Pass the genome's .fa/.fasta file (not a VCF/BED/text file)."
         )
     return p, is_bgzf
-
-
-def _dir_is_writable(directory: Path) -> bool:
-    """True if files can be created in ``directory``.
-
-    ``os.access`` alone is not enough: root ignores mode bits, yet immutable / read-only
-    mounts still refuse writes. An anonymous ``TemporaryFile`` (``O_TMPFILE`` on Linux)
-    probes for real without leaving a name behind.
-    """
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return False
-    try:
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError:
-        return False
-    return True
 
 
 def _fresh(index: Path, fasta: Path) -> bool:
@@ -342,7 +325,7 @@ def _cache_root(p: Path, cache: Path | None) -> Path:
             f"({err.strerror}); set GENOMAMBA_CACHE to a writable directory, or index the FASTA where you can "
             f"write (`samtools faidx`) and place the .fai{' and .gzi' if str(p).endswith('gz') else ''} next to it"
         ) from None
-    if not _dir_is_writable(root):
+    if not writable_dir(root):
         raise FastaError(
             f"{p}: cannot build its index: {p.parent} is not writable, and neither is the index cache {root}; "
             "set GENOMAMBA_CACHE to a writable directory"
@@ -352,7 +335,7 @@ def _cache_root(p: Path, cache: Path | None) -> Path:
 
 def _index_paths(p: Path, is_bgzf: bool, cache: Path | None) -> IndexPaths:
     fai, gzi = Path(f"{p}.fai"), Path(f"{p}.gzi") if is_bgzf else None
-    if _index_problem(p, is_bgzf, fai, gzi) is None or _dir_is_writable(p.parent):
+    if _index_problem(p, is_bgzf, fai, gzi) is None or writable_dir(p.parent):
         return IndexPaths(fai, gzi, in_cache=False)
     if fai.exists():
         log.warning("%s: ignoring its index %s (%s)", p, fai, _index_problem(p, is_bgzf, fai, gzi))

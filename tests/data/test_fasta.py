@@ -129,8 +129,8 @@ def _make_read_only(d: Path, monkeypatch: pytest.MonkeyPatch) -> bool:
         subprocess.run(["chattr", "+i", str(d)], check=True, capture_output=True)
         return True
     except (OSError, subprocess.CalledProcessError):
-        real = fasta_mod._dir_is_writable
-        monkeypatch.setattr(fasta_mod, "_dir_is_writable", lambda p: Path(p) != d and real(p))
+        real = fasta_mod.writable_dir
+        monkeypatch.setattr(fasta_mod, "writable_dir", lambda p: Path(p) != d and real(p))
         return False
 
 
@@ -159,7 +159,7 @@ def test_unwritable_index_location_falls_back_to_cache(
     before = sorted(os.listdir(ro))
     chattr = _make_read_only(ro, monkeypatch)
     try:
-        assert not fasta_mod._dir_is_writable(ro)
+        assert not fasta_mod.writable_dir(ro)
         with caplog.at_level("WARNING", logger="genomamba.data.fasta"):
             g = GenomeFile(p)
         assert g.fetch("chr1", 1500, 1600) == seq[1500:1600]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from Bio import SeqIO
@@ -105,15 +106,21 @@ def vcf_bytes(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, int, str, str]] |
     return (text if cut is None else text[:cut]), expected
 
 
-def _read_vcf(data: bytes) -> list[tuple[str, int, str, str]] | None:
-    p = _write(data, ".vcf")
+def _read_or_none(data: bytes, suffix: str, read: Callable[[Path], list]) -> list | None:
+    """``read`` the bytes from a temporary file: its rows, or None for the project's own error
+    (any other exception fails the test)."""
+    p = _write(data, suffix)
     try:
-        return [(v.chrom, v.pos, v.ref, v.alt) for v in read_vcf(p)]
+        return read(p)
     except GenomambaError:
         return None
     finally:
         p.unlink()
         p.parent.rmdir()
+
+
+def _read_vcf(data: bytes) -> list[tuple[str, int, str, str]] | None:
+    return _read_or_none(data, ".vcf", lambda p: [(v.chrom, v.pos, v.ref, v.alt) for v in read_vcf(p)])
 
 
 @FUZZ
@@ -144,14 +151,9 @@ def labels_bytes(draw: st.DrawFn) -> tuple[bytes, list[dict] | None]:
 
 
 def _read_labels(data: bytes) -> list[dict] | None:
-    p = _write(data, ".tsv")
-    try:
-        return [{k: r[k] for k in ("pos", "ref", "alt", "label")} for r in read_labelled_variants(p)]
-    except GenomambaError:
-        return None
-    finally:
-        p.unlink()
-        p.parent.rmdir()
+    return _read_or_none(
+        data, ".tsv", lambda p: [{k: r[k] for k in ("pos", "ref", "alt", "label")} for r in read_labelled_variants(p)]
+    )
 
 
 @FUZZ

@@ -66,9 +66,9 @@ def variant_report(model_path: str, seed: int, window: int = 512) -> dict:
     AUROC with 95% CIs for the model and each Markov order, the paired model - best Markov difference and the
     CV model vs k-mer heads (genomamba.downstream.gene_benchmark_metrics)."""
     from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
-    from genomamba.training.evaluate_cli import load_model
+    from genomamba.models import GenomambaLM
 
-    model, _ = load_model(model_path)
+    model = GenomambaLM.load(model_path)
     out: dict = {}
     for name, fasta in GENE_BENCHMARKS.items():
         t0 = time.perf_counter()

@@ -192,10 +192,8 @@ def load(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "
     Raises:
         CheckpointError: the path is missing or holds no usable checkpoint.
     """
-    from genomamba.training.evaluate_cli import load_model
-
     dev = resolve_device(device)  # before reading the weights: a bad device fails fast
-    model, _ = load_model(path_or_run_dir)  # CheckpointError for a missing path / unknown name
+    model = GenomambaLM.load(path_or_run_dir)  # CheckpointError for a missing path / unknown name
     return GenomambaModel(model, device=dev)
 
 

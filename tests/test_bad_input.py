@@ -28,7 +28,7 @@ import pytest
 import torch
 
 import genomamba
-from genomamba.cli import main
+from genomamba.apps.cli import main
 from genomamba.errors import GenomambaError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 import genomamba
-from genomamba.cli import main
+from genomamba.apps.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "genomamba"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "genomamba.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "genomamba.apps.cli"]
     return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -91,7 +91,7 @@ def test_finetune_subcommand_rejects_unknown_key(tmp_path: Path, capsys) -> None
 
 
 def _reexec_calls(monkeypatch, cmd: str, env: dict[str, str]) -> list[tuple]:
-    import genomamba.cli as cli
+    import genomamba.apps.cli as cli
 
     calls: list[tuple] = []
     monkeypatch.setattr(cli.os, "execve", lambda *a: calls.append(a))

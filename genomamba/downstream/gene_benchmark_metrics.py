@@ -374,9 +374,9 @@ def variant_benchmark_main(argv: Sequence[str] | None = None) -> int:
     if a.model is not None:
         import torch
 
-        from genomamba.training.evaluate_cli import load_model
+        from genomamba.models import GenomambaLM
 
-        model, _ = load_model(a.model)
+        model = GenomambaLM.load(a.model)
         model = model.to(a.device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
     metrics, scores = evaluate_gene_benchmark(
         model, a.fasta, vcf, tsv, window=a.window, orders=a.orders, scores=a.scores, supervised=not a.no_supervised,

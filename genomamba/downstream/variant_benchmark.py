@@ -243,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = write_benchmark(rows, genome, a.out_dir, a.name, src)
         print(f"wrote {paths[0]} and {paths[1]} ({len(rows)} SNVs)", file=sys.stderr)
         return 0
-    from genomamba.training.evaluate_cli import load_model
+    from genomamba.models import GenomambaLM
 
-    model, _ = load_model(a.model)
+    model = GenomambaLM.load(a.model)
     res = evaluate_benchmark(model, a.fasta, read_labels(a.labels), a.window, a.embed_window, a.classifier)
     text = json.dumps(res, indent=2)
     if a.out:

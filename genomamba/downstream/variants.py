@@ -564,7 +564,7 @@ def _read_labels(args: argparse.Namespace, variants: Sequence[Variant], genome: 
 def score_variants_main(argv: list[str] | None = None) -> int:
     """``genomamba score-variants``: returns 0 on success, 2 on a user error (one line on stderr)."""
     args = _parser().parse_args(argv)
-    from genomamba.training.evaluate_cli import load_model
+    from genomamba.models import GenomambaLM
 
     try:
         # Everything that can be checked before the model runs is checked first.
@@ -574,7 +574,7 @@ def score_variants_main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--window must be >= 2 bp, got {args.window}")
         device = resolve_device(args.device, option="--device")
         check_output_path(args.out, option="--out")
-        model, _ = load_model(args.model)
+        model = GenomambaLM.load(args.model)
         genome = GenomeFile(args.fasta)
         variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
         rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device)

@@ -1,4 +1,9 @@
-"""Checkpoint I/O: safetensors directories, Lightning ``.ckpt`` files, HuggingFace Mamba import."""
+"""Checkpoint I/O: safetensors directories, Lightning ``.ckpt`` files, HuggingFace Mamba import.
+
+Also where a model path is resolved (:func:`resolve_model_path`, :func:`load_model`). Loaders take
+the model class ``cls`` to build (``GenomambaLM`` or a subclass): this module never imports
+``genomamba.models.model``, which calls into it, so the two do not import each other.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -16,8 +21,12 @@ from torch import Tensor
 
 from genomamba.errors import CheckpointError, ConfigError
 from genomamba.models.config import GenomambaConfig
-from genomamba.models.model import GenomambaLM
 from genomamba.outputs import match_umask
+
+if TYPE_CHECKING:
+    from genomamba.models.model import GenomambaLM
+
+ModelT = TypeVar("ModelT", bound="GenomambaLM")
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -67,6 +76,32 @@ def resolve_model_path(path_or_name: str | os.PathLike[str]) -> tuple[Path, Path
     if (p / "checkpoints" / "last.ckpt").is_file():
         return p / "checkpoints" / "last.ckpt", p
     raise CheckpointError(f"{p} holds neither config.json, model/ nor checkpoints/last.ckpt")
+
+
+# Keys of a run's ``data`` config that define its held-out split.
+SPLIT_KEYS = ("window_length", "val_fraction", "test_fraction", "holdout_contigs", "seed", "max_n_fraction", "bed")
+
+
+def run_config(run_dir: Path | None) -> dict[str, Any]:
+    """A run directory's resolved ``config.yaml`` (written by ``train()``) as a dict, or {}."""
+    path = run_dir / "config.yaml" if run_dir is not None else None
+    if path is None or not path.is_file():
+        return {}
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)  # type: ignore[return-value]
+
+
+def load_model(cls: type[ModelT], path_or_name: str | os.PathLike[str]) -> tuple[ModelT, dict[str, Any]]:
+    """Load ``cls`` from a save_pretrained dir, a run dir, a ``.ckpt`` or a shipped model's name.
+
+    Returns ``(model, split)``: ``split`` holds the run's data split settings (``SPLIT_KEYS``)
+    when the model came from a training run, else {}.
+    """
+    target, run_dir = resolve_model_path(path_or_name)
+    model = load_lightning_checkpoint(cls, target) if target.is_file() else load_pretrained(cls, target)
+    data = run_config(run_dir).get("data") or {}
+    return model, {k: data[k] for k in SPLIT_KEYS if k in data}
 
 
 def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
@@ -126,7 +161,9 @@ def _config_from_dict(d: Any, source: str) -> GenomambaConfig:
         raise CheckpointError(f"{source}: invalid model config ({e}); re-save the checkpoint") from e
 
 
-def load_pretrained(directory: str | Path, map_location: str | torch.device = "cpu") -> GenomambaLM:
+def load_pretrained(
+    cls: type[ModelT], directory: str | Path, map_location: str | torch.device = "cpu"
+) -> ModelT:
     """Load a directory written by :func:`save_pretrained`."""
     directory = Path(directory)
     cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
@@ -148,14 +185,14 @@ def load_pretrained(directory: str | Path, map_location: str | torch.device = "c
         sd = load_file(str(w_path), device=str(map_location))
     except Exception as e:  # safetensors raises SafetensorError / OSError / ValueError on corruption
         raise CheckpointError(f"{w_path}: corrupt or truncated safetensors file ({e}); {fix}") from e
-    model = GenomambaLM(cfg)
+    model = cls(cfg)
     _load_state_dict(model, sd, str(w_path), f"Check that {cfg_path} belongs to these weights.")
     return model.to(map_location)
 
 
 def load_lightning_checkpoint(
-    path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True
-) -> GenomambaLM:
+    cls: type[ModelT], path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True
+) -> ModelT:
     """Load a Lightning checkpoint saved by genomamba's training module.
 
     Contract: ``ckpt["state_dict"]`` holds the LM's weights under the prefix ``model.`` and
@@ -174,7 +211,7 @@ def load_lightning_checkpoint(
         if "Unsupported global" in str(e):  # a real checkpoint holding objects the safe loader refuses
             raise CheckpointError(
                 f"{path}: holds Python objects that the safe checkpoint loader refuses ({first}). If you trust "
-                "the file, convert it once in Python with genomamba.models.checkpoint.load_lightning_checkpoint("
+                "the file, convert it once in Python with GenomambaLM.from_lightning_checkpoint("
                 "path, weights_only=False).save_pretrained('model_dir') and use model_dir"
             ) from e
         raise CheckpointError(
@@ -196,7 +233,7 @@ def load_lightning_checkpoint(
         raise CheckpointError(
             f"{path}: no state_dict keys start with {prefix!r}; not a genomamba LM checkpoint"
         )
-    model = GenomambaLM(cfg)
+    model = cls(cfg)
     _load_state_dict(model, sd, str(path), "The checkpoint does not belong to its model_config.")
     return model.to(map_location)
 
@@ -257,7 +294,9 @@ def _infer_hf_config(sd: dict[str, Tensor]) -> dict[str, Any]:
     }
 
 
-def load_hf_mamba(state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None) -> GenomambaLM:
+def load_hf_mamba(
+    cls: type[ModelT], state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None
+) -> ModelT:
     """Build a GenomambaLM from a ``MambaForCausalLM`` state dict or ``save_pretrained`` directory.
 
     ``config``: a transformers ``MambaConfig``, its dict, or None (read ``config.json`` from
@@ -293,6 +332,6 @@ def load_hf_mamba(state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any
     cfg = _hf_config_to_ours(config if config is not None else _infer_hf_config(sd), sd)
     if cfg.tie_embeddings:
         sd.pop("lm_head.weight", None)
-    model = GenomambaLM(cfg)
+    model = cls(cfg)
     _load_state_dict(model, sd, source, "Pass the matching transformers MambaConfig as `config`.")
     return model

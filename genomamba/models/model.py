@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genomamba.errors import ConfigError, ModelInputError
+from genomamba.models import checkpoint
 from genomamba.models.attention import AttnCache, CausalSelfAttention
 from genomamba.models.config import GenomambaConfig
 from genomamba.models.mixer import MambaCache, MambaMixer, RMSNorm
@@ -453,32 +454,26 @@ class GenomambaLM(nn.Module):
     # -- checkpoints (implemented in genomamba.models.checkpoint) -------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json`` + ``model.safetensors`` atomically into ``directory``."""
-        from genomamba.models.checkpoint import save_pretrained
-
-        return save_pretrained(self, directory)
+        return checkpoint.save_pretrained(self, directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> GenomambaLM:
         """Load a directory written by :meth:`save_pretrained`."""
-        from genomamba.models.checkpoint import load_pretrained
-
-        return load_pretrained(directory, map_location)
+        return checkpoint.load_pretrained(cls, directory, map_location)
 
     @classmethod
     def from_lightning_checkpoint(
         cls, path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True
     ) -> GenomambaLM:
-        """Load a Lightning ``.ckpt`` (``state_dict`` keys prefixed ``model.``,
-        ``hyper_parameters["model_config"]`` the config dict)."""
-        from genomamba.models.checkpoint import load_lightning_checkpoint
-
-        return load_lightning_checkpoint(path, map_location, weights_only)
+        """Load a Lightning ``.ckpt`` written by ``genomamba train`` (weights-only by default)."""
+        return checkpoint.load_lightning_checkpoint(cls, path, map_location, weights_only)
 
     @classmethod
-    def from_hf_mamba(
-        cls, state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None
-    ) -> GenomambaLM:
+    def from_hf_mamba(cls, state_dict_or_dir: dict[str, Tensor] | str | Path, config: Any = None) -> GenomambaLM:
         """Import a HuggingFace ``MambaForCausalLM`` checkpoint (state dict or saved directory)."""
-        from genomamba.models.checkpoint import load_hf_mamba
+        return checkpoint.load_hf_mamba(cls, state_dict_or_dir, config)
 
-        return load_hf_mamba(state_dict_or_dir, config)
+    @classmethod
+    def load(cls, path_or_name: str | Path) -> GenomambaLM:
+        """Load from a save_pretrained dir, a run dir, a ``.ckpt`` or a shipped model's name."""
+        return checkpoint.load_model(cls, path_or_name)[0]

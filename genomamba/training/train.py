@@ -1,6 +1,6 @@
 """``train(cfg)``: build data, model and trainer from a composed Hydra config, fit, evaluate.
 
-Pure function of the config (no ``@hydra.main`` here; see ``genomamba.training.app``), so tests
+Pure function of the config (no ``@hydra.main`` here; see ``genomamba.apps.train``), so tests
 and the demo can call it directly. Outputs in ``cfg.run_dir``: ``checkpoints/``, ``logs/``,
 ``model/`` (``save_pretrained``), ``metrics.json`` and ``loss_curve.png``.
 """

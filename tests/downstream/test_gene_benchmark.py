@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from Bio.Seq import Seq
 
-from genomamba.cli import main as cli_main
+from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
 from genomamba.downstream.gene_benchmark import (
     Gene,

@@ -12,7 +12,7 @@ import torch
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
-from genomamba.cli import main as cli_main
+from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
 from genomamba.downstream.stats import auroc_ci, compare_accuracy, mean_ci, paired_auroc_difference, wilson_ci
 from genomamba.models import GenomambaConfig, GenomambaLM

@@ -96,7 +96,7 @@ def _write_tsv(path: Path, rows: list[dict]) -> Path:
 
 
 def test_finetune_cli_variant_effect_task(rand_genome: GenomeFile, tmp_path: Path) -> None:
-    from genomamba.cli import main
+    from genomamba.apps.cli import main
 
     torch.manual_seed(0)
     GenomambaLM(GenomambaConfig(d_model=16, n_layer=1, d_state=4)).save_pretrained(tmp_path / "model")

@@ -37,7 +37,7 @@ def fast_overrides(run_dir: Path, max_steps: int = 20) -> list[str]:
 
 def cli_command() -> list[str]:
     script = Path(sys.executable).parent / "genomamba"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "genomamba.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "genomamba.apps.cli"]
 
 
 def run_cli(args: list[str], cwd: Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess[str]:

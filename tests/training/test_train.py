@@ -11,7 +11,7 @@ import torch
 
 from genomamba.models import GenomambaLM
 from genomamba.training.compose import compose_config
-from genomamba.training.evaluate_cli import evaluate_model
+from genomamba.training.evaluate import evaluate_model
 from genomamba.training.train import train
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from genomamba.apps.quiet import silence_dependency_noise
 from genomamba.errors import GenomambaError
-from genomamba.training.quiet import silence_dependency_noise
 from genomamba.training.schema import register_schemas
 
 register_schemas()

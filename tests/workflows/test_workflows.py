@@ -92,6 +92,19 @@ def test_dry_run(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "work" / "results").exists()
 
 
+@pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])
+def test_snakemake_lint_is_clean(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
+    """`snakemake --lint` (log, conda env and script checks on every rule) finds nothing."""
+    config = {
+        "species_classification": species_config(tiny_model),
+        "variant_effect": variant_config(tiny_model),
+        "pretrain": pretrain_config(),
+    }[workflow]
+    proc = run_snakemake(workflow, tmp_path / "work", config, "--lint")
+    assert_ok(proc)
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
 def test_dry_run_species_strain_split_and_cli_config(tiny_model: Path, tmp_path: Path) -> None:
     """--config values (as the Makefile passes them) reach the workflow: one job per window length."""
     proc = run_snakemake(

@@ -55,6 +55,23 @@ def config_path(key, value, what, fix):
     return p.resolve()
 
 
+def config_model(key, value):
+    """The model a config key names: a path on disk (save_pretrained directory, run directory or
+    .ckpt) or the name of a model shipped with genomamba; a WorkflowError naming the key otherwise."""
+    p = Path(os.path.expanduser(str(value)))
+    p = p if p.is_absolute() else Path.cwd() / p
+    if p.exists():
+        return p.resolve()
+    from genomamba.errors import GenomambaError
+    from genomamba.models.checkpoint import resolve_model_path
+
+    try:
+        return resolve_model_path(str(value))[0]  # a shipped model's folder inside the package
+    except GenomambaError as e:
+        hint = "" if Path(str(value)).is_absolute() else f" (relative paths are taken from the working directory {Path.cwd()})"
+        raise WorkflowError(f"config key '{key}': {e}{hint}; pass a save_pretrained directory, a training run directory (e.g. runs/demo), a .ckpt or a shipped model name")
+
+
 def check_fasta(key, path, where=""):
     """A WorkflowError naming the config key when ``path`` is not a FASTA genomamba can read
     (empty, not FASTA, plain gzip instead of BGZF ...): caught by a dry run, not hours later."""

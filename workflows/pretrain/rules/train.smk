@@ -7,6 +7,8 @@ rule train:
     params:
         cli=GENOMAMBA,
         args=lambda wildcards, output: train_args(output[0]),
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/train.log",
     threads: config["threads"]
@@ -24,6 +26,8 @@ rule evaluate:
     params:
         cli=GENOMAMBA,
         max_windows=config["evaluate"]["max_windows"],
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/evaluate.log",
     threads: config["threads"]
@@ -39,6 +43,8 @@ rule metrics:
         evaluate=rules.evaluate.output[0],
     output:
         "results/metrics.json",
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/metrics.log",
     threads: 1

@@ -10,6 +10,8 @@ rule classify:
         classifiers=config["classifiers"],
         cv_folds=config["cv_folds"],
         seed=config["seed"],
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/classify/{length}.log",
     threads: 1

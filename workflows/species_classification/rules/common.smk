@@ -47,10 +47,7 @@ def read_genomes(spec):
 
 
 GENOMES = read_genomes(config["genomes"])
-MODEL = config_path(
-    "model", config["model"], "model",
-    "pass a save_pretrained directory, a training run directory (e.g. runs/demo) or a .ckpt",
-)
+MODEL = config_model("model", config["model"])
 LENGTHS = [int(x) for x in config["window_lengths"]]
 FEATURES = ["embedding", f"kmer_k{config['kmer_k']}"]
 

@@ -10,6 +10,8 @@ rule embed:
         batch_size=config["embed"]["batch_size"],
         rc_average=config["embed"]["rc_average"],
         device=config["embed"]["device"],
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/embed/{length}.log",
     threads: config["embed"]["threads"]
@@ -28,6 +30,8 @@ rule kmer_features:
         f"results/features/{{length}}/kmer_k{config['kmer_k']}.npz",
     params:
         k=config["kmer_k"],
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/kmer_features/{length}.log",
     threads: 1

@@ -12,6 +12,8 @@ rule report:
         model=str(MODEL),
         lengths=LENGTHS,
         config=config,
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/report.log",
     threads: 1

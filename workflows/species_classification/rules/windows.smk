@@ -13,6 +13,8 @@ rule sample_windows:
         n_windows=config["n_windows"],
         n_test_windows=config["n_test_windows"],
         seed=config["seed"],
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/sample_windows/{length}.log",
     threads: 1

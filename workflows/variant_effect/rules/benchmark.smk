@@ -22,6 +22,8 @@ rule benchmark:
         seed=config["supervised"]["seed"],
         batch_size=config["batch_size"],
         device="" if config["device"] == "auto" else f"--device {config['device']}",
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/benchmark.log",
     threads: config["threads"]

@@ -12,9 +12,7 @@ validate_config(
 GENOMAMBA = genomamba_cli()
 VCF = config_path("vcf", config["vcf"], "VCF", "pass a .vcf or bgzipped .vcf.gz")
 FASTA = check_fasta("fasta", config_path("fasta", config["fasta"], "reference FASTA", "pass the FASTA the VCF positions refer to"))
-MODEL = config_path(
-    "model", config["model"], "model", "pass a save_pretrained directory, a training run directory (e.g. runs/demo) or a .ckpt"
-)
+MODEL = config_model("model", config["model"])
 LABELS = (
     config_path("labels", config["labels"], "labels TSV", "fix the path, or set labels to '' for zero-shot scores only")
     if config["labels"]

@@ -12,6 +12,8 @@ rule metrics:
         classifiers=CLASSIFIERS,
         model=str(MODEL),
         vcf=str(VCF),
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/metrics.log",
     threads: 1

@@ -11,6 +11,8 @@ rule score_variants:
         window=config["window"],
         batch_size=config["batch_size"],
         device="" if config["device"] == "auto" else f"--device {config['device']}",
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/score_variants.log",
     threads: config["threads"]

@@ -11,6 +11,8 @@ rule supervised:
         batch_size=config["batch_size"],
         device=config["device"],
         **config["supervised"],
+    conda:
+        "../../envs/genomamba.yaml"
     log:
         "results/logs/supervised/{classifier}.log",
     threads: config["threads"]

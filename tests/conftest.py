@@ -37,3 +37,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer, d_model=32 causal model saved with the public API
+    (the workflow tests' model: untrained, so it checks plumbing, not accuracy)."""
+    import genomamba
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny_model") / "model"
+    genomamba.GenomambaLM(genomamba.GenomambaConfig(d_model=32, n_layer=2)).save_pretrained(path)
+    return path

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 pytestmark = pytest.mark.slurm
@@ -18,16 +17,6 @@ pytestmark = pytest.mark.slurm
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROFILE = REPO_ROOT / "workflows" / "profiles" / "slurm"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import genomamba
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny_model") / "model"
-    genomamba.GenomambaLM(genomamba.GenomambaConfig(d_model=32, n_layer=2)).save_pretrained(path)
-    return path
 
 
 def test_species_workflow_runs_through_the_slurm_profile(slurm, tiny_model: Path, tmp_path: Path) -> None:

@@ -1,0 +1,166 @@
+"""Efficiency against effectiveness at equal CPU wall-clock: Mamba, hybrid and Transformer.
+
+Each architecture has the same width and depth (``--d-model``, ``--n-layer``):
+
+- ``mamba``: every layer a Mamba mixer;
+- ``hybrid``: Mamba with sliding-window attention (RoPE, window ``--attn-window``) at layers 1 and 3;
+- ``transformer``: every layer causal attention over the whole window (``attn_window`` = window).
+
+Each (architecture, window length) is trained on E. coli 536 (region split: the last 5% is held
+out) for the largest budget; Lightning's ``max_time`` stops it, and the run is resumed from
+``last.ckpt`` (the timer is part of the checkpoint) so that every smaller budget gets its own
+evaluation on the way. After each budget: held-out bits/base next to Markov orders 2 and 8 (on the
+same positions) and the zero-shot nonsense/missense vs synonymous AUROCs (95% bootstrap CIs) on
+the gene benchmark of the same held-out region (data/variants/ecoli536_genes_last5pct.*).
+
+Runs are sequential and the machine must be otherwise idle: the budget is wall-clock time, so
+anything else running takes throughput away from the run being measured.
+
+    python benchmarks/tradeoff.py --budgets 10 30 --lengths 1024 4096 --out benchmarks/results/tradeoff.json
+
+Prints one JSON document (also written to ``--out``) and draws ``--plot`` (quality against
+training time). This is a benchmark, not a test: no CI job runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+ECOLI = DATA / "genomes" / "escherichia_coli_536.fa.gz"
+BENCHMARK = DATA / "variants" / "ecoli536_genes_last5pct"
+ARCHS = ("mamba", "hybrid", "transformer")
+
+
+def arch_overrides(arch: str, n_layer: int, window_length: int, attn_window: int) -> list[str]:
+    """Hydra overrides that make ``arch`` at the shared width and depth."""
+    if arch == "mamba":
+        return ["model.attn_layers=[]"]
+    if arch == "hybrid":
+        return [f"model.attn_layers=[{','.join(str(i) for i in range(1, n_layer, 2))}]", f"model.attn_window={attn_window}"]
+    if arch == "transformer":
+        return [f"model.attn_layers=[{','.join(str(i) for i in range(n_layer))}]", f"model.attn_window={window_length}"]
+    raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHS}")
+
+
+def train_for(run_dir: Path, overrides: list[str], minutes: float, resume: bool) -> dict[str, Any]:
+    """Train until ``minutes`` of wall-clock in total (resuming the run when asked)."""
+    from genomamba.training.compose import compose_config
+    from genomamba.training.train import train
+
+    h, m = divmod(int(round(minutes * 60)), 3600)
+    cfg = compose_config([
+        *overrides, f"run_dir={run_dir}", f"trainer.max_time=00:{h:02d}:{m // 60:02d}:{m % 60:02d}",
+        *(["ckpt_path=last"] if resume else []),
+    ])
+    return train(cfg)
+
+
+def evaluate(run_dir: Path, window_length: int, eval_bases: int, seed: int) -> dict[str, Any]:
+    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+    from genomamba.models import GenomambaLM
+    from genomamba.training.evaluate import evaluate_model
+
+    held = evaluate_model(run_dir, ECOLI, window_length=window_length, max_windows=max(1, eval_bases // window_length),
+                          orders=[2, 8])
+    model = GenomambaLM.load(run_dir)
+    genes, _ = evaluate_gene_benchmark(model, ECOLI, f"{BENCHMARK}.vcf", f"{BENCHMARK}.labels.tsv", window=512,
+                                       orders=[8], supervised=False, seed=seed)
+    aurocs = {cls: genes["scorers"]["model"]["auroc_vs_synonymous"].get(cls) for cls in ("nonsense", "missense")}
+    return {
+        "bits_per_base": held["model"]["bits_per_base"],
+        "markov_bits_per_base": held["markov"],
+        "heldout_windows": held["heldout"]["n_windows"],
+        "zero_shot_auroc": aurocs,
+        "markov_k8_auroc": {cls: genes["scorers"]["markov_k8"]["auroc_vs_synonymous"].get(cls) for cls in aurocs},
+    }
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for r in results:
+        xs = [p["minutes"] for p in r["points"]]
+        label = f"{r['arch']} {r['window_length'] // 1024} kb"
+        style = "-" if r["window_length"] <= 1024 else "--"
+        ax1.plot(xs, [p["bits_per_base"] for p in r["points"]], style, marker="o", label=label)
+        ax2.plot(xs, [p["zero_shot_auroc"]["nonsense"]["auroc"] for p in r["points"]], style, marker="o", label=label)
+    if results and results[0]["points"]:
+        for k, ls in (("2", ":"), ("8", "-.")):
+            ax1.axhline(results[0]["points"][0]["markov_bits_per_base"][k], color="grey", ls=ls, label=f"Markov order {k}")
+    ax1.set(xlabel="CPU training time (min)", ylabel="held-out bits/base (lower is better)",
+            title="E. coli 536, last 5% held out")
+    ax2.axhline(0.5, color="grey", ls=":")
+    ax2.set(xlabel="CPU training time (min)", ylabel="zero-shot AUROC", title="nonsense vs synonymous (held-out genes)")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
+    p.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096])
+    p.add_argument("--budgets", type=float, nargs="+", default=[10, 30], help="wall-clock minutes (ascending)")
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--attn-window", type=int, default=128)
+    p.add_argument("--tokens-per-step", type=int, default=8192, help="batch size = this / window length")
+    p.add_argument("--eval-bases", type=int, default=131072, help="held-out bases scored per evaluation")
+    p.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "tradeoff")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tradeoff.json")
+    p.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "results" / "tradeoff.png")
+    a = p.parse_args()
+    budgets = sorted(a.budgets)
+    results = []
+    for length in a.lengths:
+        for arch in a.archs:
+            run_dir = a.runs_dir / f"{arch}_{length}"
+            overrides = [
+                f"data.fasta={ECOLI}", f"data.window_length={length}", f"data.batch_size={max(1, a.tokens_per_step // length)}",
+                "model=tiny", f"model.d_model={a.d_model}", f"model.n_layer={a.n_layer}",
+                *arch_overrides(arch, a.n_layer, length, a.attn_window),
+                "trainer=cpu", "trainer.max_steps=1000000", "trainer.val_check_interval=200", "trainer.limit_val_batches=2",
+                "module.lr=0.003", "module.warmup_steps=200", "eval.max_windows=8", "eval.orders=[2]",
+                f"seed={a.seed}", f"name=tradeoff_{arch}_{length}",
+            ]
+            points = []
+            for i, minutes in enumerate(budgets):
+                metrics = train_for(run_dir, overrides, minutes, resume=i > 0)
+                t0 = time.perf_counter()
+                point = {"minutes": minutes, "steps": metrics["train"]["global_step"],
+                         "tokens": metrics["train"]["global_step"] * a.tokens_per_step,
+                         "n_parameters": metrics["train"]["n_parameters"],
+                         **evaluate(run_dir, length, a.eval_bases, a.seed)}
+                point["eval_seconds"] = round(time.perf_counter() - t0, 1)
+                points.append(point)
+                print(json.dumps({"arch": arch, "window_length": length, **point}), flush=True)
+            results.append({"arch": arch, "window_length": length, "points": points})
+    doc = {
+        "benchmark": "tradeoff", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
+        "results": results,
+    }
+    text = json.dumps(doc, indent=2)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(text + "\n")
+    plot(results, a.plot)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -32,13 +32,14 @@ import math
 import numba
 import numpy as np
 import torch
+from genomamba.kernels.reference import SOFTPLUS_THRESHOLD
 from numba import njit, prange
 from torch import Tensor
 
 # Steps between stored states. 64 keeps the recompute buffer (64 x n) in L1 and the
 # checkpoints at 1/64 of a full per-step state history.
 CHECKPOINT = 64
-_SOFTPLUS_THRESHOLD = 20.0  # torch.nn.functional.softplus default
+_SOFTPLUS_THRESHOLD = SOFTPLUS_THRESHOLD  # numba compiles module globals in as constants
 
 
 @njit(inline="always")

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import torch
 import torch.nn.functional as F
-from genomamba.kernels.reference import selective_scan_ref
+from genomamba.kernels.reference import SOFTPLUS_THRESHOLD, selective_scan_ref
 from torch import Tensor
 
 from genomamba.errors import KernelInputError
@@ -229,7 +229,7 @@ def selective_state_update(
     if dt_bias is not None:
         delta = delta + dt_bias.to(cdt)
     if dt_softplus:
-        delta = F.softplus(delta)
+        delta = F.softplus(delta, threshold=SOFTPLUS_THRESHOLD)
     xc = x.to(cdt)
 
     def per_group(t: Tensor) -> Tensor:

@@ -18,6 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+#: Above this, softplus(x) is taken to be x (``torch.nn.functional.softplus``'s default
+#: threshold); every backend applies the same cut-off so that they agree bit for bit there.
+SOFTPLUS_THRESHOLD = 20.0
+
 
 def _expand_groups(BC: Tensor, d: int) -> Tensor:
     """(batch, n, L) -> (batch, 1, n, L); (batch, g, n, L) -> (batch, d, n, L)."""
@@ -72,7 +76,7 @@ def selective_scan_ref(
     if delta_bias is not None:
         delta_c = delta_c + delta_bias.to(cdt)[:, None]
     if delta_softplus:
-        delta_c = F.softplus(delta_c)
+        delta_c = F.softplus(delta_c, threshold=SOFTPLUS_THRESHOLD)
     A_c = A.to(cdt)
     B_c = _expand_groups(B.to(cdt), d)  # (batch, d or 1, n, L)
     C_c = _expand_groups(C.to(cdt), d)
@@ -122,7 +126,6 @@ def selective_state_update_ref(
         (y, new_state): y (batch, d) in x.dtype, new_state (batch, d, n) in state's compute dtype.
     """
     cdt = _compute_dtype(x)
-    d = x.shape[1]
     out, new_state = selective_scan_ref(
         x.unsqueeze(-1),
         dt.unsqueeze(-1),
@@ -136,5 +139,4 @@ def selective_state_update_ref(
         return_last_state=True,
         initial_state=state.to(cdt),
     )
-    del d
     return out.squeeze(-1), new_state

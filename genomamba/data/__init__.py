@@ -25,10 +25,10 @@ _HOME = {
     "COMPLEMENT_IDS": "tokenizer",
     "DNATokenizer": "tokenizer",
     "reverse_complement_str": "tokenizer",
-    "EpochKeySampler": "windows",
+    "EpochKeySampler": "batching",
     "RandomWindowDataset": "windows",
     "TilingWindowDataset": "windows",
-    "collate_windows": "windows",
+    "collate_windows": "batching",
     "fetch_window": "windows",
     "ContigNames": "contigs",
 }

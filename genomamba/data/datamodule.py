@@ -29,10 +29,11 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader
 
+from genomamba.data.batching import EpochKeySampler, collate_windows
 from genomamba.data.fasta import FastaSpec, GenomeFile, open_genomes
 from genomamba.data.intervals import Interval, read_bed, split_intervals
 from genomamba.data.tokenizer import DNATokenizer
-from genomamba.data.windows import EpochKeySampler, RandomWindowDataset, TilingWindowDataset, collate_windows
+from genomamba.data.windows import RandomWindowDataset, TilingWindowDataset
 from genomamba.errors import ConfigError
 
 __all__ = ["GenomeDataModule"]
@@ -280,13 +281,3 @@ class GenomeDataModule(L.LightningDataModule):
         self._resume = (epoch, int(state_dict["train_consumed"])) if "train_consumed" in state_dict else None
         if self._resume is None:
             self._train_sampler = EpochKeySampler(self.train_samples_per_epoch, epoch=epoch)
-
-    def describe(self) -> str:
-        """One line per split: windows / bases available."""
-        lines = [f"genomes: {', '.join(f'{n} ({i})' for i, n in enumerate(self.label_names))}"]
-        for k, per_file in self.splits.items():
-            bp = sum(iv.length for ivs in per_file for iv in ivs)
-            lines.append(
-                f"{k}: {bp:,} bp" + (f", {len(self.datasets[k])} windows" if k in self.datasets else "")
-            )
-        return "\n".join(lines)

@@ -3,12 +3,9 @@
 :func:`open_fasta` checks a file before pyfaidx sees it and turns every way it can be
 unusable into a :class:`~genomamba.errors.FastaError` that names the file and the fix:
 missing, empty, not FASTA (VCF, text, binary), plain gzip (not BGZF), duplicate record
-names, inconsistent line lengths, empty records.
-
-**Compressed FASTA.** pyfaidx random-accesses only BGZF (``bgzip``) files. A plain-gzip
-FASTA is *refused* with an error that gives the one-line conversion, rather than silently
-decompressed: for a human genome that would be a 3 GB copy in a cache the user never asked
-for. (``bgzip`` keeps the ``.gz`` suffix and stays readable by ``zcat``.)
+names, inconsistent line lengths, empty records. The checks of the file itself live in
+:mod:`genomamba.data.fasta_format` (:func:`validate_fasta`; plain gzip is refused there with
+the one-line ``bgzip`` conversion), those of an existing index in :mod:`genomamba.data.fai`.
 
 **Index location.** The ``.fai`` (and ``.gzi`` for BGZF) index is used from next to the FASTA
 when present and up to date, and built there when that directory is writable. When it is
@@ -19,48 +16,47 @@ in that case.
 
 :class:`GenomeFile` is the picklable handle used by datasets: it records contig lengths and
 index paths once, and re-opens pyfaidx lazily in each process (pyfaidx file handles and
-locks must not be shared across a ``fork``).
+locks must not be shared across a ``fork``); the open handles live in the bounded pool
+:data:`~genomamba.data.fasta_handles.OPEN_FASTAS`. :func:`open_genomes` opens several
+labelled genomes, e.g. from a species table (:mod:`genomamba.data.species_table`).
 """
 
 from __future__ import annotations
 
-import bisect
-import gzip
 import hashlib
 import logging
 import os
 import secrets
-import struct
-import zlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import pyfaidx
 
 from genomamba.data.contigs import ContigNames
+from genomamba.data.fai import index_mismatch
+from genomamba.data.fasta_format import is_bgzf_file, validate_fasta
+from genomamba.data.fasta_handles import OPEN_FASTAS
+from genomamba.data.species_table import read_species_table
 from genomamba.errors import FastaError, WindowError
 from genomamba.outputs import writable_dir
 
-__all__ = ["GenomeFile", "IndexPaths", "cache_dir", "open_fasta", "open_genomes", "validate_fasta"]
+# OPEN_FASTAS, is_bgzf_file and validate_fasta live in the modules above; they are re-exported
+# here because callers have always imported them from genomamba.data.fasta.
+__all__ = [
+    "OPEN_FASTAS",
+    "FastaSpec",
+    "GenomeFile",
+    "IndexPaths",
+    "cache_dir",
+    "is_bgzf_file",
+    "open_fasta",
+    "open_genomes",
+    "validate_fasta",
+]
 
 log = logging.getLogger(__name__)
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_OTHER_COMPRESSION = {
-    b"BZh": "bzip2",
-    b"\xfd7zXZ\x00": "xz",
-    b"PK\x03\x04": "zip",
-    b"\x28\xb5\x2f\xfd": "zstd",
-}
-_BGZIP_FIX = (
-    "convert it to BGZF, which keeps the .gz suffix and stays readable by zcat: "
-    "`gunzip -c {p} | bgzip > {stem}.bgz.fa.gz` (htslib), or in Python "
-    "`import pysam; pysam.tabix_compress('{stem}.fa', '{stem}.bgz.fa.gz')` after gunzip"
-)
 
 
 def cache_dir() -> Path:
@@ -78,232 +74,8 @@ class IndexPaths:
     in_cache: bool
 
 
-def _is_bgzf(head: bytes) -> bool:
-    # BGZF = gzip member with FEXTRA set and a 'BC' subfield (SAM spec section 4.1).
-    if len(head) < 18 or head[:2] != _GZIP_MAGIC or not head[3] & 4:
-        return False
-    xlen = int.from_bytes(head[10:12], "little")
-    extra = head[12 : 12 + xlen]
-    i = 0
-    while i + 4 <= len(extra):
-        si1, si2, slen = extra[i], extra[i + 1], int.from_bytes(extra[i + 2 : i + 4], "little")
-        if (si1, si2) == (66, 67):
-            return True
-        i += 4 + slen
-    return False
-
-
-def is_bgzf_file(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` starts with a BGZF block (False for plain gzip and uncompressed files)."""
-    with open(path, "rb") as fh:
-        return _is_bgzf(fh.read(1024))
-
-
-def _decompressed_head(path: Path, n: int = 65536) -> bytes:
-    try:
-        with gzip.open(path, "rb") as fh:
-            return fh.read(n)
-    except (OSError, EOFError, zlib.error) as err:
-        raise FastaError(
-            f"{path}: compressed file cannot be read ({err}); re-download or re-compress it"
-        ) from None
-
-
-def validate_fasta(path: str | os.PathLike[str]) -> tuple[Path, bool]:
-    """Check that ``path`` is a readable, non-empty, uncompressed or BGZF FASTA.
-
-    Returns:
-        ``(resolved_path, is_bgzf)``.
-
-    Raises:
-        FastaError: naming the file and the fix.
-    """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise FastaError(
-            f"FASTA file not found: {p}. Check the path (relative paths are taken from {Path.cwd()})."
-        )
-    if p.is_dir():
-        raise FastaError(
-            f"{p} is a directory, not a FASTA file; give the path of the .fa/.fa.gz file inside it."
-        )
-    if p.stat().st_size == 0:
-        raise FastaError(f"FASTA file {p} is empty (0 bytes); re-download or regenerate it.")
-    with open(p, "rb") as fh:
-        head = fh.read(65536)
-    is_bgzf = False
-    if head[:2] == _GZIP_MAGIC:
-        if not _is_bgzf(head):
-            stem = str(p)[: -len(".gz")] if str(p).endswith(".gz") else str(p)
-            stem = stem[: -len(".fa")] if stem.endswith(".fa") else stem
-            raise FastaError(
-                f"{p} is plain gzip, but random access needs block-gzip (BGZF); "
-                + _BGZIP_FIX.format(p=p, stem=stem)
-                + ". Or decompress it with `gunzip`."
-            )
-        is_bgzf = True
-        head = _decompressed_head(p)
-    else:
-        for magic, kind in _OTHER_COMPRESSION.items():
-            if head.startswith(magic):
-                raise FastaError(f"{p} is {kind}-compressed; decompress it and optionally `bgzip` it.")
-    if not head.strip():
-        raise FastaError(f"FASTA file {p} contains no sequence records (it is empty or blank).")
-    if b"\x00" in head:
-        raise FastaError(f"{p} is a binary file, not FASTA; expected text records starting with '>'.")
-    first = next((ln for ln in head.splitlines() if ln.strip() and not ln.startswith(b";")), b"")
-    if not first.startswith(b">"):
-        shown = first[:60].decode("ascii", errors="replace")
-        raise FastaError(
-            f"{p} does not look like FASTA: the first line is {shown!r}, but a FASTA record starts "
-            "with '>name'. Pass the genome's .fa/.fasta file (not a VCF/BED/text file)."
-        )
-    return p, is_bgzf
-
-
 def _fresh(index: Path, fasta: Path) -> bool:
     return index.exists() and index.stat().st_mtime >= fasta.stat().st_mtime
-
-
-# -- index validation -----------------------------------------------------------------------
-# An index is trusted only if it is newer than the FASTA *and* agrees with its bytes: a .fai
-# copied from another file, left from an earlier version of the FASTA, or truncated would
-# otherwise make pyfaidx read the wrong bases (or crash) silently. The checks read a few
-# hundred bytes per sampled record, never the sequence itself.
-_SAMPLED_RECORDS = 64
-
-
-class _FaiRecord(NamedTuple):
-    name: str
-    length: int
-    offset: int
-    line_bases: int
-    line_width: int
-
-    @property
-    def end(self) -> int:
-        """Byte offset just after the last base (before its newline if the last line is partial)."""
-        full, rest = divmod(self.length, self.line_bases) if self.line_bases else (0, 0)
-        return self.offset + full * self.line_width + rest
-
-
-def _read_fai(fai: Path) -> list[_FaiRecord] | str:
-    """Records of a ``.fai``, or why it is not a valid one."""
-    try:
-        text = fai.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        return f"it cannot be read as text ({err})"
-    out: list[_FaiRecord] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        cols = line.split("\t")
-        try:
-            if len(cols) != 5 or not cols[0]:
-                raise ValueError
-            rec = _FaiRecord(cols[0], *(int(c) for c in cols[1:]))
-        except ValueError:
-            return f"line {lineno} is not 'name<TAB>length<TAB>offset<TAB>linebases<TAB>linewidth'"
-        if min(rec[1:]) < 0 or rec.line_width < rec.line_bases or (rec.length > 0 and rec.line_bases == 0):
-            return f"line {lineno} has impossible numbers {list(rec[1:])}"
-        if out and rec.offset < out[-1].end:
-            return f"record {rec.name!r} starts before the previous record ends"
-        out.append(rec)
-    return out or "it is empty"
-
-
-def _read_gzi(gzi: Path, size: int) -> list[tuple[int, int]] | str:
-    """``[(compressed, uncompressed)]`` block starts of a ``.gzi`` (htslib format), or why not."""
-    try:
-        data = gzi.read_bytes()
-    except OSError as err:
-        return f"it cannot be read ({err})"
-    if len(data) < 8:
-        return "it is truncated"
-    (n,) = struct.unpack_from("<Q", data)
-    if len(data) != 8 + 16 * n:
-        return f"its size ({len(data)} bytes) does not match its {n} entries"
-    blocks = [(0, 0), *(struct.unpack_from("<QQ", data, 8 + 16 * i) for i in range(n))]
-    for (c0, u0), (c1, u1) in zip(blocks, blocks[1:], strict=False):
-        if not (c0 < c1 < size and u0 < u1 <= u0 + 65536):
-            return "its block offsets are not those of this file"
-    return blocks
-
-
-class _ByteReader:
-    """Random access to the uncompressed bytes of a plain or BGZF file (BGZF through its .gzi)."""
-
-    def __init__(self, path: Path, blocks: list[tuple[int, int]] | None):
-        self._blocks = blocks
-        if blocks is None:
-            self._fh: Any = open(path, "rb")
-        else:
-            from Bio import bgzf
-
-            self._fh = bgzf.BgzfReader(str(path), "rb")
-            self._ustarts = [u for _, u in blocks]
-
-    def read(self, start: int, n: int) -> bytes:
-        if self._blocks is None:
-            self._fh.seek(start)
-        else:
-            from Bio import bgzf
-
-            i = bisect.bisect_right(self._ustarts, start) - 1
-            cstart, ustart = self._blocks[i]
-            self._fh.seek(bgzf.make_virtual_offset(cstart, start - ustart))
-        return self._fh.read(n)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def _sampled(n: int) -> list[int]:
-    if n <= _SAMPLED_RECORDS:
-        return list(range(n))
-    spread = np.linspace(0, n - 1, _SAMPLED_RECORDS // 2).round().astype(int).tolist()
-    return sorted({*range(_SAMPLED_RECORDS // 4), *range(n - _SAMPLED_RECORDS // 4, n), *spread})
-
-
-def _index_mismatch(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None, every_record: bool = False) -> str | None:
-    """Why the index at ``fai`` (+ ``gzi``) does not describe ``p``, or None when it does
-    (checks a sample of records, or ``every_record``)."""
-    records = _read_fai(fai)
-    if isinstance(records, str):
-        return f"{fai} is not a valid .fai index: {records}"
-    blocks = None
-    if is_bgzf:
-        assert gzi is not None
-        blocks = _read_gzi(gzi, p.stat().st_size)
-        if isinstance(blocks, str):
-            return f"{gzi} is not a valid .gzi index of {p.name}: {blocks}"
-    try:
-        reader = _ByteReader(p, blocks)
-    except (OSError, ValueError) as err:
-        return f"{p} cannot be read through its index ({err})"
-    try:
-        for i in range(len(records)) if every_record else _sampled(len(records)):
-            rec = records[i]
-            prev_end = records[i - 1].end if i else 0
-            lo = max(prev_end, rec.offset - 4096)
-            before = reader.read(lo, rec.offset - lo)
-            header = before.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
-            if not before.endswith(b"\n") or not header.startswith(b">") or header[1:].split()[:1] != [rec.name.encode()]:
-                return f"{fai} puts record {rec.name!r} at byte {rec.offset}, where {p.name} has no '>{rec.name}' line"
-            if i and lo == prev_end and before.rstrip(b"\r\n")[: -len(header)].strip():
-                return f"{fai} says record {records[i - 1].name!r} is {records[i - 1].length} bp, which does not match {p.name}"
-            if rec.length > rec.line_bases:
-                line = reader.read(rec.offset, rec.line_width)
-                bases, newline = line[: rec.line_bases], line[rec.line_bases :]
-                if newline not in (b"\n", b"\r\n") or len(bases.translate(None, b" \t\r\n>")) != len(bases):
-                    return f"{fai} gives record {rec.name!r} lines of {rec.line_bases} bases, which does not match {p.name}"
-        tail = reader.read(records[-1].end, 4097)
-        if tail.strip() or len(tail) > 4096:
-            last = records[-1]
-            return f"{fai} says the last record {last.name!r} is {last.length} bp, but {p.name} goes on after it"
-    except (OSError, ValueError, EOFError, zlib.error) as err:
-        return f"{p} cannot be read through its index ({err})"
-    finally:
-        reader.close()
-    return None
 
 
 def _index_problem(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None) -> str | None:
@@ -312,7 +84,7 @@ def _index_problem(p: Path, is_bgzf: bool, fai: Path, gzi: Path | None) -> str |
         return "missing"
     if not (_fresh(fai, p) and (gzi is None or _fresh(gzi, p))):
         return "older than the FASTA"
-    return _index_mismatch(p, is_bgzf, fai, gzi)
+    return index_mismatch(p, is_bgzf, fai, gzi)
 
 
 def _cache_root(p: Path, cache: Path | None) -> Path:
@@ -451,7 +223,7 @@ def _build_index(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
         _check_records(p, fa)
         # pyfaidx accepts a record whose last full line ends differently ("ACGT\r\n" then
         # "ACGT\n"); its index then points past the record and fetches read the next header.
-        if _index_mismatch(p, idx.gzi is not None, tmp.fai, tmp.gzi, every_record=True) is not None:
+        if index_mismatch(p, idx.gzi is not None, tmp.fai, tmp.gzi, every_record=True) is not None:
             fa.close()
             raise FastaError(
                 f"{p}: cannot be indexed: the lines of a record differ in length or in line ending (mixed \\n and "
@@ -470,59 +242,6 @@ def _build_index(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
 def _index_paths_in_cache(p: Path, is_bgzf: bool, cache: Path | None) -> IndexPaths:
     root = _cache_root(p, cache)
     return IndexPaths(root / f"{p.name}.fai", (root / f"{p.name}.gzi") if is_bgzf else None, in_cache=True)
-
-
-class _OpenFastas:
-    """The pyfaidx handles open in this process: at most ``max_open``, least recently used closed first.
-
-    A corpus of thousands of genome files would otherwise keep one descriptor per file in the
-    main process and in every DataLoader worker, and stop at the open-file limit (often 1024).
-    Handles are keyed by FASTA and index path (files opened twice share one), re-opened on
-    demand, and forgotten after a fork: an inherited handle shares its file offset with the
-    parent. ``GENOMAMBA_MAX_OPEN_FASTA`` sets the bound (default 128).
-    """
-
-    def __init__(self, max_open: int) -> None:
-        self.max_open = max(1, int(max_open))
-        self._pid = os.getpid()
-        self._open: OrderedDict[tuple[str, str], pyfaidx.Faidx] = OrderedDict()
-
-    def _check_pid(self) -> None:
-        if self._pid != os.getpid():
-            self._open = OrderedDict()  # the parent's handles: not ours to use (or close)
-            self._pid = os.getpid()
-
-    def get(self, key: tuple[str, str], opener: Callable[[], pyfaidx.Faidx]) -> pyfaidx.Faidx:
-        self._check_pid()
-        fa = self._open.get(key)
-        if fa is None:
-            fa = self.put(key, opener())
-        else:
-            self._open.move_to_end(key)
-        return fa
-
-    def put(self, key: tuple[str, str], fa: pyfaidx.Faidx) -> pyfaidx.Faidx:
-        self._check_pid()
-        old = self._open.pop(key, None)
-        if old is not None and old is not fa:
-            old.close()
-        self._open[key] = fa
-        while len(self._open) > self.max_open:
-            self._open.popitem(last=False)[1].close()
-        return fa
-
-    def close(self, key: tuple[str, str]) -> None:
-        self._check_pid()
-        fa = self._open.pop(key, None)
-        if fa is not None:
-            fa.close()
-
-    def __len__(self) -> int:
-        self._check_pid()
-        return len(self._open)
-
-
-OPEN_FASTAS = _OpenFastas(int(os.environ.get("GENOMAMBA_MAX_OPEN_FASTA", "128")))
 
 
 class GenomeFile:
@@ -634,7 +353,8 @@ def open_genomes(fasta: FastaSpec, *, cache: Path | None = None) -> tuple[list[G
     """
     groups: dict[str, list[Path]] = {}
     if isinstance(fasta, str | os.PathLike) and str(fasta).endswith(".tsv"):
-        groups = _read_species_table(Path(fasta))
+        for row in read_species_table(fasta):
+            groups.setdefault(row.species, []).append(row.path)
     elif isinstance(fasta, str | os.PathLike):
         groups = {_stem(Path(fasta)): [Path(fasta)]}
     elif isinstance(fasta, Mapping):
@@ -657,26 +377,3 @@ def open_genomes(fasta: FastaSpec, *, cache: Path | None = None) -> tuple[list[G
     ]
     return files, names
 
-
-def _read_species_table(path: Path) -> dict[str, list[Path]]:
-    if not path.exists():
-        raise FastaError(f"species table not found: {path}")
-    groups: dict[str, list[Path]] = {}
-    lines = path.read_text().splitlines()
-    header = lines[0].split("\t") if lines else []
-    if "path" not in header or "species" not in header:
-        raise FastaError(
-            f"{path}:1: expected a tab-separated header with columns 'path' and 'species', got {header}"
-        )
-    ip, isp = header.index("path"), header.index("species")
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) <= max(ip, isp):
-            raise FastaError(
-                f"{path}:{lineno}: expected {len(header)} tab-separated columns, got {len(cols)}"
-            )
-        fp = Path(cols[ip])
-        groups.setdefault(cols[isp], []).append(fp if fp.is_absolute() else path.parent / fp)
-    return groups

@@ -36,20 +36,36 @@ import torch
 
 from genomamba.errors import SequenceError
 
-__all__ = ["COMPLEMENT_IDS", "DNATokenizer", "SPECIAL_TOKENS", "reverse_complement_str"]
+# The ids live in genomamba.tokens (below data and models, which both need them); they are
+# re-exported here, where users look for the tokenizer's vocabulary.
+from genomamba.tokens import (
+    A_ID,
+    BOS_ID,
+    C_ID,
+    COMPLEMENT_MAP,
+    EOS_ID,
+    G_ID,
+    MASK_ID,
+    N_ID,
+    N_NUCLEOTIDES,
+    NUCLEOTIDE_IDS,
+    NUCLEOTIDE_LETTERS,
+    PAD_ID,
+    T_ID,
+    VOCAB_SIZE,
+)
 
-A_ID, C_ID, G_ID, T_ID, N_ID = 0, 1, 2, 3, 4
-PAD_ID, MASK_ID, BOS_ID, EOS_ID = 5, 6, 7, 8
-VOCAB_SIZE = 9
+__all__ = ["COMPLEMENT_IDS", "DNATokenizer", "SPECIAL_TOKENS", "reverse_complement_str"]
+# the vocabulary, as re-exported above
+__all__ += ["A_ID", "C_ID", "G_ID", "T_ID", "N_ID", "PAD_ID", "MASK_ID", "BOS_ID", "EOS_ID", "VOCAB_SIZE"]
+__all__ += ["COMPLEMENT_MAP", "N_NUCLEOTIDES", "NUCLEOTIDE_IDS", "NUCLEOTIDE_LETTERS"]
 
 #: Rendering of special ids when decoding with ``keep_special=True``.
 SPECIAL_TOKENS: dict[int, str] = {PAD_ID: "[PAD]", MASK_ID: "[MASK]", BOS_ID: "[BOS]", EOS_ID: "[EOS]"}
 
 #: ``COMPLEMENT_IDS[i]`` is the id of the Watson-Crick complement of id ``i``
 #: (A<->T, C<->G; N and the special tokens map to themselves).
-COMPLEMENT_IDS: np.ndarray = np.array(
-    [T_ID, G_ID, C_ID, A_ID, N_ID, PAD_ID, MASK_ID, BOS_ID, EOS_ID], dtype=np.int64
-)
+COMPLEMENT_IDS: np.ndarray = np.array(COMPLEMENT_MAP, dtype=np.int64)
 COMPLEMENT_IDS.setflags(write=False)
 
 _IUPAC_AMBIGUOUS = "RYSWKMBDHVN"
@@ -58,7 +74,7 @@ _INVALID = -1
 
 def _build_lut() -> np.ndarray:
     lut = np.full(256, _INVALID, dtype=np.int64)
-    for letter, idx in (("A", A_ID), ("C", C_ID), ("G", G_ID), ("T", T_ID)):
+    for idx, letter in zip(NUCLEOTIDE_IDS, NUCLEOTIDE_LETTERS, strict=True):
         lut[ord(letter)] = idx
         lut[ord(letter.lower())] = idx
     for letter in _IUPAC_AMBIGUOUS:
@@ -72,7 +88,7 @@ _LUT = _build_lut()
 # After validation every byte is an ASCII letter, and lowercase letters are exactly the bytes
 # >= ord("a") (uppercase <= ord("Z")): one vectorised compare instead of a second gather.
 _LOWER_MIN = ord("a")
-_DECODE = np.array(list("ACGTN"))
+_DECODE = np.array(list(NUCLEOTIDE_LETTERS + "N"))  # _DECODE[id] for ids 0 .. N_ID
 
 
 def _as_bytes(seq: Any) -> bytes:
@@ -108,7 +124,7 @@ class DNATokenizer:
     cls_id: int = BOS_ID
     eos_id: int = EOS_ID
     n_id: int = N_ID
-    nucleotide_ids: tuple[int, int, int, int] = (A_ID, C_ID, G_ID, T_ID)
+    nucleotide_ids: tuple[int, int, int, int] = NUCLEOTIDE_IDS
     complement_ids: np.ndarray = COMPLEMENT_IDS
 
     @overload

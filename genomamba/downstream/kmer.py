@@ -17,19 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from genomamba.data.kmers import canonical_index, kmer_codes
 from genomamba.errors import ConfigError
+from genomamba.tokens import N_NUCLEOTIDES
 
 __all__ = ["canonical_index", "classification_metrics", "fit_logistic", "kmer_baseline", "kmer_frequencies"]
-
-_N_NUC = 4
-
-
-def canonical_index(k: int) -> np.ndarray:
-    """``(4**k,)`` map from a k-mer code to the smaller of its code and its reverse complement's."""
-    codes = np.arange(_N_NUC**k)
-    digits = (codes[:, None] // _N_NUC ** np.arange(k)[::-1]) % _N_NUC  # (4**k, k) most significant first
-    rc = ((3 - digits[:, ::-1]) * _N_NUC ** np.arange(k)[::-1]).sum(1)
-    return np.minimum(codes, rc)
 
 
 def kmer_frequencies(ids: np.ndarray, k: int, canonical: bool = False) -> np.ndarray:
@@ -49,17 +41,10 @@ def kmer_frequencies(ids: np.ndarray, k: int, canonical: bool = False) -> np.nda
     if ids.ndim != 2:
         raise ValueError(f"ids must be (N, L), got shape {ids.shape}")
     N, L = ids.shape
-    n_feat = _N_NUC**k
+    n_feat = N_NUCLEOTIDES**k
     if L < k:
         return np.zeros((N, n_feat), dtype=np.float32)
-    x = ids.astype(np.int64)
-    ok = (x >= 0) & (x < _N_NUC)
-    n_pos = L - k + 1
-    code = np.zeros((N, n_pos), dtype=np.int64)
-    valid = np.ones((N, n_pos), dtype=bool)
-    for j in range(k):  # k shifted views: code = sum_j x[t + j] * 4**(k-1-j)
-        code = code * _N_NUC + np.where(ok[:, j : j + n_pos], x[:, j : j + n_pos], 0)
-        valid &= ok[:, j : j + n_pos]
+    code, valid = kmer_codes(ids, k)  # (N, L - k + 1) each
     if canonical:
         code = canonical_index(k)[code]
     flat = (np.arange(N)[:, None] * n_feat + code)[valid]

@@ -32,8 +32,9 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, split_by_region
+from genomamba.data.species_table import read_species_table as _read_table_rows
 from genomamba.data.windows import RandomWindowDataset
-from genomamba.errors import ConfigError, FastaError
+from genomamba.errors import ConfigError
 
 __all__ = [
     "SpeciesGenome",
@@ -67,35 +68,13 @@ def bundled_species_table() -> Path:
 
 
 def read_species_table(path: str | os.PathLike[str]) -> list[SpeciesGenome]:
-    """Read a tab-separated table with columns ``path``, ``species`` and optionally ``strain``.
-
-    Relative paths are taken from the table's directory.
+    """Read a species table (columns ``path``, ``species``, optionally ``strain``; see
+    :mod:`genomamba.data.species_table`). Relative paths are taken from the table's directory.
 
     Raises:
-        FastaError: the table is missing, lacks a column, or has a short line (named).
+        FastaError: the table is missing, lacks a column, or has a bad line (named).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FastaError(f"species table not found: {p}")
-    lines = p.read_text().splitlines()
-    header = lines[0].split("\t") if lines else []
-    if "path" not in header or "species" not in header:
-        raise FastaError(f"{p}:1: expected a tab-separated header with 'path' and 'species' (and 'strain'), got {header}")
-    ip, isp = header.index("path"), header.index("species")
-    ist = header.index("strain") if "strain" in header else None
-    out = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) < len(header):
-            raise FastaError(f"{p}:{lineno}: expected {len(header)} tab-separated columns, got {len(cols)}")
-        fp = Path(cols[ip])
-        strain = cols[ist] if ist is not None else Path(cols[ip]).name
-        out.append(SpeciesGenome(fp if fp.is_absolute() else p.parent / fp, cols[isp], strain))
-    if not out:
-        raise FastaError(f"{p}: the species table lists no genomes")
-    return out
+    return [SpeciesGenome(row.path, row.species, row.strain) for row in _read_table_rows(path)]
 
 
 def as_genomes(genomes: Any = None) -> list[SpeciesGenome]:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from genomamba.data.fasta import GenomeFile
+from genomamba.data.kmers import canonical_codes, kmer_codes
 from genomamba.data.tokenizer import DNATokenizer
 
 __all__ = ["canonical_kmer_counts", "evaluate_benchmark", "generate_repeat_benchmark", "read_labels", "write_benchmark"]
@@ -53,18 +54,11 @@ def canonical_kmer_counts(ids: np.ndarray, k: int) -> np.ndarray:
     >>> canonical_kmer_counts(ids, 3).tolist()
     [4, 4, 1, 1, 1, 4, 4]
     """
-    if not 1 <= k <= 31:
-        raise ValueError(f"k must be in 1..31 (2-bit codes in int64), got {k}")
-    n = len(ids) - k + 1
+    codes, valid = kmer_codes(ids, k)  # (n,) each; raises ValueError unless 1 <= k <= 31
+    n = len(codes)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    win = np.lib.stride_tricks.sliding_window_view(ids.astype(np.int64), k)  # (n, k)
-    valid = (win < 4).all(1)
-    w = np.where(win < 4, win, 0)
-    powers = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)  # (k,)
-    fwd = w @ powers
-    rc = (3 - w[:, ::-1]) @ powers  # reverse complement k-mer code
-    canon = np.minimum(fwd, rc)[valid]
+    canon = canonical_codes(codes[valid], k)
     _, inv, counts = np.unique(canon, return_inverse=True, return_counts=True)
     out = np.zeros(n, dtype=np.int64)
     out[valid] = counts[inv]

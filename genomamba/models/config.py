@@ -10,14 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from genomamba.errors import ConfigError
-
-# Token ids shared with genomamba.data.tokenizer (fixed by contract, not imported to keep
-# the model free of data-side dependencies): A=0 C=1 G=2 T=3 N=4 PAD=5 MASK=6 BOS=7 EOS=8.
-_DEFAULT_VOCAB_SIZE = 9
-_DEFAULT_PAD_ID = 5
-# complement_map[i] is the id of the complement of token i (A<->T, C<->G, the rest fixed).
-_DEFAULT_COMPLEMENT_MAP = (3, 2, 1, 0, 4, 5, 6, 7, 8)
-_DEFAULT_NUCLEOTIDE_IDS = (0, 1, 2, 3)
+from genomamba.tokens import COMPLEMENT_MAP, NUCLEOTIDE_IDS, PAD_ID, VOCAB_SIZE
 
 _COMBINE_MODES = ("add", "concat_proj")
 
@@ -55,12 +48,13 @@ class GenomambaConfig:
     d_conv: int = 4
     expand: int = 2
     dt_rank: int | str = "auto"
-    vocab_size: int = _DEFAULT_VOCAB_SIZE
+    # Token defaults: the vocabulary contract the tokenizer shares (genomamba.tokens).
+    vocab_size: int = VOCAB_SIZE
     pad_vocab_size_multiple: int = 8
     tie_embeddings: bool = True
-    pad_token_id: int = _DEFAULT_PAD_ID
-    complement_map: list[int] = field(default_factory=lambda: list(_DEFAULT_COMPLEMENT_MAP))
-    nucleotide_token_ids: list[int] = field(default_factory=lambda: list(_DEFAULT_NUCLEOTIDE_IDS))
+    pad_token_id: int = PAD_ID
+    complement_map: list[int] = field(default_factory=lambda: list(COMPLEMENT_MAP))
+    nucleotide_token_ids: list[int] = field(default_factory=lambda: list(NUCLEOTIDE_IDS))
     rms_norm_eps: float = 1e-5
     residual_in_fp32: bool = True
     conv_bias: bool = True

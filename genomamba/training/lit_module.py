@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genomamba.errors import ConfigError
+from genomamba.tokens import MASK_ID
 
 _N_NUC = 4  # token ids 0..3 are A, C, G, T
 _OBJECTIVES = ("auto", "causal", "mlm")
@@ -87,7 +88,7 @@ class GenomambaLitModule(L.LightningModule):
         eps: float = 1e-8,
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.1,
-        mask_token_id: int = 6,
+        mask_token_id: int = MASK_ID,
     ) -> None:
         super().__init__()
         from genomamba.models import GenomambaConfig, GenomambaLM

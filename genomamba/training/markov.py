@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genomamba.data.kmers import kmer_codes as _kmer_codes
 from genomamba.errors import ConfigError
+from genomamba.tokens import N_NUCLEOTIDES
 
 MAX_ORDER = 8
-_NUC = 4
+_NUC = N_NUCLEOTIDES
 
 
 def _as_ids(seq: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -47,19 +49,7 @@ def kmer_codes(seq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         codes: (n - k,) int64, ``codes[i]`` encodes ``seq[i : i + k + 1]`` (target last).
         valid: (n - k,) bool, True where all ``k + 1`` ids are in ``0..3``.
     """
-    n = seq.shape[0]
-    m = n - k
-    if m <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    is_nuc = (seq >= 0) & (seq < _NUC)
-    clipped = np.where(is_nuc, seq, 0)
-    codes = np.zeros(m, dtype=np.int64)
-    for j in range(k + 1):
-        codes = codes * _NUC + clipped[j : j + m]
-    # Number of non-nucleotides inside each window via a prefix sum.
-    bad = np.concatenate([[0], np.cumsum(~is_nuc, dtype=np.int64)])
-    valid = (bad[k + 1 :] - bad[:m]) == 0
-    return codes, valid
+    return _kmer_codes(seq, k + 1)
 
 
 @dataclass
@@ -109,13 +99,7 @@ class MarkovModel:
         m = length - self.order
         if m <= 0:
             return np.zeros(n)
-        is_nuc = (w >= 0) & (w < _NUC)
-        clipped = np.where(is_nuc, w, 0)
-        codes = np.zeros((n, m), dtype=np.int64)
-        valid = np.ones((n, m), dtype=bool)
-        for j in range(self.order + 1):  # (N, m) base-4 codes of each (k+1)-mer, target last
-            codes = codes * _NUC + clipped[:, j : j + m]
-            valid &= is_nuc[:, j : j + m]
+        codes, valid = _kmer_codes(w, self.order + 1)  # (N, m) codes of each (k+1)-mer, target last
         lp = self.log2_probs().reshape(-1) * math.log(2.0)  # log2 -> natural log
         return np.where(valid, lp[codes], 0.0).sum(1)
 

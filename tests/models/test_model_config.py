@@ -67,3 +67,13 @@ def test_invalid_values(kwargs, match) -> None:
     base = {"d_model": 16, "n_layer": 2}
     with pytest.raises(ConfigError, match=match):
         GenomambaConfig(**{**base, **kwargs})
+
+
+def test_model_config_defaults_use_the_tokenizer_vocabulary() -> None:
+    from genomamba.data.tokenizer import COMPLEMENT_IDS, PAD_ID, VOCAB_SIZE, DNATokenizer
+
+    cfg = GenomambaConfig()
+    assert cfg.vocab_size == VOCAB_SIZE == len(DNATokenizer())
+    assert cfg.pad_token_id == PAD_ID
+    assert cfg.complement_map == COMPLEMENT_IDS.tolist()
+    assert cfg.nucleotide_token_ids == list(DNATokenizer.nucleotide_ids)

@@ -1,5 +1,4 @@
 # Config validation (at parse time) and helpers shared by the rules.
-import csv
 from pathlib import Path
 
 
@@ -15,27 +14,23 @@ validate_config(
 def read_genomes(spec):
     """Normalise `genomes` to a list of {path, species, strain}; every FASTA must exist."""
     if isinstance(spec, str):
+        from genomamba.data.species_table import read_species_table  # light: no torch
+        from genomamba.errors import GenomambaError
+
         table = config_path("genomes", spec, "species table", "pass a TSV with columns path, species[, strain]")
-        with open(table, newline="") as fh:
-            rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
-        if not rows or "path" not in rows[0] or "species" not in rows[0]:
-            raise WorkflowError(
-                f"config key 'genomes': {table} needs a tab-separated header with columns 'path' and 'species' "
-                "(and optionally 'strain') and at least one row"
-            )
+        try:
+            rows = read_species_table(table)
+        except GenomambaError as e:
+            raise WorkflowError(f"config key 'genomes': {e}")
         entries = []
-        for i, row in enumerate(rows, start=2):
-            if not row.get("path") or not row.get("species"):
-                raise WorkflowError(f"config key 'genomes': {table}:{i}: empty path or species")
-            p = Path(row["path"])
-            p = p if p.is_absolute() else table.parent / p
-            if not p.exists():
+        for row in rows:
+            if not row.path.exists():
                 raise WorkflowError(
-                    f"config key 'genomes': genome FASTA not found: {p} (listed on line {i} of {table}; relative "
-                    "paths are taken from the table's folder); fix the path or remove the line"
+                    f"config key 'genomes': genome FASTA not found: {row.path} (listed on line {row.line} of {table}; "
+                    "relative paths are taken from the table's folder); fix the path or remove the line"
                 )
-            check_fasta("genomes", p, f" (line {i} of {table})")
-            entries.append({"path": str(p.resolve()), "species": row["species"], "strain": row.get("strain") or p.name})
+            check_fasta("genomes", row.path, f" (line {row.line} of {table})")
+            entries.append({"path": str(row.path.resolve()), "species": row.species, "strain": row.strain})
     else:
         entries = []
         for path, species in spec.items():

@@ -1,0 +1,89 @@
+"""The species table: which genome FASTA files belong to which species (one reader for all).
+
+A tab-separated file with a header naming the columns ``path`` and ``species`` and optionally
+``strain`` (other columns are ignored, in any order)::
+
+    path                        species                 strain
+    genomes/ecoli_536.fa.gz     Escherichia coli        536
+
+Relative paths are taken from the table's folder. Blank lines and lines starting with ``#``
+are skipped (also before the header). A missing or empty ``strain`` is the file's name.
+The library (:func:`genomamba.data.fasta.open_genomes`,
+:func:`genomamba.downstream.species.read_species_table`) and the species workflow all read
+tables here, so a table means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from genomamba.errors import FastaError
+
+__all__ = ["SpeciesTableRow", "read_species_table"]
+
+_REQUIRED = ("path", "species")
+
+
+class SpeciesTableRow(NamedTuple):
+    """One genome of a species table."""
+
+    path: Path
+    """The FASTA, absolute or relative to the current directory (table-relative paths resolved)."""
+    species: str
+    strain: str
+    line: int
+    """Line number in the table (1-based), for messages about this genome."""
+
+
+def read_species_table(path: str | os.PathLike[str]) -> list[SpeciesTableRow]:
+    """Read a species table (see the module docstring); the FASTA files are not opened.
+
+    Returns:
+        The genomes in table order (at least one).
+
+    Raises:
+        FastaError: the table is missing, lacks a column, has a row without a path or species
+            (the message names file and line), or lists no genome.
+    """
+    table = Path(path)
+    if not table.is_file():
+        raise FastaError(f"species table not found: {table}")
+    numbered = [
+        (lineno, line)
+        for lineno, line in enumerate(table.read_text().splitlines(), start=1)
+        if line.strip() and not line.startswith("#")
+    ]
+    header_line, header_text = numbered[0] if numbered else (1, "")
+    header = header_text.split("\t")
+    if any(column not in header for column in _REQUIRED):
+        raise FastaError(
+            f"{table}:{header_line}: expected a tab-separated header with columns 'path' and 'species' "
+            f"(and optionally 'strain'), got {header}"
+        )
+    i_path, i_species = header.index("path"), header.index("species")
+    i_strain = header.index("strain") if "strain" in header else None
+    rows: list[SpeciesTableRow] = []
+    for lineno, line in numbered[1:]:
+        cols = line.split("\t")
+        if len(cols) <= max(i_path, i_species):
+            raise FastaError(
+                f"{table}:{lineno}: expected {len(header)} tab-separated columns ({', '.join(header)}), "
+                f"got {len(cols)}"
+            )
+        if not cols[i_path] or not cols[i_species]:
+            raise FastaError(f"{table}:{lineno}: empty path or species")
+        fasta = Path(cols[i_path])
+        strain = cols[i_strain] if i_strain is not None and i_strain < len(cols) else ""
+        rows.append(
+            SpeciesTableRow(
+                fasta if fasta.is_absolute() else table.parent / fasta,
+                cols[i_species],
+                strain or fasta.name,
+                lineno,
+            )
+        )
+    if not rows:
+        raise FastaError(f"{table}: the species table lists no genomes")
+    return rows

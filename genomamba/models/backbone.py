@@ -1,0 +1,174 @@
+"""The model body: token ids ``(B, L)`` -> final-normed hidden states ``(B, L, d_model)``.
+
+:class:`Backbone` stacks embedding, :class:`~genomamba.models.blocks.Block` layers and the final
+norm, runs long CPU inputs chunk by chunk with the streaming state, and owns
+:class:`GenomambaState` (per-layer conv / SSM states and attention KV windows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from genomamba.errors import ConfigError, ModelInputError
+from genomamba.models.attention import CausalSelfAttention
+from genomamba.models.blocks import BiMixer, Block, LayerCache, RCPSMixer, RCPSNorm
+from genomamba.models.config import GenomambaConfig
+from genomamba.models.mixer import MambaMixer, RMSNorm
+
+__all__ = ["Backbone", "GenomambaState", "check_inputs"]
+
+
+@dataclass
+class GenomambaState:
+    """Streaming inference state.
+
+    layers: one :class:`MambaCache` (conv (B, d_inner, d_conv-1), ssm (B, d_inner, d_state))
+    or :class:`AttnCache` (last W keys/values) per layer; seqlen_offset: (B,) long, real
+    tokens consumed so far by each sample.
+    """
+
+    layers: list[LayerCache]
+    seqlen_offset: Tensor
+
+class Backbone(nn.Module):
+    """Token ids (B, L) -> final-normed hidden states (B, L, d_model)."""
+
+    def __init__(self, cfg: GenomambaConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        width = cfg.d_model // 2 if cfg.rc_equivariant else cfg.d_model
+        self.embeddings = nn.Embedding(cfg.padded_vocab_size, width)
+        comp = list(cfg.complement_map) + list(range(cfg.vocab_size, cfg.padded_vocab_size))
+        self.register_buffer("complement", torch.tensor(comp, dtype=torch.long), persistent=False)
+
+        def make_norm() -> nn.Module:
+            return (
+                RCPSNorm(width, cfg.rms_norm_eps) if cfg.rc_equivariant else RMSNorm(width, cfg.rms_norm_eps)
+            )
+
+        def make_inner(i: int) -> nn.Module:
+            if i in cfg.attn_layers:
+                return CausalSelfAttention(
+                    width, cfg.attn_heads, cfg.attn_window, cfg.rope_base, cfg.proj_bias
+                )
+            return MambaMixer(cfg, width)
+
+        layers = []
+        for i in range(cfg.n_layer):
+            mixer = make_inner(i)
+            if cfg.bidirectional:
+                mixer = BiMixer(mixer, make_inner(i), width, cfg.bidirectional_combine)
+            if cfg.rc_equivariant:
+                mixer = RCPSMixer(mixer)
+            layers.append(Block(mixer, make_norm(), cfg.residual_in_fp32))
+        self.layers = nn.ModuleList(layers)
+        self.norm_f = make_norm()
+
+    def embed(self, input_ids: Tensor) -> Tensor:
+        """(B, L) or (B,) -> (..., d_model); RC mode: [E[x] | flip(E[complement(x)])]."""
+        h = self.embeddings(input_ids)
+        if self.cfg.rc_equivariant:
+            h = torch.cat([h, self.embeddings(self.complement[input_ids]).flip(-1)], dim=-1)
+        return h.float() if self.cfg.residual_in_fp32 else h
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        state: GenomambaState | None = None,
+        return_state: bool = False,
+    ) -> Tensor | tuple[Tensor, GenomambaState | None]:
+        """input_ids (B, L) long; attention_mask (B, L) bool, right padding, True = real.
+
+        Returns hidden states (B, L, d_model), or (hidden, new state) when ``return_state``.
+        On CPU, a causal model runs inputs longer than ``config.cpu_chunk_len`` chunk by chunk
+        with the carried streaming state (same result, gradients included; see
+        :class:`GenomambaConfig`).
+        """
+        mask, lengths = check_inputs(self.cfg, input_ids, attention_mask)
+        if (state is not None or return_state) and not self.cfg.is_causal:
+            raise ConfigError(
+                "streaming state needs a causal model; this config is bidirectional or rc_equivariant "
+                "(set both to False, or call without state/return_state)"
+            )
+        if state is not None and state.seqlen_offset.shape[0] != input_ids.shape[0]:
+            raise ModelInputError(
+                f"state batch size {state.seqlen_offset.shape[0]} != input batch size {input_ids.shape[0]}"
+            )
+        chunk = self.chunk_len(input_ids)
+        if not chunk or input_ids.shape[1] <= chunk:
+            return self._run(input_ids, mask, lengths, state, return_state)
+        if state is None:
+            state = self.allocate_state(input_ids.shape[0], input_ids.device, self.embeddings.weight.dtype)
+        hidden = []
+        for start in range(0, input_ids.shape[1], chunk):
+            part = slice(start, start + chunk)
+            m = mask[:, part] if mask is not None else None
+            h, state = self._run(input_ids[:, part], m, m.sum(1) if m is not None else None, state, True)
+            hidden.append(h)
+        hidden_all = torch.cat(hidden, dim=1)
+        return (hidden_all, state) if return_state else hidden_all
+
+    def chunk_len(self, input_ids: Tensor) -> int:
+        """Tokens per chunk for this input (0 = one pass); see ``GenomambaConfig.cpu_chunk_len``."""
+        cfg = self.cfg
+        full_attention = bool(cfg.attn_layers) and cfg.attn_window is None
+        if input_ids.is_cuda or not cfg.is_causal or full_attention:
+            return 0
+        return int(cfg.cpu_chunk_len or 0)
+
+    def allocate_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> GenomambaState:
+        layers = [blk.mixer.allocate_cache(batch_size, device, dtype) for blk in self.layers]
+        return GenomambaState(layers=layers, seqlen_offset=torch.zeros(batch_size, dtype=torch.long, device=device))
+
+    def _run(
+        self, input_ids: Tensor, mask: Tensor | None, lengths: Tensor | None, state: GenomambaState | None,
+        return_state: bool,
+    ) -> Tensor | tuple[Tensor, GenomambaState]:
+        """One pass over validated inputs (see :meth:`forward`)."""
+        offsets = state.seqlen_offset if state is not None else None
+        h = self.embed(input_ids)
+        new_caches: list[LayerCache] = []
+        for i, layer in enumerate(self.layers):
+            cache = state.layers[i] if state is not None else None
+            h, c = layer(h, mask, lengths, cache=cache, offsets=offsets, return_cache=return_state)
+            new_caches.append(c)
+        hidden = self.norm_f(h.to(self.norm_f.weight.dtype))
+        if not return_state:
+            return hidden
+        seen = lengths if lengths is not None else torch.full_like(input_ids[:, 0], input_ids.shape[1])
+        base = offsets if offsets is not None else torch.zeros_like(seen)
+        return hidden, GenomambaState(layers=new_caches, seqlen_offset=base + seen)
+
+
+def check_inputs(
+    cfg: GenomambaConfig, input_ids: Tensor, attention_mask: Tensor | None
+) -> tuple[Tensor | None, Tensor | None]:
+    """Validate ids / right-padded mask; returns (mask bool (B, L), lengths (B,)) or (None, None)."""
+    if input_ids.dim() != 2 or input_ids.dtype != torch.long:
+        raise ModelInputError(
+            f"input_ids must be a (batch, length) long tensor, got {tuple(input_ids.shape)} {input_ids.dtype}"
+        )
+    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= cfg.vocab_size):
+        raise ModelInputError(
+            f"token ids must lie in [0, {cfg.vocab_size}), got range "
+            f"[{int(input_ids.min())}, {int(input_ids.max())}]; encode with the genomamba tokenizer"
+        )
+    if attention_mask is None:
+        return None, None
+    if attention_mask.shape != input_ids.shape:
+        raise ModelInputError(
+            f"attention_mask shape {tuple(attention_mask.shape)} != input_ids shape {tuple(input_ids.shape)}"
+        )
+    mask = attention_mask.bool()
+    lengths = mask.sum(1)
+    prefix = torch.arange(mask.shape[1], device=mask.device) < lengths[:, None]
+    if not torch.equal(mask, prefix):
+        raise ModelInputError(
+            "attention_mask must be right-padded (each row: True for real tokens, then False); "
+            "left padding or holes are not supported"
+        )
+    return mask, lengths

@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genomamba.errors import ConfigError, WindowError
+from genomamba.tokens import MASK_ID
 from genomamba.training.markov import MAX_ORDER, markov_baselines, scoring_mask
-
-_N_NUC = 4
 
 
 def heldout_windows(datamodule: Any, max_windows: int | None = None) -> list[np.ndarray]:
@@ -76,7 +75,7 @@ def model_bits(
     objective: str = "causal",
     batch_size: int = 16,
     mask_prob: float = 0.15,
-    mask_token_id: int = 6,
+    mask_token_id: int = MASK_ID,
     seed: int = 0,
 ) -> tuple[float, int]:
     """Total bits and number of scored positions of ``model`` over ``windows``.
@@ -119,7 +118,7 @@ def evaluate_heldout(
     objective: str = "causal",
     orders: Iterable[int] = range(1, MAX_ORDER + 1),
     alpha: float = 0.5,
-    mask_token_id: int = 6,
+    mask_token_id: int = MASK_ID,
 ) -> dict[str, Any]:
     """Model bits per base and Markov baselines (fitted on ``train_seqs``) on ``windows``."""
     if not windows:

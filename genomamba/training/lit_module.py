@@ -31,9 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genomamba.errors import ConfigError
-from genomamba.tokens import MASK_ID
+from genomamba.tokens import MASK_ID, N_NUCLEOTIDES
 
-_N_NUC = 4  # token ids 0..3 are A, C, G, T
 _OBJECTIVES = ("auto", "causal", "mlm")
 
 
@@ -130,12 +129,12 @@ class GenomambaLitModule(L.LightningModule):
     def _mlm_corrupt(self, input_ids: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """BERT corruption. Returns (corrupted ids (B, L), chosen (B, L) bool)."""
         dev = input_ids.device
-        is_nuc = input_ids < _N_NUC
+        is_nuc = input_ids < N_NUCLEOTIDES
         u = torch.rand(input_ids.shape, generator=generator, device="cpu").to(dev)
         chosen = is_nuc & (u < self.hparams.mask_prob)
         # Within chosen: [0, .8) -> MASK, [.8, .9) -> random base, [.9, 1) -> unchanged.
         r = torch.rand(input_ids.shape, generator=generator, device="cpu").to(dev)
-        rand_base = torch.randint(0, _N_NUC, input_ids.shape, generator=generator, device="cpu").to(dev)
+        rand_base = torch.randint(0, N_NUCLEOTIDES, input_ids.shape, generator=generator, device="cpu").to(dev)
         corrupted = torch.where(chosen & (r < 0.8), torch.full_like(input_ids, self.hparams.mask_token_id), input_ids)
         corrupted = torch.where(chosen & (r >= 0.8) & (r < 0.9), rand_base, corrupted)
         return corrupted, chosen
@@ -159,7 +158,7 @@ class GenomambaLitModule(L.LightningModule):
         if self.hparams.objective == "causal":
             logits = self.model(input_ids, attention_mask=attn).logits[:, :-1]
             targets = input_ids[:, 1:]
-            valid = targets < _N_NUC
+            valid = targets < N_NUCLEOTIDES
             soft = soft[:, 1:]
             if attn is not None:
                 valid = valid & attn[:, 1:].bool()
@@ -172,7 +171,7 @@ class GenomambaLitModule(L.LightningModule):
         logits = logits.float()
         safe_targets = torch.where(valid, targets, torch.zeros_like(targets))
         nll = F.cross_entropy(logits.transpose(1, 2), safe_targets, reduction="none")
-        correct = logits[..., :_N_NUC].argmax(-1) == targets
+        correct = logits[..., :N_NUCLEOTIDES].argmax(-1) == targets
         return nll, valid, soft.bool(), correct
 
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> Tensor:

@@ -31,16 +31,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genomamba.errors import ConfigError
+from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.tokens import MASK_ID, N_NUCLEOTIDES
 
 _OBJECTIVES = ("auto", "causal", "mlm")
 
 
-def _config_to_dict(model_config: Any) -> dict[str, Any]:
-    if hasattr(model_config, "to_dict"):
-        return dict(model_config.to_dict())
+def _as_model_config(model_config: Any) -> GenomambaConfig:
+    """A ``GenomambaConfig`` from a config object or a mapping (a dict or Hydra's DictConfig);
+    an object is used as it is, not round-tripped through a dict."""
+    if isinstance(model_config, GenomambaConfig):
+        return model_config
     if isinstance(model_config, Mapping):
-        return {str(k): v for k, v in model_config.items()}
+        return GenomambaConfig.from_dict({str(k): v for k, v in model_config.items()})
     raise ConfigError(f"model_config must be a GenomambaConfig or a mapping, got {type(model_config).__name__}")
 
 
@@ -90,10 +93,7 @@ class GenomambaLitModule(L.LightningModule):
         mask_token_id: int = MASK_ID,
     ) -> None:
         super().__init__()
-        from genomamba.models import GenomambaConfig, GenomambaLM
-
-        cfg_dict = _config_to_dict(model.config if model is not None else model_config)
-        config = GenomambaConfig.from_dict(cfg_dict)
+        config = model.config if model is not None else _as_model_config(model_config)
         if objective not in _OBJECTIVES:
             raise ConfigError(f"module.objective must be one of {_OBJECTIVES}, got {objective!r}")
         if objective == "auto":

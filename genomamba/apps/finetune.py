@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import hydra
 from omegaconf import DictConfig
 
-from genomamba.apps.hydra_app import config_error_line, run_hydra_main
+from genomamba.apps.hydra_app import preflight_error, run_hydra_main
 from genomamba.apps.quiet import silence_dependency_noise
 from genomamba.downstream.finetune import compose_finetune, register_finetune_schemas, task_runner
 from genomamba.errors import GenomambaError
@@ -28,22 +28,12 @@ def preflight(overrides: Sequence[str]) -> str | None:
     """Compose ``overrides`` and check the task's inputs (model path, labels ...) before Hydra
     creates the run directory. Returns a one-line error message, or None when the task may
     start. Hydra's own flags (``--help``, ``--cfg`` ...) are left to Hydra."""
-    if any(a.startswith("-") for a in overrides):
-        return None
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
-    try:
+    def check() -> None:
         cfg = compose_finetune(overrides)
         task_runner(cfg).check(cfg)
-    except (HydraException, OmegaConfBaseException) as e:
-        return config_error_line(e, "finetune")
-    except GenomambaError as e:
-        return str(e)
-    finally:
-        GlobalHydra.instance().clear()
-    return None
+
+    return preflight_error("finetune", overrides, check)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.configs", config_name="finetune")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from genomamba.errors import GenomambaError
+
 
 def run_hydra_main(script: str, hydra_main: Callable[[], None], argv: Sequence[str]) -> None:
     """Call ``hydra_main`` (an ``@hydra.main`` function) as if ``script argv...`` had been run.
@@ -42,3 +44,24 @@ def config_error_line(e: BaseException, command: str) -> str:
         err = err.__cause__
     where = f" (key {key})" if key else ""
     return ": ".join(levels) + where + f"; see `genomamba {command} --help` for the config groups and keys"
+
+
+def preflight_error(command: str, overrides: Sequence[str], check: Callable[[], None]) -> str | None:
+    """Run ``check`` (compose the config and check the run's inputs) before Hydra creates the run
+    directory; the one-line message of its config or genomamba error, or None when the run may
+    start. Hydra's own flags (``--help``, ``-m``, ``--cfg`` ...) are left to Hydra, unchecked."""
+    if any(a.startswith("-") for a in overrides):
+        return None
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        check()
+    except (HydraException, OmegaConfBaseException) as e:
+        return config_error_line(e, command)
+    except GenomambaError as e:
+        return str(e)
+    finally:
+        GlobalHydra.instance().clear()  # the app initialises Hydra afresh
+    return None

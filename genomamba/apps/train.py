@@ -15,7 +15,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from genomamba.apps.hydra_app import config_error_line
+from genomamba.apps.hydra_app import preflight_error
 from genomamba.apps.quiet import silence_dependency_noise
 from genomamba.errors import GenomambaError
 from genomamba.training.schema import register_schemas
@@ -50,27 +50,16 @@ def preflight(overrides: Sequence[str]) -> str | None:
     Returns a one-line error message (naming the key, file or directory and the fix), or None
     when training may start. Hydra's own flags (``--help``, ``-m``, ``--cfg`` ...) are left to
     Hydra."""
-    if any(a.startswith("-") for a in overrides):
-        return None
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     from genomamba.training.compose import compose_config
     from genomamba.training.train import check_fasta, check_run_dir, resolve_ckpt_path
 
-    try:
+    def check() -> None:
         cfg = compose_config(overrides)
         run_dir = check_run_dir(Path(cfg.run_dir).resolve())
         check_fasta(cfg)
         resolve_ckpt_path(cfg.ckpt_path, run_dir)
-    except (HydraException, OmegaConfBaseException) as e:
-        return config_error_line(e, "train")
-    except GenomambaError as e:
-        return str(e)
-    finally:
-        GlobalHydra.instance().clear()
-    return None
+
+    return preflight_error("train", overrides, check)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.configs", config_name="train")

@@ -8,6 +8,10 @@
 (2, 16)
 >>> [x.shape for x in model.embed(["ACGTACGTAA", "ACG"], pooling="none", progress=False)]
 [(10, 16), (3, 16)]
+>>> import numpy as np  # token-id windows embed directly, as their decoded strings would
+>>> ids = np.array([[0, 1, 2, 3, 0, 1, 2, 3, 0, 0]])  # ACGTACGTAA
+>>> np.array_equal(model.embed_token_ids(ids, progress=False), model.embed(["ACGTACGTAA"], progress=False))
+True
 >>> ll = model.log_likelihood(["ACGTACGTAA"], progress=False)[0]
 >>> ll.shape, round(float(ll[0]), 4)  # the first base has no prefix: uniform log(1/4)
 ((10,), -1.3863)

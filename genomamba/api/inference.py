@@ -111,6 +111,7 @@ class GenomambaModel:
         return f"GenomambaModel({kind}, d_model={c.d_model}, n_layer={c.n_layer}, device={self.device})"
 
     # ------------------------------------------------------------------- embeddings
+    @torch.no_grad()
     def embed(
         self,
         sequences: Any,
@@ -123,7 +124,8 @@ class GenomambaModel:
         """Embed sequences with the final-normed hidden states.
 
         Args:
-            sequences: see :mod:`genomamba.api.inputs` (strings, SeqRecords, FASTA path, intervals).
+            sequences: see :mod:`genomamba.api.inputs` (strings, SeqRecords, FASTA path, intervals;
+                token ids through :meth:`embed_token_ids`).
             pooling: ``"mean"`` over real positions; ``"last"`` the last position's state
                 (for a causal model, the only one that has seen the whole sequence);
                 ``"none"`` per-position states.
@@ -141,45 +143,10 @@ class GenomambaModel:
             ``(L_i, D)`` arrays, in input order (these hold every position, so their memory
             grows with the length even when streaming).
         """
-        self._check_embed_args(pooling, batch_size, chunk_length)
-        return self._embed_sources(as_sources(sequences), pooling, rc_average, batch_size, chunk_length, progress)
-
-    def embed_token_ids(
-        self,
-        token_ids: np.ndarray | list[np.ndarray],
-        pooling: Pooling = "mean",
-        rc_average: bool = True,
-        batch_size: int = 32,
-        chunk_length: int = 16384,
-        progress: bool = True,
-    ) -> np.ndarray | list[np.ndarray]:
-        """:meth:`embed` for already tokenized sequences (no round trip through text).
-
-        Args:
-            token_ids: an integer array ``(N, L)`` (e.g. windows drawn from a genome) or N
-                integer arrays ``(L_i,)`` of nucleotide ids A=0 C=1 G=2 T=3 N=4.
-            pooling, rc_average, batch_size, chunk_length, progress: as for :meth:`embed`.
-
-        Returns:
-            As :meth:`embed`: equal to ``embed`` of the decoded strings.
-        """
-        self._check_embed_args(pooling, batch_size, chunk_length)
-        sources = sources_from_token_ids(token_ids)
-        return self._embed_sources(sources, pooling, rc_average, batch_size, chunk_length, progress)
-
-    @staticmethod
-    def _check_embed_args(pooling: Any, batch_size: Any, chunk_length: Any) -> None:
         if pooling not in ("mean", "last", "none"):
             raise ConfigError(f"pooling must be 'mean', 'last' or 'none', got {pooling!r}")
-        _positive_int(batch_size, "batch_size")
-        _positive_int(chunk_length, "chunk_length")
-
-    @torch.no_grad()
-    def _embed_sources(
-        self, sources: list[SequenceSource], pooling: Pooling, rc_average: bool, batch_size: int, chunk_length: int,
-        progress: bool,
-    ) -> np.ndarray | list[np.ndarray]:
-        batch_size, chunk_length = int(batch_size), int(chunk_length)
+        batch_size, chunk_length = _positive_int(batch_size, "batch_size"), _positive_int(chunk_length, "chunk_length")
+        sources = as_sources(sequences)
         # Longest first: similar lengths share a batch, so little compute goes to padding.
         order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
         results: list[Any] = [None] * len(sources)
@@ -194,6 +161,19 @@ class GenomambaModel:
         if pooling == "none":
             return results
         return np.stack(results).astype(np.float32)
+
+    def embed_token_ids(self, token_ids: np.ndarray | list[np.ndarray], **options: Any) -> np.ndarray | list[np.ndarray]:
+        """:meth:`embed` for already tokenized sequences, with no round trip through text.
+
+        Args:
+            token_ids: an integer array ``(N, L)`` (e.g. windows drawn from a genome) or N
+                integer arrays ``(L_i,)`` of nucleotide ids A=0 C=1 G=2 T=3 N=4.
+            options: any of :meth:`embed`'s (``pooling``, ``rc_average``, ``batch_size`` ...).
+
+        Returns:
+            As :meth:`embed`; equal to ``embed`` of the decoded strings.
+        """
+        return self.embed(sources_from_token_ids(token_ids), **options)
 
     def _embed_batch(
         self, batch: list[SequenceSource], pooling: Pooling, rc_average: bool, chunk_length: int, advance: Callable[[int], None]

@@ -12,7 +12,8 @@ Inputs (``sequences``) may be
   taken as a path, never as a sequence; inside a list, strings are always sequences.
 
 Already tokenized windows (token ids, e.g. drawn by :mod:`genomamba.data.windows`) go through
-:func:`sources_from_token_ids` instead, with no round trip through text.
+:func:`sources_from_token_ids` instead, with no round trip through text; the
+:class:`SequenceSource` objects it returns are accepted as items too.
 
 Bad characters raise :class:`~genomamba.errors.SequenceError` and missing / malformed FASTA
 files :class:`~genomamba.errors.FastaError`, naming the record.
@@ -132,7 +133,9 @@ def as_sources(sequences: Any) -> list[SequenceSource]:
         raise SequenceError(f"cannot embed an object of type {type(sequences).__name__}; see genomamba.api")
     out: list[SequenceSource] = []
     for i, item in enumerate(sequences):
-        if isinstance(item, tuple) and len(item) == 4 and _looks_like_path(item[0]):
+        if isinstance(item, SequenceSource):  # already normalised (e.g. sources_from_token_ids)
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 4 and _looks_like_path(item[0]):
             path, contig, start, end = item
             g = genomes.get(path)
             if not (isinstance(start, int | np.integer) and isinstance(end, int | np.integer)):

@@ -88,19 +88,13 @@ def _demo_parser() -> argparse.ArgumentParser:
 
 def _run_train(argv: Sequence[str]) -> int:
     from genomamba.apps import train as app
+    from genomamba.apps.hydra_app import run_hydra_main
 
     problem = app.preflight(argv)
     if problem is not None:  # before Hydra creates the run directory
         print(f"genomamba: error: {problem}", file=sys.stderr)
         return 2
-    # Hydra parses sys.argv; Lightning's DDP launcher re-runs sys.argv[0] for extra ranks,
-    # so point it at the app module itself rather than at `genomamba train`.
-    saved = sys.argv
-    sys.argv = [app.__file__, *argv]
-    try:
-        app.main()
-    finally:
-        sys.argv = saved
+    run_hydra_main(app.__file__, app.main, argv)
     return 0
 
 
@@ -123,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cmd == "train":
             return _run_train(rest)
         if cmd == "finetune":
-            from genomamba.downstream.finetune import finetune_main
+            from genomamba.apps.finetune import main as finetune_main
 
             return finetune_main(rest)
         if cmd == "score-variants":

@@ -60,6 +60,8 @@ def step_classify(result: DemoResult, window_lengths: tuple[int, ...] = (256, 10
     from genomamba.downstream.stats import format_ci
 
     t0 = time.perf_counter()
+    # train() hands back only its metrics (the Lightning module stays inside it and is saved
+    # as model/), so the saved model is read back: the same float32 weights train() wrote.
     model = load(result.run_dir / "model", device="cpu")
     report = probe(
         model, find_data_dir() / "species.tsv", window_length=list(window_lengths), n_windows=n_windows,

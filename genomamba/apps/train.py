@@ -15,6 +15,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from genomamba.apps.hydra_app import preflight_error
 from genomamba.apps.quiet import silence_dependency_noise
 from genomamba.errors import GenomambaError
 from genomamba.training.schema import register_schemas
@@ -49,49 +50,16 @@ def preflight(overrides: Sequence[str]) -> str | None:
     Returns a one-line error message (naming the key, file or directory and the fix), or None
     when training may start. Hydra's own flags (``--help``, ``-m``, ``--cfg`` ...) are left to
     Hydra."""
-    if any(a.startswith("-") for a in overrides):
-        return None
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     from genomamba.training.compose import compose_config
     from genomamba.training.train import check_fasta, check_run_dir, resolve_ckpt_path
 
-    try:
+    def check() -> None:
         cfg = compose_config(overrides)
         run_dir = check_run_dir(Path(cfg.run_dir).resolve())
         check_fasta(cfg)
         resolve_ckpt_path(cfg.ckpt_path, run_dir)
-    except (HydraException, OmegaConfBaseException) as e:
-        return _one_line(e)
-    except GenomambaError as e:
-        return str(e)
-    finally:
-        GlobalHydra.instance().clear()
-    return None
 
-
-def _one_line(e: BaseException) -> str:
-    """Hydra / OmegaConf errors as one line, with the failing key (``full_key``) and the cause."""
-    levels: list[str] = []
-    key = None
-    err: BaseException | None = e
-    while err is not None:
-        lines: list[str] = []
-        for ln in str(getattr(err, "msg", None) or err).splitlines():
-            ln = ln.strip()
-            if ln.startswith("Config search path"):
-                break
-            if ln and not ln.startswith(("full_key", "object_type", "reference_type")):
-                lines.append(ln)
-        text = " ".join(lines).rstrip(":;")
-        if text and text not in levels:
-            levels.append(text)
-        key = getattr(err, "full_key", None) or key
-        err = err.__cause__
-    where = f" (key {key})" if key else ""
-    return ": ".join(levels) + where + "; see `genomamba train --help` for the config groups and keys"
+    return preflight_error("train", overrides, check)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.configs", config_name="train")

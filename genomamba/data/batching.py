@@ -1,9 +1,15 @@
-"""Batching window items: the key sampler of :class:`~genomamba.data.windows.RandomWindowDataset`
-and the collate function.
+"""Batching: right padding of token-id sequences, the window collate function and the key sampler
+of :class:`~genomamba.data.windows.RandomWindowDataset`.
 
+* :func:`pad_token_ids` right-pads id sequences to one ``(B, L_max)`` batch with an attention
+  mask: the one padding routine of the package (windows, embeddings, variant scoring).
+* :func:`collate_windows` batches window items with it.
 * :class:`EpochKeySampler` hands a keyed dataset the keys ``epoch * n + i`` (new windows each
   epoch; exact mid-epoch resume; data-parallel ranks share one key stream).
-* :func:`collate_windows` right-pads items to one batch with an attention mask.
+
+>>> ids, mask = pad_token_ids([np.array([0, 1, 2]), np.array([3])])
+>>> ids.tolist(), mask.tolist()
+([[0, 1, 2], [3, 5, 5]], [[True, True, True], [True, False, False]])
 """
 
 from __future__ import annotations
@@ -11,13 +17,35 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import DistributedSampler
 
 from genomamba.errors import ConfigError
 from genomamba.tokens import PAD_ID
 
-__all__ = ["EpochKeySampler", "collate_windows"]
+__all__ = ["EpochKeySampler", "collate_windows", "pad_token_ids"]
+
+
+def pad_token_ids(seqs: Sequence[np.ndarray | Tensor], pad_id: int = PAD_ID) -> tuple[Tensor, Tensor]:
+    """Right-pad token-id sequences to the longest one.
+
+    Args:
+        seqs: B one-dimensional integer arrays or tensors ``(L_i,)``; lengths may differ and may be 0.
+        pad_id: the id written after each sequence's end.
+
+    Returns:
+        ``input_ids`` int64 ``(B, L_max)`` and ``attention_mask`` bool ``(B, L_max)``, True on
+        real positions.
+    """
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    width = int(lengths.max()) if len(seqs) else 0
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = seq
+    attention_mask = torch.arange(width)[None, :] < lengths[:, None]  # (B, L_max)
+    return torch.from_numpy(ids), attention_mask
 
 
 class EpochKeySampler(DistributedSampler):
@@ -100,15 +128,8 @@ def collate_windows(items: Sequence[dict[str, Any]], pad_id: int = PAD_ID) -> di
     """
     if not items:
         raise ValueError("cannot collate an empty batch")
-    lengths = [int(x["input_ids"].shape[0]) for x in items]
-    B, L = len(items), max(lengths)
-    input_ids = torch.full((B, L), pad_id, dtype=torch.long)
-    soft_mask = torch.zeros((B, L), dtype=torch.bool)
-    attention_mask = torch.zeros((B, L), dtype=torch.bool)
-    for b, (x, n) in enumerate(zip(items, lengths, strict=True)):
-        input_ids[b, :n] = x["input_ids"]
-        soft_mask[b, :n] = x["soft_mask"]
-        attention_mask[b, :n] = True
+    input_ids, attention_mask = pad_token_ids([x["input_ids"] for x in items], pad_id=pad_id)
+    soft_mask = pad_token_ids([x["soft_mask"] for x in items], pad_id=0)[0].bool()
     return {
         "input_ids": input_ids,
         "soft_mask": soft_mask,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from genomamba.api import ModelLike, as_genomamba_model
 from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_baseline
 from genomamba.downstream.species import draw_windows, split_genomes
 from genomamba.downstream.stats import compare_accuracy
@@ -27,7 +28,7 @@ N_TEST_WINDOWS = 200  # held-out windows per species by default (CI half-width <
 
 
 def probe(
-    model: Any,
+    model: ModelLike | str | os.PathLike[str] | None,
     genomes: Any = None,
     window_length: int | Sequence[int] = 1024,
     n_windows: int = 128,
@@ -45,8 +46,9 @@ def probe(
     """Species accuracy of a linear probe on frozen embeddings vs a k-mer baseline.
 
     Args:
-        model: a :class:`~genomamba.api.GenomambaModel`, a path for :func:`genomamba.api.load`,
-            or ``None`` to run only the k-mer baseline.
+        model: a :class:`~genomamba.api.GenomambaModel`, a bare ``GenomambaLM`` or a path for
+            :func:`genomamba.api.load` (through :func:`~genomamba.api.as_genomamba_model`), or
+            ``None`` to run only the k-mer baseline.
         genomes: see :func:`~genomamba.downstream.species.as_genomes` (default: the bundled table).
         window_length: one length or a list (accuracy as a function of window length).
         n_windows: training windows per species; ``n_test_windows`` test windows per species
@@ -56,7 +58,7 @@ def probe(
         seed: seeds the strain choice, the windows and the classifiers.
         kmer_k: k of the k-mer baseline(s).
         C: inverse L2 strength of both logistic regressions.
-        rc_average: passed to ``embed`` (strand-averaged embeddings).
+        rc_average: passed to ``embed_token_ids`` (strand-averaged embeddings).
 
     Returns:
         ``{"split", "species", "held_out", "chance", "seed", "results": [per window length:
@@ -68,10 +70,8 @@ def probe(
         b = k-mer) is on the same test windows: accuracy difference with a paired bootstrap CI
         and McNemar's exact p-value.
     """
-    if isinstance(model, str | os.PathLike):
-        from genomamba.api import load
-
-        model = load(model)
+    if model is not None:
+        model = as_genomamba_model(model)
     lengths = [int(window_length)] if isinstance(window_length, int | np.integer) else [int(x) for x in window_length]
     ks = [int(kmer_k)] if isinstance(kmer_k, int | np.integer) else [int(k) for k in kmer_k]
     if not lengths:
@@ -85,8 +85,8 @@ def probe(
         entry: dict[str, Any] = {"window_length": L, "n_train": len(train.labels), "n_test": len(test.labels)}
         acc: dict[str, float] = {}
         if model is not None:
-            x_tr = model.embed(_as_strings(train.ids), rc_average=rc_average, batch_size=batch_size, progress=progress)
-            x_te = model.embed(_as_strings(test.ids), rc_average=rc_average, batch_size=batch_size, progress=progress)
+            x_tr = model.embed_token_ids(train.ids, rc_average=rc_average, batch_size=batch_size, progress=progress)
+            x_te = model.embed_token_ids(test.ids, rc_average=rc_average, batch_size=batch_size, progress=progress)
             pred = fit_logistic(x_tr, train.labels, x_te, C=C, seed=seed)
             entry["probe"] = classification_metrics(test.labels, pred, sp.species)
             acc["probe"] = entry["probe"]["accuracy"]
@@ -147,8 +147,3 @@ class ProbeReport(dict):
                 )
         return "\n".join(lines)
 
-
-def _as_strings(ids: np.ndarray) -> list[str]:
-    """Window ids (N, L) back to strings for ``embed`` (which tokenizes them again)."""
-    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
-    return [letters[row.astype(np.int64)].tobytes().decode("ascii") for row in ids]

@@ -9,8 +9,11 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 
-from genomamba.downstream.finetune import SpeciesClassifier, compose_finetune, finetune_main, masked_mean
+from genomamba.apps.finetune import main as finetune_main
+from genomamba.downstream.finetune import compose_finetune
+from genomamba.downstream.species_classifier import SpeciesClassifier
 from genomamba.models import GenomambaConfig, GenomambaLM
+from genomamba.models.pooling import masked_mean
 
 
 def test_masked_mean_ignores_padding() -> None:

@@ -1,30 +1,5 @@
-"""Inference API: ``genomamba.load(path).embed(sequences)`` and ``.log_likelihood(sequences)``.
-
->>> import torch
->>> from genomamba.models import GenomambaConfig, GenomambaLM
->>> _ = torch.manual_seed(0)
->>> model = GenomambaModel(GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)))
->>> model.embed(["ACGTACGTAA", "ACG"], progress=False).shape
-(2, 16)
->>> [x.shape for x in model.embed(["ACGTACGTAA", "ACG"], pooling="none", progress=False)]
-[(10, 16), (3, 16)]
->>> ll = model.log_likelihood(["ACGTACGTAA"], progress=False)[0]
->>> ll.shape, round(float(ll[0]), 4)  # the first base has no prefix: uniform log(1/4)
-((10,), -1.3863)
-
-Inputs (``sequences``) may be
-
-* a list of nucleotide strings (IUPAC ambiguity codes become N), ``Bio.Seq`` objects or
-  Biopython ``SeqRecord`` objects;
-* a FASTA path (``str`` or ``os.PathLike``; plain or BGZF): every record, in file order;
-* a list of intervals ``(fasta, contig, start, end)`` (0-based, half-open), read through
-  :class:`~genomamba.data.GenomeFile` (validated pyfaidx);
-* a single nucleotide string (one sequence). A lone ``str`` that contains ``/``, ends in a
-  FASTA suffix (``.fa``, ``.fasta``, ``.fna``, ``.fa.gz`` ...) or names an existing file is
-  taken as a path, never as a sequence; inside a list, strings are always sequences.
-
-Bad characters raise :class:`~genomamba.errors.SequenceError` and missing / malformed FASTA
-files :class:`~genomamba.errors.FastaError`, naming the record.
+"""The inference wrapper: :class:`GenomambaModel` (``embed``, ``embed_token_ids``,
+``log_likelihood``), :func:`load` and :func:`as_genomamba_model`.
 
 **Long sequences.** A causal model embeds sequences longer than ``chunk_length`` by streaming:
 the sequence is cut into ``chunk_length`` pieces that run one after the other with the
@@ -46,136 +21,28 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
-from genomamba.data.fasta import GenomeFile
-from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, PAD_ID, DNATokenizer
+from genomamba.api.inputs import SequenceSource, as_sources, read_chunk, sources_from_token_ids
+from genomamba.data.tokenizer import N_ID, DNATokenizer
 from genomamba.devices import resolve_device
-from genomamba.errors import ConfigError, SequenceError, WindowError
+from genomamba.errors import ConfigError
 from genomamba.models import GenomambaLM, GenomambaState
+from genomamba.models.pooling import masked_sum
+from genomamba.models.scoring import next_token_log_probs
 
-__all__ = ["GenomambaModel", "SequenceSource", "as_sources", "load"]
+__all__ = ["GenomambaModel", "ModelLike", "Pooling", "as_genomamba_model", "load"]
 
 Pooling = Literal["mean", "last", "none"]
 _TOKENIZER = DNATokenizer()
-_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".frn", ".faa")
-_COMPLEMENT_T = torch.tensor(COMPLEMENT_IDS.tolist(), dtype=torch.long)
 
 
-# --------------------------------------------------------------------------------- inputs
-@dataclass
-class SequenceSource:
-    """One input sequence: a name for messages, its length and a chunk reader.
-
-    ``read(start, end)`` returns the token ids ``(end - start,)`` int64 of ``[start, end)``.
-    Strings are tokenized once; FASTA records and intervals are fetched per chunk, so a
-    whole chromosome is never held as text.
-    """
-
-    name: str
-    length: int
-    read: Callable[[int, int], np.ndarray]
-
-    def read_rc(self, start: int, end: int) -> np.ndarray:
-        """Ids ``[start, end)`` of the reverse complement (coordinates on the RC strand)."""
-        ids = self.read(self.length - end, self.length - start)
-        return COMPLEMENT_IDS[ids][::-1].copy()
-
-
-def _from_string(seq: Any, name: str) -> SequenceSource:
-    ids = _TOKENIZER.encode(seq, source=name)
-    return SequenceSource(name, int(ids.shape[0]), lambda s, e: ids[s:e])
-
-
-def _from_genome(genome: GenomeFile, contig: str, start: int, end: int, name: str) -> SequenceSource:
-    def read(s: int, e: int) -> np.ndarray:
-        if e <= s:
-            return np.zeros(0, dtype=np.int64)
-        seq = genome.fetch(contig, start + s, start + e)
-        return _TOKENIZER.encode(seq, source=f"{name} [{start + s}, {start + e})")
-
-    return SequenceSource(name, end - start, read)
-
-
-def _looks_like_path(x: Any) -> bool:
-    if isinstance(x, os.PathLike):
-        return True
-    if not isinstance(x, str):
-        return False
-    low = x.lower().removesuffix(".gz").removesuffix(".bgz")
-    return "/" in x or os.sep in x or low.endswith(_FASTA_SUFFIXES) or (len(x) < 4096 and os.path.isfile(x))
-
-
-class _GenomeCache:
-    """Open each FASTA once per call (validation + index happen in ``GenomeFile``)."""
-
-    def __init__(self) -> None:
-        self._open: dict[str, GenomeFile] = {}
-
-    def get(self, path: str | os.PathLike[str]) -> GenomeFile:
-        key = str(Path(path).expanduser())
-        if key not in self._open:
-            self._open[key] = GenomeFile(key)
-        return self._open[key]
-
-
-def as_sources(sequences: Any) -> list[SequenceSource]:
-    """Normalise any accepted input (see the module docstring) to a list of sources.
-
-    Raises:
-        FastaError: a FASTA path is missing or unusable.
-        SequenceError: a sequence has a non-nucleotide character, or an item has an unknown type.
-        WindowError: an interval lies outside its record.
-    """
-    genomes = _GenomeCache()
-    if _looks_like_path(sequences):
-        g = genomes.get(sequences)
-        return [_from_genome(g, c, 0, n, f"{g.path}:{c}") for c, n in g.lengths.items()]
-    if isinstance(sequences, str | bytes):
-        sequences = [sequences]  # one sequence; goes through the same checks as a list
-    if not isinstance(sequences, Iterable):
-        raise SequenceError(f"cannot embed an object of type {type(sequences).__name__}; see genomamba.api")
-    out: list[SequenceSource] = []
-    for i, item in enumerate(sequences):
-        if isinstance(item, tuple) and len(item) == 4 and _looks_like_path(item[0]):
-            path, contig, start, end = item
-            g = genomes.get(path)
-            if not (isinstance(start, int | np.integer) and isinstance(end, int | np.integer)):
-                raise SequenceError(f"interval {i} {item!r}: start and end must be integers (0-based, half-open)")
-            record = g.contigs.get(str(contig), where=f"interval {i}: ")  # accession aliases accepted
-            n = None if record is None else g.lengths[record]
-            if n is None or not 0 <= int(start) < int(end) <= n:
-                where = f"record length {n}" if n is not None else f"no such record; records: {list(g.lengths)[:10]}"
-                raise WindowError(f"interval {i} {g.path}:{contig}:{start}-{end} is not inside the genome ({where})")
-            name = f"{g.path}:{contig}:{start}-{end}"
-            out.append(_from_genome(g, str(record), int(start), int(end), name))
-        elif hasattr(item, "seq") and hasattr(item, "id"):  # Bio.SeqRecord.SeqRecord
-            out.append(_from_string(item.seq, f"record {item.id!r} (item {i})"))
-        elif isinstance(item, str | bytes) or type(item).__name__ in ("Seq", "MutableSeq"):
-            out.append(_from_string(item, f"sequence {i}"))
-        else:
-            raise SequenceError(
-                f"item {i} has type {type(item).__name__}; expected a nucleotide string, a SeqRecord or a "
-                "(fasta, contig, start, end) interval"
-            )
-    if not out:
-        raise SequenceError("no sequences given")
-    empty = [s.name for s in out if s.length == 0]
-    if empty:
-        raise SequenceError(f"{empty[0]} is empty; every sequence needs at least one base")
-    return out
-
-
-# --------------------------------------------------------------------------------- loading
 def load(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "auto") -> GenomambaModel:
     """Load a model for inference.
 
@@ -216,7 +83,6 @@ def _progress(total: int, enabled: bool, description: str) -> Iterator[Callable[
         yield lambda n: bar.advance(task, n)
 
 
-# --------------------------------------------------------------------------------- model
 class GenomambaModel:
     """A thin inference wrapper around a :class:`~genomamba.models.GenomambaLM`.
 
@@ -258,7 +124,8 @@ class GenomambaModel:
         """Embed sequences with the final-normed hidden states.
 
         Args:
-            sequences: see the module docstring (strings, SeqRecords, FASTA path, intervals).
+            sequences: see :mod:`genomamba.api.inputs` (strings, SeqRecords, FASTA path, intervals;
+                token ids through :meth:`embed_token_ids`).
             pooling: ``"mean"`` over real positions; ``"last"`` the last position's state
                 (for a causal model, the only one that has seen the whole sequence);
                 ``"none"`` per-position states.
@@ -294,6 +161,19 @@ class GenomambaModel:
         if pooling == "none":
             return results
         return np.stack(results).astype(np.float32)
+
+    def embed_token_ids(self, token_ids: np.ndarray | list[np.ndarray], **options: Any) -> np.ndarray | list[np.ndarray]:
+        """:meth:`embed` for already tokenized sequences, with no round trip through text.
+
+        Args:
+            token_ids: an integer array ``(N, L)`` (e.g. windows drawn from a genome) or N
+                integer arrays ``(L_i,)`` of nucleotide ids A=0 C=1 G=2 T=3 N=4.
+            options: any of :meth:`embed`'s (``pooling``, ``rc_average``, ``batch_size`` ...).
+
+        Returns:
+            As :meth:`embed`; equal to ``embed`` of the decoded strings.
+        """
+        return self.embed(sources_from_token_ids(token_ids), **options)
 
     def _embed_batch(
         self, batch: list[SequenceSource], pooling: Pooling, rc_average: bool, chunk_length: int, advance: Callable[[int], None]
@@ -335,18 +215,17 @@ class GenomambaModel:
         B, Lmax, D = len(batch), int(lengths.max()), self.d_model
         step = chunk_length if self.config.is_causal else Lmax
         state: GenomambaState | None = None
-        sums = torch.zeros(B, D, dtype=torch.float64, device=self.device)
+        sums = torch.zeros(B, D, dtype=torch.float64, device=self.device)  # streamed masked sums
         last = torch.zeros(B, D, dtype=torch.float32, device=self.device)
         first = torch.zeros(B, D, dtype=torch.float32, device=self.device)
         per_pos: list[list[np.ndarray]] = [[] for _ in range(B)]
         for c0 in range(0, Lmax, step):
-            ids, mask = self._chunk(batch, c0, c0 + step, rc)
+            ids, mask = (t.to(self.device) for t in read_chunk(batch, c0, c0 + step, rc))
             streaming = self.config.is_causal and Lmax > step
             out = self.model(ids, attention_mask=mask, state=state, return_state=streaming)
             state = out.state
             h = out.hidden_states.float()  # (B, l, D)
-            m = mask.to(h.dtype)  # (B, l)
-            sums += (h * m[..., None]).sum(1).double()
+            sums += masked_sum(h, mask).double()
             n_real = mask.sum(1)  # (B,)
             ends = (n_real - 1).clamp_min(0)
             has = n_real > 0
@@ -368,23 +247,6 @@ class GenomambaModel:
                 emb = np.concatenate(per_pos[b], axis=0)
             out_list.append((emb, first[b].cpu().numpy() if need_first else None))
         return out_list
-
-    def _chunk(self, batch: list[SequenceSource], start: int, end: int, rc: bool) -> tuple[Tensor, Tensor]:
-        """Right-padded ids (B, l) and mask (B, l) of ``[start, end)`` of each sequence (or its RC)."""
-        parts = []
-        for s in batch:
-            e = min(end, s.length)
-            if e <= start:
-                parts.append(np.zeros(0, dtype=np.int64))
-            else:
-                parts.append(s.read_rc(start, e) if rc else s.read(start, e))
-        width = max(len(p) for p in parts)
-        ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=bool)
-        for b, p in enumerate(parts):
-            ids[b, : len(p)] = p
-            mask[b, : len(p)] = True
-        return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
     # ------------------------------------------------------------------- likelihood
     @torch.no_grad()
@@ -428,26 +290,52 @@ class GenomambaModel:
     def _score_batch(
         self, batch: list[SequenceSource], chunk_length: int, advance: Callable[[int], None]
     ) -> list[np.ndarray]:
+        """Per-base log-probabilities of one batch, streamed in ``chunk_length`` pieces."""
         B = len(batch)
         Lmax = max(s.length for s in batch)
         state: GenomambaState | None = None
         prev = None  # (B, V) log-probs predicting the first base of the next chunk
         pieces: list[list[np.ndarray]] = [[] for _ in range(B)]
         for c0 in range(0, Lmax, chunk_length):
-            ids, mask = self._chunk(batch, c0, c0 + chunk_length, rc=False)
+            ids, mask = (t.to(self.device) for t in read_chunk(batch, c0, c0 + chunk_length, rc=False))
             out = self.model(ids, attention_mask=mask, state=state, return_state=Lmax > chunk_length)
             state = out.state
-            logp = F.log_softmax(out.logits.float(), dim=-1)  # (B, l, V)
+            # The first base of a chunk is predicted by the previous chunk's last real position.
             first = torch.full((B, 1), -math.log(4.0), device=ids.device) if prev is None else prev.gather(
-                1, ids[:, :1].clamp(max=logp.shape[-1] - 1)
+                1, ids[:, :1].clamp(max=prev.shape[-1] - 1)
             )
-            rest = logp[:, :-1].gather(2, ids[:, 1:, None])[..., 0]  # (B, l - 1)
-            ll = torch.cat([first, rest], dim=1)
+            ll = torch.cat([first, next_token_log_probs(out.logits, ids)], dim=1)  # (B, l)
             ll = torch.where(ids < N_ID, ll, torch.full_like(ll, float("nan")))
             n_real = mask.sum(1)
-            prev = logp[torch.arange(B, device=ids.device), (n_real - 1).clamp_min(0)]
+            last_real = out.logits[torch.arange(B, device=ids.device), (n_real - 1).clamp_min(0)]  # (B, V)
+            prev = F.log_softmax(last_real.float(), dim=-1)
             llc = ll.cpu().numpy()
             for b in range(B):
                 pieces[b].append(llc[b, : int(n_real[b])])
             advance(int(n_real.sum()))
         return [np.concatenate(p).astype(np.float32) for p in pieces]
+
+
+ModelLike: TypeAlias = GenomambaModel | GenomambaLM
+
+
+def as_genomamba_model(model: ModelLike | str | os.PathLike[str], device: str | torch.device = "auto") -> GenomambaModel:
+    """The one way downstream code takes a model: any of them -> a :class:`GenomambaModel`.
+
+    Args:
+        model: a :class:`GenomambaModel` (returned as is), a bare ``GenomambaLM`` (wrapped on
+            the device it is already on, so nothing moves; the wrapper puts it in eval mode),
+            or a path / shipped model name for :func:`load`.
+        device: for a path only (see :func:`load`).
+
+    Code that needs the torch module itself (fine-tuning, feature extractors) reads
+    ``as_genomamba_model(model).model``.
+    """
+    if isinstance(model, GenomambaModel):
+        return model
+    if isinstance(model, GenomambaLM):
+        weight = next(model.parameters(), None)
+        return GenomambaModel(model, device=weight.device if weight is not None else "cpu")
+    if isinstance(model, str | os.PathLike):
+        return load(model, device=device)
+    raise ConfigError(f"expected a GenomambaModel, a GenomambaLM or a model path, got {type(model).__name__}")

@@ -1,0 +1,197 @@
+"""The fine-tuning tasks: one runner class per ``configs/task/<task>.yaml``.
+
+Each task's YAML names its runner (``task.runner._target_``); :func:`genomamba.downstream.finetune.finetune`
+instantiates it with Hydra and calls :meth:`FinetuneTask.run`, so adding a task is a YAML file
+and a class, never another branch. A runner
+
+* ``check(cfg)``: validates the task's inputs cheaply (before any run directory exists);
+* ``run(cfg)``: runs the task from the composed ``finetune`` config, writes ``metrics.json``
+  (and the task's other outputs) into ``cfg.run_dir`` and returns the metrics;
+* ``summary(metrics)``: the one line ``genomamba finetune`` prints at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import lightning as L
+from omegaconf import DictConfig
+
+from genomamba.api import as_genomamba_model
+from genomamba.downstream.species import draw_windows
+from genomamba.downstream.species_classifier import SpeciesClassifier
+from genomamba.downstream.species_datamodule import SpeciesDataModule
+from genomamba.errors import ConfigError, VCFError
+
+__all__ = ["FinetuneTask", "SpeciesTask", "VariantEffectTask", "model_path"]
+
+KMER_K = 4
+KMER_TRAIN_WINDOWS = 128  # per species, drawn once from the training region with the run's seed
+
+
+class FinetuneTask(Protocol):
+    def check(self, cfg: DictConfig) -> None: ...
+
+    def run(self, cfg: DictConfig) -> dict[str, Any]: ...
+
+    def summary(self, metrics: dict[str, Any]) -> str: ...
+
+
+def model_path(cfg: DictConfig) -> str:
+    """``cfg.model.path`` as a string; a clear error when it was not given."""
+    from omegaconf.errors import MissingMandatoryValue
+
+    try:
+        return str(cfg.model.path)
+    except MissingMandatoryValue as e:
+        raise ConfigError("model.path is not set: pass model.path=<save_pretrained dir, run dir or .ckpt>") from e
+
+
+def _check_model_path(cfg: DictConfig) -> None:
+    from genomamba.models.checkpoint import resolve_model_path
+
+    resolve_model_path(model_path(cfg))  # CheckpointError naming a missing / unusable path
+
+
+def _write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+class SpeciesTask:
+    """``task=species``: fine-tune a pooled classification head (:class:`SpeciesClassifier`) on
+    species windows (:class:`SpeciesDataModule`), then score the 4-mer baseline on the same
+    test windows.
+
+    Outputs in ``run_dir``: ``metrics.json`` (test accuracy, macro-F1, confusion matrix, chance,
+    held-out strains / regions, the paired comparison with the k-mer baseline), ``logs/`` (CSV)
+    and ``checkpoints/last.ckpt``.
+    """
+
+    def check(self, cfg: DictConfig) -> None:
+        _check_model_path(cfg)
+
+    def run(self, cfg: DictConfig) -> dict[str, Any]:
+        from hydra.utils import instantiate
+        from lightning.pytorch.loggers import CSVLogger
+
+        from genomamba.training.callbacks import AtomicCheckpointIO, StepProgressBar
+
+        path = model_path(cfg)
+        run_dir = Path(cfg.run_dir).resolve()
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        model = as_genomamba_model(path, device="cpu")
+        datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
+        datamodule.setup("fit")
+        module: SpeciesClassifier = instantiate(cfg.finetune, _convert_="all", lm=model, label_names=datamodule.label_names)
+        callbacks = [] if cfg.trainer.get("enable_progress_bar") is False else [StepProgressBar()]
+        trainer: L.Trainer = instantiate(
+            cfg.trainer, _convert_="all", logger=CSVLogger(str(run_dir), name="logs", version=""),
+            plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir), callbacks=callbacks,
+        )
+        print(
+            f"finetune task={cfg.task.name}: {trainer.max_steps} steps of {datamodule.batch_size} x {datamodule.window_length} bp "
+            f"({'head only' if module.hparams.freeze_backbone else 'backbone and head'}); writing {run_dir}",
+            flush=True,
+        )
+        trainer.fit(module, datamodule=datamodule)
+        trainer.test(module, datamodule=datamodule, verbose=False)
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+        split = datamodule.data
+        assert split is not None
+        kmer, paired = _kmer_comparison(datamodule, module, cfg.seed)
+        metrics = {
+            "task": cfg.task.name,
+            "split": split.protocol,
+            "species": split.species,
+            "held_out": split.held_out,
+            "chance": 1.0 / split.n_classes,
+            "window_length": datamodule.window_length,
+            "test": module.metrics.get("test"),
+            "kmer_baseline": kmer,
+            "finetune_vs_kmer": paired,
+            "val": module.metrics.get("val"),
+            "train": {"global_step": int(trainer.global_step), "freeze_backbone": bool(module.hparams.freeze_backbone)},
+            "model_path": str(path),
+            "run_dir": str(run_dir),
+        }
+        _write_metrics(run_dir, metrics)
+        return metrics
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        from genomamba.downstream.stats import format_ci
+
+        t, k, d = metrics["test"], metrics["kmer_baseline"], metrics["finetune_vs_kmer"]
+        return (
+            f"{metrics['task']} ({metrics['split']} split, {t['n']} test windows): test accuracy "
+            f"{format_ci(t['accuracy'], t['accuracy_ci'])}, macro-F1 {t['macro_f1']:.3f} (chance {metrics['chance']:.3f}); "
+            f"{KMER_K}-mer baseline on the same windows {format_ci(k['accuracy'], k['accuracy_ci'])}; difference "
+            f"{format_ci(d['difference'], d['difference_ci'])} (McNemar p={d['mcnemar_p']:.3g}); {metrics['run_dir']}/metrics.json"
+        )
+
+
+def _kmer_comparison(datamodule: SpeciesDataModule, module: SpeciesClassifier, seed: int) -> tuple[dict, dict]:
+    """The 4-mer logistic baseline on the *same* test windows, and the paired comparison
+    (fine-tuned = a, k-mer = b: accuracy difference with a paired bootstrap CI, McNemar p)."""
+    from genomamba.downstream.kmer import kmer_baseline
+    from genomamba.downstream.stats import compare_accuracy
+
+    split = datamodule.data
+    assert split is not None
+    test = datamodule.datasets["test"].windows  # type: ignore[attr-defined]
+    train = draw_windows(split, "train", datamodule.window_length, KMER_TRAIN_WINDOWS, seed)
+    kmer = kmer_baseline(train.ids, train.labels, test.ids, test.labels, split.species, k=KMER_K, seed=seed)
+    kmer_pred = kmer.pop("predictions")
+    kmer["n_train"] = len(train.labels)
+    return kmer, compare_accuracy(test.labels, module.predictions["test"], kmer_pred, seed=seed)
+
+
+class VariantEffectTask:
+    """``task=variant_effect``: cross-validated scikit-learn head on frozen REF/ALT features.
+
+    Writes ``metrics.json`` (AUROC/AUPRC overall, per fold and per bin) and
+    ``oof_predictions.tsv`` (each variant's out-of-fold probability) into ``run_dir``.
+    """
+
+    def check(self, cfg: DictConfig) -> None:
+        _check_model_path(cfg)
+        if not Path(str(cfg.task.labels)).is_file():
+            raise VCFError(f"labelled variants file {cfg.task.labels} not found; pass an existing TSV (task.labels=...)")
+
+    def run(self, cfg: DictConfig) -> dict[str, Any]:
+        from hydra.utils import instantiate
+
+        from genomamba.downstream.variants_supervised import read_labelled_variants
+
+        path = model_path(cfg)
+        run_dir = Path(cfg.run_dir).resolve()
+        rows = read_labelled_variants(cfg.task.labels)
+        print(f"finetune task=variant_effect: {len(rows)} labelled variants from {cfg.task.labels}; writing {run_dir}", flush=True)
+        # finetune_variant_effect takes the bare GenomambaLM (helper H1's module).
+        lm = as_genomamba_model(path, device="cpu").model
+        head = instantiate(cfg.task.head, _partial_=True, _convert_="all")
+        result = head(lm, rows)
+        oof = result.pop("oof_probability")
+        metrics = {
+            "task": cfg.task.name,
+            "labels": str(cfg.task.labels),
+            "n_variants": len(rows),
+            "cross_validated": result,
+            "model_path": path,
+            "run_dir": str(run_dir),
+        }
+        _write_metrics(run_dir, metrics)
+        cols = [c for c in ("id", "chrom", "pos", "ref", "alt", "label", "bin") if c in rows[0]]
+        lines = ["\t".join([*cols, "oof_probability"])]
+        lines += ["\t".join([*(str(r[c]) for c in cols), f"{p:.6g}"]) for r, p in zip(rows, oof, strict=True)]
+        (run_dir / "oof_predictions.tsv").write_text("\n".join(lines) + "\n")
+        return metrics
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        cv = metrics["cross_validated"]
+        return (
+            f"variant_effect ({metrics['n_variants']} labelled variants, {cv['cv']}-fold CV, {cv['classifier']} on "
+            f"{cv['features']} features): AUROC {cv['auroc']:.3f}, AUPRC {cv['auprc']:.3f}; {metrics['run_dir']}/metrics.json"
+        )

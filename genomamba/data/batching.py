@@ -3,6 +3,8 @@ of :class:`~genomamba.data.windows.RandomWindowDataset`.
 
 * :func:`pad_token_ids` right-pads id sequences to one ``(B, L_max)`` batch with an attention
   mask: the one padding routine of the package (windows, embeddings, variant scoring).
+* :func:`padded_model_inputs` pads on a device for one forward pass, without a mask when no
+  row is padded.
 * :func:`collate_windows` batches window items with it.
 * :class:`EpochKeySampler` hands a keyed dataset the keys ``epoch * n + i`` (new windows each
   epoch; exact mid-epoch resume; data-parallel ranks share one key stream).
@@ -25,7 +27,7 @@ from torch.utils.data import DistributedSampler
 from genomamba.errors import ConfigError
 from genomamba.tokens import PAD_ID
 
-__all__ = ["EpochKeySampler", "collate_windows", "pad_token_ids"]
+__all__ = ["EpochKeySampler", "collate_windows", "pad_token_ids", "padded_model_inputs"]
 
 
 def pad_token_ids(seqs: Sequence[np.ndarray | Tensor], pad_id: int = PAD_ID) -> tuple[Tensor, Tensor]:
@@ -46,6 +48,27 @@ def pad_token_ids(seqs: Sequence[np.ndarray | Tensor], pad_id: int = PAD_ID) -> 
         ids[row, : len(seq)] = seq
     attention_mask = torch.arange(width)[None, :] < lengths[:, None]  # (B, L_max)
     return torch.from_numpy(ids), attention_mask
+
+
+def padded_model_inputs(
+    seqs: Sequence[np.ndarray | Tensor], device: torch.device | str, pad_id: int = PAD_ID
+) -> tuple[Tensor, Tensor | None]:
+    """:func:`pad_token_ids` on ``device``, with the mask dropped when no row is padded.
+
+    A model given no mask takes its unmasked path, which skips the masking work when every
+    sequence of the batch has the same length.
+
+    Returns:
+        ``input_ids`` int64 ``(B, L_max)`` and ``attention_mask`` bool ``(B, L_max)`` or None.
+
+    >>> ids, mask = padded_model_inputs([np.array([0, 1]), np.array([2, 3])], "cpu")
+    >>> ids.shape, mask
+    (torch.Size([2, 2]), None)
+    """
+    input_ids, attention_mask = pad_token_ids(seqs, pad_id)
+    if bool(attention_mask.all()):
+        return input_ids.to(device), None
+    return input_ids.to(device), attention_mask.to(device)
 
 
 class EpochKeySampler(DistributedSampler):

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.variants import read_vcf
-from genomamba.downstream.variants_supervised import read_labelled_variants
+from genomamba.downstream.variant_labels import read_labelled_variants
+from genomamba.downstream.vcf import read_vcf
 from genomamba.errors import GenomambaError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

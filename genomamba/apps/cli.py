@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return finetune_main(rest)
         if cmd == "score-variants":
-            from genomamba.downstream.variants import score_variants_main
+            from genomamba.apps.score_variants import main as score_variants_main
 
             return 2 if score_variants_main(rest) else 0
         if cmd == "make-variant-benchmark":

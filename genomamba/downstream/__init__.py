@@ -8,7 +8,9 @@ imported on first use.
 from genomamba.downstream.kmer import kmer_baseline, kmer_frequencies
 from genomamba.downstream.probe import probe
 from genomamba.downstream.species import SpeciesGenome, draw_windows, split_genomes
-from genomamba.downstream.variants import finetune_variant_effect, read_vcf, score_variants
+from genomamba.downstream.variants import score_variants
+from genomamba.downstream.variants_supervised import finetune_variant_effect
+from genomamba.downstream.vcf import read_vcf
 
 __all__ = [
     "SpeciesGenome",

@@ -15,51 +15,63 @@ benchmark bins by substitution class: transition / transversion).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from genomamba.data.batching import padded_model_inputs
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.variants import (
-    Variant,
-    _build_windows,
-    _device_of,
-    _pad,
-    score_variants,
-    validate_variants,
-)
-from genomamba.errors import GenomambaError, VCFError
+from genomamba.downstream import variant_labels
+from genomamba.downstream.variant_windows import build_variant_windows
+from genomamba.downstream.variants import score_variants
+from genomamba.downstream.vcf import Variant, validate_variants
+from genomamba.errors import GenomambaError
+from genomamba.models import GenomambaLM
 
-__all__ = ["embed_variant_windows", "finetune_variant_effect", "read_labelled_variants"]
+__all__ = ["cross_validate_features", "embed_variant_windows", "finetune_variant_effect"]
 
 _FEATURES = ("diff", "concat")
 _CLASSIFIERS = ("logistic", "hgb")
 
 
+def __getattr__(name: str) -> Any:
+    # read_labelled_variants moved to genomamba.downstream.variant_labels; still importable
+    # from here for one release.
+    if name != "read_labelled_variants":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        "genomamba.downstream.variants_supervised.read_labelled_variants moved to "
+        "genomamba.downstream.variant_labels; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return variant_labels.read_labelled_variants
+
+
 @torch.inference_mode()
-def _mean_pooled(model: nn.Module, seqs: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
-    """Mean of hidden states over real positions: float32 ``(N, D)``."""
-    dev = _device_of(model)
+def _mean_pooled(model: GenomambaLM, seqs: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
+    """Mean of hidden states over real positions of N windows: float32 ``(N, D)``."""
+    dev = next(model.parameters()).device
     out = []
     for b in range(0, len(seqs), batch_size):
-        ids, mask = _pad(seqs[b : b + batch_size], pad_id=5)
-        h = model(ids.to(dev), attention_mask=None if mask is None else mask.to(dev)).hidden_states.float()  # (B, L, D)
+        ids, mask = padded_model_inputs(seqs[b : b + batch_size], dev)
+        h = model(ids, attention_mask=mask).hidden_states.float()  # (B, L, D)
         if mask is None:
             out.append(h.mean(1).cpu().numpy())
         else:
-            m = mask.to(dev)[..., None].float()  # (B, L, 1): padding never enters the mean
+            m = mask[..., None].float()  # (B, L, 1): padding never enters the mean
             out.append(((h * m).sum(1) / m.sum(1)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def embed_variant_windows(
-    model: nn.Module, genome: GenomeFile, variants: Sequence[Variant], window: int = 256, batch_size: int = 64
+    model: GenomambaLM, genome: GenomeFile, variants: Sequence[Variant], window: int = 256, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean-pooled (REF, ALT) window embeddings, each float32 ``(N, D)``; variants must be ``ok``."""
-    w = _build_windows(variants, genome, window)
+    w = build_variant_windows(variants, genome, window)
     was_training = model.training
     model.eval()
     try:
@@ -80,58 +92,6 @@ def _as_variant(x: Any, i: int) -> tuple[Variant, int, str]:
     if isinstance(x, tuple) and len(x) in (2, 3) and isinstance(x[0], Variant):
         return x[0], int(x[1]), str(x[2]) if len(x) == 3 else "all"
     raise GenomambaError(f"labelled variant {i + 1}: expected a mapping or (Variant, label[, bin]), got {type(x).__name__}")
-
-
-_LABEL_COLUMNS = ("chrom", "pos", "ref", "alt", "label")
-
-
-def read_labelled_variants(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Rows of a labelled-variant TSV: header with chrom, pos (1-based), ref, alt, label (0/1),
-    optional bin (e.g. a distance or substitution class) and any other columns (kept as text).
-
-    Raises:
-        VCFError: missing file or column, or a row whose pos/label is not an integer /
-            label not 0 or 1, naming the file and line.
-    """
-    import csv
-    import io
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VCFError(f"labelled variants file {path} not found; pass an existing TSV (task.labels=...)")
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise VCFError(f"{path}: not a UTF-8 text TSV ({e.reason} at byte {e.start})") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t")
-    rows: list[dict[str, Any]] = []
-    try:
-        missing = [c for c in _LABEL_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise VCFError(
-                f"{path}: header lacks column(s) {missing}; a tab-separated header with "
-                f"{', '.join(_LABEL_COLUMNS)} (and optional bin) is required"
-            )
-        for row in reader:
-            line = reader.line_num
-            empty = [c for c in _LABEL_COLUMNS if not row.get(c)]
-            if empty:
-                raise VCFError(f"{path}, line {line}: empty or missing column(s) {empty}; every row needs {', '.join(_LABEL_COLUMNS)}")
-            try:
-                row["pos"], row["label"] = int(row["pos"]), int(row["label"])
-            except (TypeError, ValueError):
-                raise VCFError(
-                    f"{path}, line {line}: pos {row['pos']!r} and label {row['label']!r} must be integers"
-                ) from None
-            if row["label"] not in (0, 1) or row["pos"] < 1:
-                raise VCFError(f"{path}, line {line}: label must be 0 or 1 and pos >= 1 (got {row['label']}, {row['pos']})")
-            rows.append(row)
-    except csv.Error as e:
-        raise VCFError(f"{path}, line {reader.line_num}: not a readable TSV ({e})") from None
-    if not rows:
-        raise VCFError(f"{path}: no labelled variants below the header")
-    return rows
 
 
 def _classifier(name: str, seed: int) -> Any:
@@ -189,7 +149,7 @@ def cross_validate_features(
 
 
 def finetune_variant_effect(
-    model: nn.Module,
+    model: GenomambaLM,
     variants_with_labels: Sequence[Any],
     fasta: str | os.PathLike[str] | GenomeFile,
     features: str = "diff",

@@ -122,7 +122,7 @@ def test_finetune_cli_variant_effect_task(rand_genome: GenomeFile, tmp_path: Pat
 
 
 def test_read_labelled_variants_errors_name_file_and_line(tmp_path: Path) -> None:
-    from genomamba.downstream.variants_supervised import read_labelled_variants
+    from genomamba.downstream.variant_labels import read_labelled_variants
     from genomamba.errors import VCFError
 
     good = {"chrom": "c1", "pos": 5, "ref": "A", "alt": "G", "label": 1}

@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 
+from genomamba.downstream.variant_labels import labels_by_variant, read_labelled_variants
+
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
@@ -41,8 +43,7 @@ metrics = {
 if smk.input.labels:
     from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
-    with open(smk.input.labels, newline="") as fh:
-        labels = {key(r): int(r["label"]) for r in csv.DictReader(fh, delimiter="\t")}
+    labels = labels_by_variant(read_labelled_variants(smk.input.labels))
     sign = -1.0 if smk.params.positive_scores == "lower" else 1.0
     pairs = [(labels[key(r)], sign * float(r["score"])) for r in scores if r["status"] == "ok" and key(r) in labels]
     if not pairs or len({y for y, _ in pairs}) < 2:

@@ -1,6 +1,5 @@
 """Cross-validated supervised variant-effect head (``genomamba.downstream.finetune_variant_effect``)."""
 
-import csv
 import json
 import logging
 import sys
@@ -9,6 +8,7 @@ import torch
 
 import genomamba
 from genomamba.downstream import finetune_variant_effect
+from genomamba.downstream.variant_labels import read_labelled_variants
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -16,11 +16,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %
 torch.set_num_threads(smk.threads)
 
 p = smk.params
-with open(smk.input.labels, newline="") as fh:
-    rows = list(csv.DictReader(fh, delimiter="\t"))
-missing = {"chrom", "pos", "ref", "alt", "label"} - set(rows[0] if rows else {})
-if missing:
-    raise SystemExit(f"{smk.input.labels}: missing column(s) {sorted(missing)}; need chrom, pos, ref, alt, label[, bin]")
+rows = read_labelled_variants(smk.input.labels)
 model = genomamba.load(smk.input.model, device=p.device)
 logging.info("%r: %d labelled variants, classifier %s", model, len(rows), smk.wildcards.classifier)
 res = finetune_variant_effect(

@@ -125,11 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return 2 if score_variants_main(rest) else 0
         if cmd == "make-variant-benchmark":
-            from genomamba.downstream.gene_benchmark import make_variant_benchmark_main
+            from genomamba.apps.make_variant_benchmark import main as make_variant_benchmark_main
 
             return make_variant_benchmark_main(rest)
         if cmd == "variant-benchmark":
-            from genomamba.downstream.gene_benchmark_metrics import variant_benchmark_main
+            from genomamba.apps.variant_benchmark import main as variant_benchmark_main
 
             return variant_benchmark_main(rest)
         if cmd == "evaluate":

@@ -1,6 +1,7 @@
 """A gene-based SNV benchmark: Prodigal gene calls + the bacterial genetic code, no hand labels.
 
-``make_gene_benchmark`` (CLI: ``genomamba make-variant-benchmark``):
+``make_gene_benchmark`` (CLI: ``genomamba make-variant-benchmark``; genes and consequences in
+:mod:`genomamba.downstream.gene_consequences`):
 
 1. **Genes** are called with pyrodigal (Larralde 2022, JOSS 7:4296; a binding of Prodigal,
    Hyatt et al. 2010, BMC Bioinformatics 11:119) on the *whole* genome, single-genome mode
@@ -34,13 +35,10 @@ some false genes and wrong starts (its start accuracy is ~90% on genomes with va
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import re
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,156 +46,54 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, merge, split_by_region
+from genomamba.downstream.gene_consequences import (
+    BASES,
+    CODING_CLASSES,
+    COMPLEMENT_CODES,
+    call_genes,
+    classify_snv,
+    coding_base_codes,
+    encode_bases,
+    snv_candidates,
+)
 from genomamba.errors import ConfigError, FastaError
+from genomamba.outputs import atomic_write_text
 
 __all__ = [
-    "CODING_CLASSES",
     "HEADLINE_CLASSES",
-    "Gene",
-    "call_genes",
-    "classify_snv",
+    "REGION_HEADER",
+    "TSV_COLUMNS",
+    "complement_regions",
+    "last_fraction_regions",
     "make_gene_benchmark",
-    "make_variant_benchmark_main",
     "parse_regions",
     "read_benchmark_labels",
     "read_benchmark_regions",
     "write_gene_benchmark",
 ]
 
-CODING_CLASSES = ("synonymous", "missense", "nonsense")
 HEADLINE_CLASSES = (*CODING_CLASSES, "start_lost", "stop_lost", "intergenic")
 TSV_COLUMNS = (
     "id", "chrom", "pos", "ref", "alt", "consequence", "sample", "gene_id", "strand", "gene_start", "gene_end",
     "codon_index", "codon_position", "ref_codon", "alt_codon", "ref_aa", "alt_aa",
 )
 REGION_HEADER = "##genomamba_benchmark_region="
-_BASES = "ACGT"
-_COMP = np.array([3, 2, 1, 0], dtype=np.int64)  # A<->T, C<->G on 0..3 codes
-_MIN_TRAIN_BP = 100_000  # Prodigal wants this much sequence to train single-genome mode
 
 
-def _codon_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Table 11 as arrays over codon codes ``16*b1 + 4*b2 + b3`` (A,C,G,T = 0..3):
-    amino acid letters (``*`` for stops), is-start and is-stop, each (64,)."""
-    from Bio.Data import CodonTable
+def __getattr__(name: str) -> Any:
+    # Gene moved to genomamba.downstream.gene_consequences; still importable from here for one release.
+    if name != "Gene":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
 
-    table = CodonTable.unambiguous_dna_by_id[11]
-    aa = np.empty(64, dtype="<U1")
-    start = np.zeros(64, dtype=bool)
-    stop = np.zeros(64, dtype=bool)
-    for code in range(64):
-        codon = _BASES[code // 16] + _BASES[(code // 4) % 4] + _BASES[code % 4]
-        aa[code] = "*" if codon in table.stop_codons else table.forward_table[codon]
-        stop[code] = codon in table.stop_codons
-        start[code] = codon in table.start_codons
-    return aa, start, stop
+    from genomamba.downstream import gene_consequences
 
-
-_AA, _IS_START, _IS_STOP = _codon_tables()
-
-
-@dataclass(frozen=True)
-class Gene:
-    """One called gene: ``chrom[start:end]`` (0-based, half-open, stop codon included) on
-    ``strand`` +1 or -1; ``partial`` when Prodigal ran it off a record end."""
-
-    id: str
-    chrom: str
-    start: int
-    end: int
-    strand: int
-    partial: bool = False
-
-    @property
-    def n_codons(self) -> int:
-        return (self.end - self.start) // 3
-
-    def genomic_position(self, coding_index: np.ndarray) -> np.ndarray:
-        """0-based genomic position of each 0-based index along the coding sequence."""
-        return self.start + coding_index if self.strand > 0 else self.end - 1 - coding_index
-
-
-def _encode(seq: str) -> np.ndarray:
-    """A,C,G,T -> 0..3, anything else -> 4: (n,) int64."""
-    lut = np.full(256, 4, dtype=np.int64)
-    for i, b in enumerate(_BASES):
-        lut[ord(b)] = lut[ord(b.lower())] = i
-    return lut[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
-
-
-def call_genes(genome: GenomeFile, sequences: dict[str, str] | None = None) -> list[Gene]:
-    """Prodigal gene calls on every record of ``genome`` (see the module docstring).
-
-    Gene ids are ``<record>_<n>`` numbered along each record, as Prodigal names them.
-    """
-    import pyrodigal
-
-    seqs = sequences if sequences is not None else {c: genome.fetch(c, 0, n).upper() for c, n in genome.lengths.items()}
-    total = sum(len(s) for s in seqs.values())
-    if total >= _MIN_TRAIN_BP:
-        finder = pyrodigal.GeneFinder(meta=False)
-        finder.train(*seqs.values(), translation_table=11)
-    else:
-        finder = pyrodigal.GeneFinder(meta=True)
-    genes = []
-    for chrom, seq in seqs.items():
-        for i, g in enumerate(finder.find_genes(seq), start=1):
-            genes.append(
-                Gene(f"{chrom}_{i}", chrom, int(g.begin) - 1, int(g.end), int(g.strand), bool(g.partial_begin or g.partial_end))
-            )
-    return genes
-
-
-def _coding_ids(gene: Gene, seq_ids: np.ndarray) -> np.ndarray:
-    """(n,) coding-strand base codes of ``gene`` from its record's codes ``seq_ids``."""
-    s = seq_ids[gene.start : gene.end]
-    return s if gene.strand > 0 else np.where(s < 4, _COMP[np.minimum(s, 3)], 4)[::-1]
-
-
-def _consequence(codon_index: int, n_codons: int, ref_code: int, alt_code: int) -> str:
-    if codon_index == 0:
-        return "start_retained" if _IS_START[alt_code] else "start_lost"
-    if codon_index == n_codons - 1:
-        return "stop_retained" if _IS_STOP[alt_code] else "stop_lost"
-    if _IS_STOP[alt_code]:
-        return "nonsense"
-    return "synonymous" if _AA[alt_code] == _AA[ref_code] else "missense"
-
-
-def classify_snv(gene: Gene, seq_ids: np.ndarray | str, pos: int, alt: str, end_margin: int = 0) -> dict[str, Any]:
-    """Consequence of the SNV ``pos`` (1-based, genomic) -> ``alt`` (genomic strand) in ``gene``.
-
-    Args:
-        seq_ids: the gene's record as a string or as 0..3 codes.
-        end_margin: codons at either end (besides start / stop) whose changes get a
-            ``*_near_end`` consequence (the sampler leaves them out).
-
-    Returns:
-        ``{"consequence", "codon_index" (1-based), "codon_position" (1..3), "ref_codon",
-        "alt_codon", "ref_aa", "alt_aa"}``, codons and amino acids on the coding strand.
-    """
-    ids = _encode(seq_ids) if isinstance(seq_ids, str) else np.asarray(seq_ids)
-    p0 = pos - 1
-    if not gene.start <= p0 < gene.end:
-        raise ConfigError(f"{gene.chrom}:{pos} is outside gene {gene.id} ({gene.start + 1}-{gene.end})")
-    j = p0 - gene.start if gene.strand > 0 else gene.end - 1 - p0  # index along the coding sequence
-    cds = _coding_ids(gene, ids)
-    ci, cp = j // 3, j % 3
-    ref_c = cds[3 * ci : 3 * ci + 3].copy()
-    if (ref_c > 3).any():
-        raise ConfigError(f"gene {gene.id}: codon {ci + 1} holds a non-ACGT base")
-    a = _BASES.index(alt.upper())
-    alt_c = ref_c.copy()
-    alt_c[cp] = a if gene.strand > 0 else _COMP[a]
-    rc, ac = int(ref_c @ [16, 4, 1]), int(alt_c @ [16, 4, 1])
-    cons = _consequence(ci, gene.n_codons, rc, ac)
-    if 0 < ci < gene.n_codons - 1 and (ci <= end_margin or ci >= gene.n_codons - 1 - end_margin):
-        cons += "_near_end"  # within end_margin codons of the start or the stop codon
-    return {
-        "consequence": cons, "codon_index": ci + 1, "codon_position": cp + 1,
-        "ref_codon": "".join(_BASES[x] for x in ref_c), "alt_codon": "".join(_BASES[x] for x in alt_c),
-        "ref_aa": str(_AA[rc]), "alt_aa": str(_AA[ac]),
-    }
+    warnings.warn(
+        "genomamba.downstream.gene_benchmark.Gene moved to genomamba.downstream.gene_consequences; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return gene_consequences.Gene
 
 
 # -- regions -------------------------------------------------------------------------------
@@ -252,34 +148,6 @@ def complement_regions(regions: Sequence[Interval], lengths: dict[str, int]) -> 
 
 
 # -- the benchmark -------------------------------------------------------------------------
-def _candidates(gene: Gene, cds: np.ndarray, end_margin: int) -> dict[str, np.ndarray]:
-    """Every (coding index, coding-strand ALT code) pair of ``gene`` by consequence class."""
-    nc = gene.n_codons
-    codons = cds[: 3 * nc].reshape(nc, 3)
-    ref_code = codons @ np.array([16, 4, 1])
-    out: dict[str, list[np.ndarray]] = {}
-    for cp in range(3):
-        for shift in (1, 2, 3):
-            alt_base = (codons[:, cp] + shift) % 4
-            alt_codons = codons.copy()
-            alt_codons[:, cp] = alt_base
-            alt_code = alt_codons @ np.array([16, 4, 1])
-            j = np.arange(nc) * 3 + cp
-            cls = np.full(nc, "", dtype=object)
-            interior = np.zeros(nc, dtype=bool)
-            interior[end_margin + 1 : nc - 1 - end_margin] = True  # leave start/stop and the margins out
-            cls[interior & _IS_STOP[alt_code]] = "nonsense"
-            syn = interior & ~_IS_STOP[alt_code] & (_AA[alt_code] == _AA[ref_code])
-            cls[syn] = "synonymous"
-            cls[interior & ~_IS_STOP[alt_code] & ~syn] = "missense"
-            cls[0] = "start_retained" if _IS_START[alt_code[0]] else "start_lost"
-            cls[nc - 1] = "stop_retained" if _IS_STOP[alt_code[nc - 1]] else "stop_lost"
-            for c in set(cls.tolist()) - {""}:
-                sel = cls == c
-                out.setdefault(c, []).append(np.stack([j[sel], alt_base[sel]], 1))
-    return {c: np.concatenate(v) for c, v in out.items()}
-
-
 def make_gene_benchmark(
     fasta: str | os.PathLike[str] | GenomeFile,
     regions: Sequence[Interval] | None = None,
@@ -310,7 +178,7 @@ def make_gene_benchmark(
         raise ConfigError("n_per_class, n_uniform_coding and end_margin must be >= 0")
     regions = list(regions) if regions else [Interval(c, 0, n) for c, n in genome.lengths.items()]
     seqs = {c: genome.fetch(c, 0, n).upper() for c, n in genome.lengths.items()}
-    ids = {c: _encode(s) for c, s in seqs.items()}
+    ids = {c: encode_bases(s) for c, s in seqs.items()}
     genes = call_genes(genome, seqs)
     cover = {c: np.zeros(n + 1, dtype=np.int64) for c, n in genome.lengths.items()}
     for g in genes:  # difference array: number of called genes covering each base
@@ -328,10 +196,10 @@ def make_gene_benchmark(
     # candidates: rows (gene index, coding index, coding-strand ALT code)
     pools: dict[str, list[np.ndarray]] = {}
     for gi, g in enumerate(usable):
-        cds = _coding_ids(g, ids[g.chrom])
+        cds = coding_base_codes(g, ids[g.chrom])
         if (cds > 3).any():
             continue  # an N inside the gene: no reliable codons
-        for cls, cand in _candidates(g, cds, end_margin).items():
+        for cls, cand in snv_candidates(g, cds, end_margin).items():
             pos = g.genomic_position(cand[:, 0])
             keep = cover[g.chrom][pos] == 1  # not shared with another called gene
             pools.setdefault(cls, []).append(np.column_stack([np.full(int(keep.sum()), gi), cand[keep]]))
@@ -365,7 +233,7 @@ def make_gene_benchmark(
         for gi, j, alt_c in arr.tolist():
             g = usable[gi]
             p0 = int(g.genomic_position(np.array(j)))
-            alt = _BASES[alt_c] if g.strand > 0 else _BASES[_COMP[alt_c]]
+            alt = BASES[alt_c] if g.strand > 0 else BASES[COMPLEMENT_CODES[alt_c]]
             info = classify_snv(g, ids[g.chrom], p0 + 1, alt, end_margin=end_margin)
             if info["consequence"] != cls:  # two independent derivations must agree
                 raise AssertionError(f"internal error: {g.id} {p0 + 1}{alt}: {info['consequence']} != {cls}")
@@ -387,9 +255,9 @@ def make_gene_benchmark(
         for f in (rng.choice(n_intergenic_cand, size=k, replace=False) if k else []):
             c, p0 = chroms[int(flat_chrom[f // 3])], int(flat_pos[f // 3])
             ref_c = int(ids[c][p0])
-            alt = _BASES[(ref_c + 1 + int(f % 3)) % 4]
+            alt = BASES[(ref_c + 1 + int(f % 3)) % 4]
             rows.append({
-                "chrom": c, "pos": p0 + 1, "ref": _BASES[ref_c], "alt": alt, "consequence": "intergenic",
+                "chrom": c, "pos": p0 + 1, "ref": BASES[ref_c], "alt": alt, "consequence": "intergenic",
                 "sample": "stratified", **dict.fromkeys(TSV_COLUMNS[7:], "."),
             })
     order = {c: i for i, c in enumerate(genome.lengths)}
@@ -403,15 +271,6 @@ def make_gene_benchmark(
         "regions": [f"{r.contig}:{r.start + 1}-{r.end}" for r in regions],
     }
     return rows, summary
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_gene_benchmark(
@@ -444,8 +303,9 @@ def write_gene_benchmark(
     tsv_lines = ["\t".join(TSV_COLUMNS)] + [
         "\t".join([f"v{i}", *(str(r[c]) for c in TSV_COLUMNS[1:])]) for i, r in enumerate(rows, start=1)
     ]
-    _atomic_write(vcf, "\n".join(lines) + "\n")
-    _atomic_write(tsv, "\n".join(tsv_lines) + "\n")
+    # Temporary file + rename: an interrupted run never leaves a truncated VCF or table.
+    atomic_write_text(vcf, "\n".join(lines) + "\n", option="--out-prefix")
+    atomic_write_text(tsv, "\n".join(tsv_lines) + "\n", option="--out-prefix")
     return vcf, tsv
 
 
@@ -478,59 +338,3 @@ def read_benchmark_regions(vcf: str | os.PathLike[str]) -> list[str]:
             if line.startswith(REGION_HEADER):
                 out.append(line[len(REGION_HEADER) :].strip())
     return out
-
-
-# -- CLI -----------------------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="genomamba make-variant-benchmark",
-        description="Gene-based SNV benchmark: Prodigal genes + translation table 11 -> <prefix>.vcf + <prefix>.labels.tsv.",
-    )
-    p.add_argument("--fasta", required=True, help="genome FASTA (.fa / bgzipped .fa.gz); CHROM = record name")
-    p.add_argument("--out-prefix", required=True, help="writes PREFIX.vcf and PREFIX.labels.tsv")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--region", action="append", default=None,
-                       help="CHROM or CHROM:START-END (1-based, inclusive); repeatable. Default: the whole genome")
-    where.add_argument("--last-fraction", type=float, default=None,
-                       help="the last FRACTION of every record, as training holds it out (e.g. 0.05)")
-    p.add_argument("--n-per-class", type=int, default=400, help="SNVs per consequence class (default 400)")
-    p.add_argument("--n-uniform-coding", type=int, default=1200,
-                   help="extra SNVs drawn uniformly over interior coding positions (codon-position means; default 1200)")
-    p.add_argument("--end-margin", type=int, default=20, help="interior codons keep this far from start and stop (default 20)")
-    p.add_argument("--seed", type=int, default=0)
-    return p
-
-
-def make_variant_benchmark_main(argv: Sequence[str] | None = None) -> int:
-    """``genomamba make-variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
-    a = _parser().parse_args(argv)
-    out_dir = Path(a.out_prefix).parent
-    if not out_dir.is_dir():
-        raise ConfigError(f"--out-prefix {a.out_prefix}: folder {out_dir} does not exist; create it first")
-    genome = GenomeFile(a.fasta)
-    if a.last_fraction is not None:
-        regions = last_fraction_regions(genome.lengths, a.last_fraction)
-    elif a.region:
-        regions = parse_regions(a.region, genome.lengths)
-    else:
-        regions = [Interval(c, 0, n) for c, n in genome.lengths.items()]
-    rows, summary = make_gene_benchmark(
-        genome, regions, n_per_class=a.n_per_class, n_uniform_coding=a.n_uniform_coding, seed=a.seed,
-        end_margin=a.end_margin,
-    )
-    if not rows:
-        raise ConfigError(f"{a.fasta}: no SNV could be drawn in {summary['regions']} ({summary['genes_usable']} usable genes)")
-    where = f"--last-fraction {a.last_fraction}" if a.last_fraction is not None else " ".join(
-        f"--region {r}" for r in (a.region or []))
-    source = (f"genomamba make-variant-benchmark --fasta {Path(a.fasta).name} {where} --n-per-class {a.n_per_class} "
-              f"--n-uniform-coding {a.n_uniform_coding} --end-margin {a.end_margin} --seed {a.seed} "
-              f"(pyrodigal, translation table 11)").replace("  ", " ")
-    vcf, tsv = write_gene_benchmark(rows, genome, a.out_prefix, summary["regions"], source)
-    print(f"wrote {vcf} and {tsv}: {len(rows)} SNVs from {summary['genes_usable']} complete genes "
-          f"(of {summary['genes_called']} called)", file=sys.stderr)
-    for k, n in summary["drawn"].items():
-        print(f"  {k}: {n}", file=sys.stderr)
-    for c, n in summary["short_classes"].items():
-        print(f"  note: {c} has only {n} candidates in the region (asked for {a.n_per_class})", file=sys.stderr)
-    return 0
-

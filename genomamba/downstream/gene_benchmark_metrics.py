@@ -22,12 +22,9 @@ model, both strands averaged, in nats: ``LL(alt window) - LL(ref window)``.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import math
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,9 +39,13 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.stats import auroc_ci, format_ci, mean_ci, paired_auroc_difference
-from genomamba.downstream.variants import Variant, _build_windows
+from genomamba.downstream.stats import auroc_ci, mean_ci, paired_auroc_difference
+from genomamba.downstream.variant_windows import build_variant_windows
+from genomamba.downstream.variants import score_variants
+from genomamba.downstream.variants_supervised import cross_validate_features, embed_variant_windows
+from genomamba.downstream.vcf import Variant
 from genomamba.errors import ConfigError, GenomambaError
+from genomamba.models import GenomambaLM
 
 __all__ = [
     "CONTRASTS",
@@ -52,8 +53,6 @@ __all__ = [
     "markov_llr",
     "scorer_metrics",
     "supervised_heads",
-    "variant_benchmark_main",
-    "write_report",
 ]
 
 CONTRASTS = ("nonsense", "missense", "start_lost", "stop_lost", "intergenic")  # each vs synonymous
@@ -81,7 +80,7 @@ def markov_llr(
     if not train:
         raise ConfigError("the Markov baselines have no training sequence outside the benchmark region")
     train += [_TOK.reverse_complement(t) for t in train]
-    w = _build_windows(_variants(labels), genome, window)
+    w = build_variant_windows(_variants(labels), genome, window)
     lengths = {len(x) for x in w.ref}
     if len(lengths) != 1:
         raise GenomambaError(f"windows of unequal length {sorted(lengths)}: a record is shorter than --window {window}")
@@ -127,7 +126,7 @@ def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: in
 
 
 def supervised_heads(
-    model: Any, genome: GenomeFile, labels: Sequence[dict[str, Any]], window: int = 128, kmer_k: int = 4, cv: int = 5,
+    model: GenomambaLM, genome: GenomeFile, labels: Sequence[dict[str, Any]], window: int = 128, kmer_k: int = 4, cv: int = 5,
     seed: int = 0, contrasts: Sequence[str] = ("nonsense", "missense"), batch_size: int = 64,
 ) -> dict[str, Any]:
     """Cross-validated logistic heads, per contrast: model embeddings vs k-mer features.
@@ -138,7 +137,6 @@ def supervised_heads(
     paired bootstrap CI of their difference.
     """
     from genomamba.downstream.kmer import kmer_frequencies
-    from genomamba.downstream.variants_supervised import cross_validate_features, embed_variant_windows
 
     out: dict[str, Any] = {"window": window, "kmer_k": kmer_k, "cv": cv, "classifier": "logistic"}
     for cls in contrasts:
@@ -148,7 +146,7 @@ def supervised_heads(
         sub = [labels[i] for i in idx]
         variants = _variants(sub)
         ref_e, alt_e = embed_variant_windows(model, genome, variants, window, batch_size)
-        w = _build_windows(variants, genome, window)
+        w = build_variant_windows(variants, genome, window)
         ref_k, alt_k = kmer_frequencies(np.stack(w.ref), kmer_k), kmer_frequencies(np.stack(w.alt), kmer_k)
         res = {}
         oof = {}
@@ -177,7 +175,7 @@ def _read_scores(path: str | os.PathLike[str], labels: Sequence[dict[str, Any]])
 
 
 def evaluate_gene_benchmark(
-    model: Any | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
+    model: GenomambaLM | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -187,8 +185,6 @@ def evaluate_gene_benchmark(
         model: a ``GenomambaLM`` (None: baselines only, or with ``scores`` precomputed).
         scores: a ``genomamba score-variants`` TSV to use instead of scoring with ``model``.
     """
-    from genomamba.downstream.variants import score_variants
-
     genome = GenomeFile(fasta)
     labels = read_benchmark_labels(labels_tsv)
     region_specs = read_benchmark_regions(vcf)
@@ -224,175 +220,3 @@ def evaluate_gene_benchmark(
     if supervised and model is not None:
         metrics["supervised"] = supervised_heads(model, genome, labels, embed_window, kmer_k, cv, seed, batch_size=batch_size)
     return metrics, all_scores
-
-
-def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Two panels: mean LLR at codon positions 1-3 and the zero-shot AUROCs, each scorer with 95% CIs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(metrics["scorers"])
-    baselines = [n for n in names if n != "model"]
-    colour = {n: "black" if n == "model" else f"C{baselines.index(n)}" for n in names}  # same colour in both panels
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        m = metrics["scorers"][name]
-        x = np.arange(3) + (i - (len(names) - 1) / 2) * width
-        cp = [m["codon_position"][str(p)] for p in (1, 2, 3)]
-        mean = np.array([c["mean"] for c in cp])
-        err = np.array([[c["mean"] - c["ci"][0] for c in cp], [c["ci"][1] - c["mean"] for c in cp]])
-        label = name.replace("markov_k", "Markov k=")
-        ax1.bar(x, mean, width, yerr=err, capsize=2, color=colour[name], alpha=1.0 if name == "model" else 0.75, label=label)
-        for j, cls in enumerate(("nonsense", "missense")):
-            a = m["auroc_vs_synonymous"].get(cls)
-            if a:
-                xx = j + (i - (len(names) - 1) / 2) * width
-                ax2.errorbar(xx, a["auroc"], yerr=[[a["auroc"] - a["ci"][0]], [a["ci"][1] - a["auroc"]]], fmt="o",
-                             color=colour[name], capsize=2, label=label if j == 0 else None)
-    ax1.set(xticks=range(3), xticklabels=["codon pos 1", "codon pos 2", "codon pos 3"], ylabel="mean LLR (nats)",
-            title="Mean LLR by codon position (uniform coding SNVs)")
-    ax1.axhline(0, color="grey", lw=0.8)
-    ax1.legend(fontsize=7, ncol=2)
-    ax2.axhline(0.5, color="grey", ls=":", label="chance")
-    ax2.set(xticks=[0, 1], xticklabels=["nonsense vs synonymous", "missense vs synonymous"], ylabel="zero-shot AUROC",
-            title="Zero-shot AUROC, 95% bootstrap CI (black = model)", ylim=(0.3, 1.0))
-    ax2.legend(fontsize=7, ncol=2, loc="upper right")
-    fig.suptitle(f"Gene-based SNV benchmark: {Path(metrics['vcf']).name}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
-
-
-def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: str | None = None) -> Path:
-    """Markdown report of :func:`evaluate_gene_benchmark`'s metrics."""
-    sc = metrics["scorers"]
-    lines = [
-        "# Gene-based variant benchmark",
-        "",
-        f"- benchmark: `{metrics['vcf']}` ({metrics['n_variants']} SNVs) on `{Path(metrics['fasta']).name}`, "
-        f"region(s) {', '.join(metrics['benchmark_regions'])}",
-        f"- scoring window {metrics['window']} bp, both strands; LLR = log P(alt window) - log P(ref window) in nats "
-        "(masked models: the GPN masked-logit score)",
-        f"- Markov baselines fitted on both strands of the {metrics['markov_training_bp']:,} bp outside the benchmark "
-        "region (the training split)",
-        "- labels: Prodigal gene calls + translation table 11 (expected consequences, not measured fitness)",
-        "- 95% CIs: stratified bootstrap (AUROC), bootstrap (means), 2000 replicates",
-        "",
-        "## Zero-shot AUROC vs synonymous (damaging = lower score)",
-        "",
-        "| scorer | " + " | ".join(f"{c} vs syn." for c in CONTRASTS) + " | codon pos. 3 > 1,2 |",
-        "|---|" + "---|" * (len(CONTRASTS) + 1),
-    ]
-    for name, m in sc.items():
-        cells = [format_ci(m["auroc_vs_synonymous"][c]["auroc"], m["auroc_vs_synonymous"][c]["ci"])
-                 if c in m["auroc_vs_synonymous"] else "-" for c in CONTRASTS]
-        cp = m.get("codon_position_auroc")
-        cells.append(format_ci(cp["auroc"], cp["ci"]) if cp else "-")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "## Mean LLR by codon position (uniform sample of interior coding SNVs)", "",
-              "| scorer | position 1 | position 2 | position 3 |", "|---|---|---|---|"]
-    for name, m in sc.items():
-        cells = [format_ci(m["codon_position"][p]["mean"], m["codon_position"][p]["ci"]) if m["codon_position"][p]["n"]
-                 else "-" for p in ("1", "2", "3")]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    comp = metrics.get("model_minus_best_markov")
-    if comp:
-        lines += ["", "## Model minus the best Markov order (paired bootstrap)", "",
-                  "The best order is picked on these same SNVs, which favours the baseline.", "",
-                  "| contrast | best order | AUROC model | AUROC Markov | difference [95% CI] |", "|---|---|---|---|---|"]
-        for c, d in comp.items():
-            lines.append(f"| {c} | {d['best_markov_order']} | {d['auroc_a']:.3f} | {d['auroc_b']:.3f} | "
-                         f"{format_ci(d['difference'], d['ci'])} |")
-    sup = metrics.get("supervised")
-    if sup:
-        lines += ["", f"## Supervised heads ({sup['cv']}-fold CV, logistic regression, {sup['window']} bp windows)", "",
-                  f"Model: ALT - REF mean-pooled embeddings. k-mer: REF {sup['kmer_k']}-mer frequencies and ALT - REF "
-                  "differences. Same SNVs and folds.", "",
-                  "| contrast | model AUROC | k-mer AUROC | model - k-mer [95% CI] |", "|---|---|---|---|"]
-        for key, r in sup.items():
-            if not isinstance(r, dict):
-                continue
-            d = r["model_minus_kmer"]
-            lines.append(f"| {key} | {format_ci(r['model']['auroc'], r['model']['ci'])} | "
-                         f"{format_ci(r['kmer']['auroc'], r['kmer']['ci'])} | {format_ci(d['difference'], d['ci'])} |")
-    lines += ["", "A difference whose CI contains 0 is not an improvement."]
-    if plot:
-        lines += ["", f"![codon position and AUROC]({plot})"]
-    Path(path).write_text("\n".join(lines) + "\n")
-    return Path(path)
-
-
-def _write_scores(labels: Sequence[dict[str, Any]], scores: dict[str, np.ndarray], path: Path) -> None:
-    with open(path, "w", newline="") as fh:
-        wr = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        wr.writerow(["id", "chrom", "pos", "ref", "alt", "consequence", "sample", "codon_position", *scores])
-        for i, r in enumerate(labels):
-            wr.writerow([r["id"], r["chrom"], r["pos"], r["ref"], r["alt"], r["consequence"], r["sample"],
-                         r["codon_position"], *(f"{v[i]:.6g}" for v in scores.values())])
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="genomamba variant-benchmark",
-        description="Metrics of a gene-based SNV benchmark (genomamba make-variant-benchmark): zero-shot AUROCs and "
-                    "codon-position LLRs with 95%% CIs, Markov baselines, supervised model vs k-mer heads.",
-    )
-    p.add_argument("--model", default=None, help="save_pretrained directory, run directory or .ckpt (omit: baselines only)")
-    p.add_argument("--fasta", required=True, help="the genome the benchmark was made from")
-    p.add_argument("--benchmark", default=None,
-                   help="PREFIX given to make-variant-benchmark (reads PREFIX.vcf and PREFIX.labels.tsv)")
-    p.add_argument("--vcf", default=None, help="the benchmark VCF (instead of --benchmark; with --labels)")
-    p.add_argument("--labels", default=None, help="the benchmark labels TSV (instead of --benchmark; with --vcf)")
-    p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv, benchmark.png and report.md")
-    p.add_argument("--scores", default=None, help="use this `genomamba score-variants` TSV instead of scoring again")
-    p.add_argument("--window", type=int, default=512, help="zero-shot window in bp (default 512, as score-variants)")
-    p.add_argument("--orders", type=int, nargs="+", default=list(range(2, 9)), help="Markov orders (default 2..8)")
-    p.add_argument("--no-supervised", action="store_true", help="skip the cross-validated supervised heads")
-    p.add_argument("--embed-window", type=int, default=128, help="window of the supervised heads (default 128)")
-    p.add_argument("--kmer-k", type=int, default=4, help="k of the k-mer head (default 4)")
-    p.add_argument("--cv", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    return p
-
-
-def variant_benchmark_main(argv: Sequence[str] | None = None) -> int:
-    """``genomamba variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
-    a = _parser().parse_args(argv)
-    if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
-        raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
-    vcf, tsv = (Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")) if a.benchmark else (Path(a.vcf), Path(a.labels))
-    for f in (vcf, tsv):
-        if not f.is_file():
-            raise ConfigError(f"{f} not found; make the benchmark with `genomamba make-variant-benchmark`")
-    model = None
-    if a.model is not None:
-        import torch
-
-        from genomamba.models import GenomambaLM
-
-        model = GenomambaLM.load(a.model)
-        model = model.to(a.device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
-    metrics, scores = evaluate_gene_benchmark(
-        model, a.fasta, vcf, tsv, window=a.window, orders=a.orders, scores=a.scores, supervised=not a.no_supervised,
-        embed_window=a.embed_window, kmer_k=a.kmer_k, cv=a.cv, seed=a.seed, batch_size=a.batch_size,
-    )
-    metrics["model"] = a.model
-    out = Path(a.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    _write_scores(read_benchmark_labels(tsv), scores, out / "scores.tsv")
-    plot_benchmark(metrics, out / "benchmark.png")
-    write_report(metrics, out / "report.md", plot="benchmark.png")
-    for name, m in metrics["scorers"].items():
-        a_ = m["auroc_vs_synonymous"]
-        parts = [f"{c} {format_ci(a_[c]['auroc'], a_[c]['ci'])}" for c in ("nonsense", "missense") if c in a_]
-        cp = " / ".join(f"{m['codon_position'][p]['mean']:.3f}" for p in ("1", "2", "3"))
-        print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}; mean LLR at codon pos 1/2/3: {cp}", file=sys.stderr)
-    print(f"wrote {out}/metrics.json, scores.tsv, benchmark.png, report.md", file=sys.stderr)
-    return 0

@@ -11,15 +11,13 @@ from Bio.Seq import Seq
 from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
 from genomamba.downstream.gene_benchmark import (
-    Gene,
-    call_genes,
-    classify_snv,
     make_gene_benchmark,
     parse_regions,
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.variants import read_vcf, validate_variants
+from genomamba.downstream.gene_consequences import Gene, call_genes, classify_snv
+from genomamba.downstream.vcf import read_vcf, validate_variants
 from genomamba.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

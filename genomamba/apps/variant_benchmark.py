@@ -1,0 +1,81 @@
+"""``genomamba variant-benchmark``: metrics of a gene-based SNV benchmark
+(:mod:`genomamba.downstream.gene_benchmark_metrics`) written as metrics.json, scores.tsv,
+benchmark.png and report.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from genomamba.downstream.gene_benchmark import read_benchmark_labels
+from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+from genomamba.downstream.gene_benchmark_report import plot_benchmark, write_benchmark_scores, write_report
+from genomamba.downstream.stats import format_ci
+from genomamba.errors import ConfigError
+from genomamba.models import GenomambaLM
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genomamba variant-benchmark",
+        description="Metrics of a gene-based SNV benchmark (genomamba make-variant-benchmark): zero-shot AUROCs and "
+                    "codon-position LLRs with 95%% CIs, Markov baselines, supervised model vs k-mer heads.",
+    )
+    p.add_argument("--model", default=None, help="save_pretrained directory, run directory or .ckpt (omit: baselines only)")
+    p.add_argument("--fasta", required=True, help="the genome the benchmark was made from")
+    p.add_argument("--benchmark", default=None,
+                   help="PREFIX given to make-variant-benchmark (reads PREFIX.vcf and PREFIX.labels.tsv)")
+    p.add_argument("--vcf", default=None, help="the benchmark VCF (instead of --benchmark; with --labels)")
+    p.add_argument("--labels", default=None, help="the benchmark labels TSV (instead of --benchmark; with --vcf)")
+    p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv, benchmark.png and report.md")
+    p.add_argument("--scores", default=None, help="use this `genomamba score-variants` TSV instead of scoring again")
+    p.add_argument("--window", type=int, default=512, help="zero-shot window in bp (default 512, as score-variants)")
+    p.add_argument("--orders", type=int, nargs="+", default=list(range(2, 9)), help="Markov orders (default 2..8)")
+    p.add_argument("--no-supervised", action="store_true", help="skip the cross-validated supervised heads")
+    p.add_argument("--embed-window", type=int, default=128, help="window of the supervised heads (default 128)")
+    p.add_argument("--kmer-k", type=int, default=4, help="k of the k-mer head (default 4)")
+    p.add_argument("--cv", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``genomamba variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
+    a = _parser().parse_args(argv)
+    if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
+        raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
+    vcf, tsv = (Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")) if a.benchmark else (Path(a.vcf), Path(a.labels))
+    for f in (vcf, tsv):
+        if not f.is_file():
+            raise ConfigError(f"{f} not found; make the benchmark with `genomamba make-variant-benchmark`")
+    model = None
+    if a.model is not None:
+        model = GenomambaLM.load(a.model)
+        model = model.to(a.device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
+    metrics, scores = evaluate_gene_benchmark(
+        model, a.fasta, vcf, tsv, window=a.window, orders=a.orders, scores=a.scores, supervised=not a.no_supervised,
+        embed_window=a.embed_window, kmer_k=a.kmer_k, cv=a.cv, seed=a.seed, batch_size=a.batch_size,
+    )
+    metrics["model"] = a.model
+    out = Path(a.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_benchmark_scores(read_benchmark_labels(tsv), scores, out / "scores.tsv")
+    plot_benchmark(metrics, out / "benchmark.png")
+    write_report(metrics, out / "report.md", plot="benchmark.png")
+    for name, m in metrics["scorers"].items():
+        a_ = m["auroc_vs_synonymous"]
+        parts = [f"{c} {format_ci(a_[c]['auroc'], a_[c]['ci'])}" for c in ("nonsense", "missense") if c in a_]
+        cp = " / ".join(f"{m['codon_position'][p]['mean']:.3f}" for p in ("1", "2", "3"))
+        print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}; mean LLR at codon pos 1/2/3: {cp}", file=sys.stderr)
+    print(f"wrote {out}/metrics.json, scores.tsv, benchmark.png, report.md", file=sys.stderr)
+    return 0

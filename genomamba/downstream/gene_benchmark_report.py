@@ -1,0 +1,130 @@
+"""Report of the gene-based SNV benchmark: the scores table, the figure and the Markdown
+summary of :func:`~genomamba.downstream.gene_benchmark_metrics.evaluate_gene_benchmark`."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genomamba.downstream.gene_benchmark_metrics import CONTRASTS
+from genomamba.downstream.stats import format_ci
+
+__all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]
+
+
+def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Two panels: mean LLR at codon positions 1-3 and the zero-shot AUROCs, each scorer with 95% CIs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(metrics["scorers"])
+    baselines = [n for n in names if n != "model"]
+    colour = {n: "black" if n == "model" else f"C{baselines.index(n)}" for n in names}  # same colour in both panels
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        m = metrics["scorers"][name]
+        x = np.arange(3) + (i - (len(names) - 1) / 2) * width
+        cp = [m["codon_position"][str(p)] for p in (1, 2, 3)]
+        mean = np.array([c["mean"] for c in cp])
+        err = np.array([[c["mean"] - c["ci"][0] for c in cp], [c["ci"][1] - c["mean"] for c in cp]])
+        label = name.replace("markov_k", "Markov k=")
+        ax1.bar(x, mean, width, yerr=err, capsize=2, color=colour[name], alpha=1.0 if name == "model" else 0.75, label=label)
+        for j, cls in enumerate(("nonsense", "missense")):
+            a = m["auroc_vs_synonymous"].get(cls)
+            if a:
+                xx = j + (i - (len(names) - 1) / 2) * width
+                ax2.errorbar(xx, a["auroc"], yerr=[[a["auroc"] - a["ci"][0]], [a["ci"][1] - a["auroc"]]], fmt="o",
+                             color=colour[name], capsize=2, label=label if j == 0 else None)
+    ax1.set(xticks=range(3), xticklabels=["codon pos 1", "codon pos 2", "codon pos 3"], ylabel="mean LLR (nats)",
+            title="Mean LLR by codon position (uniform coding SNVs)")
+    ax1.axhline(0, color="grey", lw=0.8)
+    ax1.legend(fontsize=7, ncol=2)
+    ax2.axhline(0.5, color="grey", ls=":", label="chance")
+    ax2.set(xticks=[0, 1], xticklabels=["nonsense vs synonymous", "missense vs synonymous"], ylabel="zero-shot AUROC",
+            title="Zero-shot AUROC, 95% bootstrap CI (black = model)", ylim=(0.3, 1.0))
+    ax2.legend(fontsize=7, ncol=2, loc="upper right")
+    fig.suptitle(f"Gene-based SNV benchmark: {Path(metrics['vcf']).name}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: str | None = None) -> Path:
+    """Markdown report of :func:`evaluate_gene_benchmark`'s metrics."""
+    sc = metrics["scorers"]
+    lines = [
+        "# Gene-based variant benchmark",
+        "",
+        f"- benchmark: `{metrics['vcf']}` ({metrics['n_variants']} SNVs) on `{Path(metrics['fasta']).name}`, "
+        f"region(s) {', '.join(metrics['benchmark_regions'])}",
+        f"- scoring window {metrics['window']} bp, both strands; LLR = log P(alt window) - log P(ref window) in nats "
+        "(masked models: the GPN masked-logit score)",
+        f"- Markov baselines fitted on both strands of the {metrics['markov_training_bp']:,} bp outside the benchmark "
+        "region (the training split)",
+        "- labels: Prodigal gene calls + translation table 11 (expected consequences, not measured fitness)",
+        "- 95% CIs: stratified bootstrap (AUROC), bootstrap (means), 2000 replicates",
+        "",
+        "## Zero-shot AUROC vs synonymous (damaging = lower score)",
+        "",
+        "| scorer | " + " | ".join(f"{c} vs syn." for c in CONTRASTS) + " | codon pos. 3 > 1,2 |",
+        "|---|" + "---|" * (len(CONTRASTS) + 1),
+    ]
+    for name, m in sc.items():
+        cells = [format_ci(m["auroc_vs_synonymous"][c]["auroc"], m["auroc_vs_synonymous"][c]["ci"])
+                 if c in m["auroc_vs_synonymous"] else "-" for c in CONTRASTS]
+        cp = m.get("codon_position_auroc")
+        cells.append(format_ci(cp["auroc"], cp["ci"]) if cp else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "## Mean LLR by codon position (uniform sample of interior coding SNVs)", "",
+              "| scorer | position 1 | position 2 | position 3 |", "|---|---|---|---|"]
+    for name, m in sc.items():
+        cells = [format_ci(m["codon_position"][p]["mean"], m["codon_position"][p]["ci"]) if m["codon_position"][p]["n"]
+                 else "-" for p in ("1", "2", "3")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    comp = metrics.get("model_minus_best_markov")
+    if comp:
+        lines += ["", "## Model minus the best Markov order (paired bootstrap)", "",
+                  "The best order is picked on these same SNVs, which favours the baseline.", "",
+                  "| contrast | best order | AUROC model | AUROC Markov | difference [95% CI] |", "|---|---|---|---|---|"]
+        for c, d in comp.items():
+            lines.append(f"| {c} | {d['best_markov_order']} | {d['auroc_a']:.3f} | {d['auroc_b']:.3f} | "
+                         f"{format_ci(d['difference'], d['ci'])} |")
+    sup = metrics.get("supervised")
+    if sup:
+        lines += ["", f"## Supervised heads ({sup['cv']}-fold CV, logistic regression, {sup['window']} bp windows)", "",
+                  f"Model: ALT - REF mean-pooled embeddings. k-mer: REF {sup['kmer_k']}-mer frequencies and ALT - REF "
+                  "differences. Same SNVs and folds.", "",
+                  "| contrast | model AUROC | k-mer AUROC | model - k-mer [95% CI] |", "|---|---|---|---|"]
+        for key, r in sup.items():
+            if not isinstance(r, dict):
+                continue
+            d = r["model_minus_kmer"]
+            lines.append(f"| {key} | {format_ci(r['model']['auroc'], r['model']['ci'])} | "
+                         f"{format_ci(r['kmer']['auroc'], r['kmer']['ci'])} | {format_ci(d['difference'], d['ci'])} |")
+    lines += ["", "A difference whose CI contains 0 is not an improvement."]
+    if plot:
+        lines += ["", f"![codon position and AUROC]({plot})"]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_benchmark_scores(
+    labels: Sequence[dict[str, Any]], scores: dict[str, np.ndarray], path: str | os.PathLike[str]
+) -> None:
+    """One row per benchmark SNV (``labels``, N rows) with a column per scorer (``scores``: name ->
+    ``(N,)``, aligned with ``labels``)."""
+    with open(path, "w", newline="") as fh:
+        wr = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        wr.writerow(["id", "chrom", "pos", "ref", "alt", "consequence", "sample", "codon_position", *scores])
+        for i, r in enumerate(labels):
+            wr.writerow([r["id"], r["chrom"], r["pos"], r["ref"], r["alt"], r["consequence"], r["sample"],
+                         r["codon_position"], *(f"{v[i]:.6g}" for v in scores.values())])

@@ -20,11 +20,8 @@ pathogenicity. A model trained on the same genome has seen every position (in-sa
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,11 @@ import numpy as np
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.kmers import canonical_codes, kmer_codes
 from genomamba.data.tokenizer import DNATokenizer
+from genomamba.downstream.variant_labels import read_labelled_variants
+from genomamba.downstream.variants import score_variants
+from genomamba.downstream.variants_supervised import finetune_variant_effect
+from genomamba.downstream.vcf import Variant
+from genomamba.models import GenomambaLM
 
 __all__ = ["canonical_kmer_counts", "evaluate_benchmark", "generate_repeat_benchmark", "read_labels", "write_benchmark"]
 
@@ -154,25 +156,20 @@ def write_benchmark(rows: list[dict[str, Any]], genome: GenomeFile, out_dir: str
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Rows of a ``*.labels.tsv`` (pos/label/copies as int)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
+    """Rows of a ``*.labels.tsv`` written by :func:`write_benchmark` (pos/label/copies as int)."""
+    rows = read_labelled_variants(path)
     for r in rows:
-        for c in ("pos", "label", "copies"):
-            r[c] = int(r[c])
+        r["copies"] = int(r["copies"])
     return rows
 
 
 def evaluate_benchmark(
-    model: Any, fasta: str | os.PathLike[str], labels: list[dict[str, Any]], window: int = 256,
+    model: GenomambaLM, fasta: str | os.PathLike[str], labels: list[dict[str, Any]], window: int = 256,
     embed_window: int = 128, classifier: str = "logistic", cv: int = 5, seed: int = 0, batch_size: int = 64,
 ) -> dict[str, Any]:
     """Zero-shot AUROC/AUPRC (label 1 should score LOWER, so ``-score`` ranks positives) plus
     cross-validated supervised metrics (:func:`finetune_variant_effect`)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
-
-    from genomamba.downstream.variants import Variant, score_variants
-    from genomamba.downstream.variants_supervised import finetune_variant_effect
 
     genome = GenomeFile(fasta)
     variants = [Variant(r["chrom"], r["pos"], r["ref"], r["alt"], record=i + 1) for i, r in enumerate(labels)]
@@ -207,46 +204,3 @@ def evaluate_benchmark(
         "supervised": sup,
         "supervised_embeddings_only": {k: sup_nozs[k] for k in ("auroc", "auprc", "auroc_fold_std", "per_bin")},
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m genomamba.downstream.variant_benchmark {generate,evaluate} ...``."""
-    p = argparse.ArgumentParser(prog="python -m genomamba.downstream.variant_benchmark")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("generate", help="write <name>.vcf + <name>.labels.tsv")
-    g.add_argument("--fasta", default="data/genomes/escherichia_coli_536.fa.gz")
-    g.add_argument("--out-dir", default="data/variants")
-    g.add_argument("--name", default="ecoli536_repeat_snvs")
-    g.add_argument("--n-per-class", type=int, default=200)
-    g.add_argument("--k", type=int, default=16)
-    g.add_argument("--min-copies", type=int, default=5)
-    g.add_argument("--seed", type=int, default=0)
-    e = sub.add_parser("evaluate", help="zero-shot + supervised AUROC/AUPRC as JSON")
-    e.add_argument("--model", required=True)
-    e.add_argument("--fasta", default="data/genomes/escherichia_coli_536.fa.gz")
-    e.add_argument("--labels", default="data/variants/ecoli536_repeat_snvs.labels.tsv")
-    e.add_argument("--window", type=int, default=256)
-    e.add_argument("--embed-window", type=int, default=128)
-    e.add_argument("--classifier", default="logistic", choices=["logistic", "hgb"])
-    e.add_argument("--out", default=None)
-    a = p.parse_args(argv)
-    if a.cmd == "generate":
-        genome = GenomeFile(a.fasta)
-        rows = generate_repeat_benchmark(genome, a.n_per_class, a.k, a.min_copies, seed=a.seed)
-        src = f"genomamba.downstream.variant_benchmark k={a.k} min_copies={a.min_copies} n_per_class={a.n_per_class} seed={a.seed}"
-        paths = write_benchmark(rows, genome, a.out_dir, a.name, src)
-        print(f"wrote {paths[0]} and {paths[1]} ({len(rows)} SNVs)", file=sys.stderr)
-        return 0
-    from genomamba.models import GenomambaLM
-
-    model = GenomambaLM.load(a.model)
-    res = evaluate_benchmark(model, a.fasta, read_labels(a.labels), a.window, a.embed_window, a.classifier)
-    text = json.dumps(res, indent=2)
-    if a.out:
-        Path(a.out).write_text(text + "\n")
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

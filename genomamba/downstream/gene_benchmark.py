@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, merge, split_by_region
+from genomamba.downstream import gene_consequences
 from genomamba.downstream.gene_consequences import (
     BASES,
     CODING_CLASSES,
@@ -84,10 +86,6 @@ def __getattr__(name: str) -> Any:
     # Gene moved to genomamba.downstream.gene_consequences; still importable from here for one release.
     if name != "Gene":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
-
-    from genomamba.downstream import gene_consequences
-
     warnings.warn(
         "genomamba.downstream.gene_benchmark.Gene moved to genomamba.downstream.gene_consequences; import it from there",
         DeprecationWarning,

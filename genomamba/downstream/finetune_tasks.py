@@ -163,7 +163,7 @@ class VariantEffectTask:
     def run(self, cfg: DictConfig) -> dict[str, Any]:
         from hydra.utils import instantiate
 
-        from genomamba.downstream.variants_supervised import read_labelled_variants
+        from genomamba.downstream.variant_labels import read_labelled_variants
 
         path = model_path(cfg)
         run_dir = Path(cfg.run_dir).resolve()

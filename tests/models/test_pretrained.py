@@ -1,0 +1,61 @@
+"""The model shipped in genomamba/pretrained/: it loads by name everywhere and knows more than
+an order-2 Markov chain about a region of its genome that training never saw."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import genomamba
+from genomamba.models import GenomambaLM
+from genomamba.models.checkpoint import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAME, pretrained_names
+from genomamba.training.evaluate import evaluate_model
+
+SHIPPED = "ecoli536-hybrid-small"
+ECOLI = Path(__file__).resolve().parents[2] / "data" / "genomes" / "escherichia_coli_536.fa.gz"
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def test_the_shipped_model_is_listed_small_and_documented() -> None:
+    assert SHIPPED in pretrained_names()
+    folder = PRETRAINED_DIR / SHIPPED
+    assert (folder / WEIGHTS_NAME).stat().st_size <= MAX_BYTES
+    card = (folder / "MODEL_CARD.md").read_text()
+    for section in ("## Data", "## Reproduce", "## Held-out results", "## Limits"):
+        assert section in card, section
+    assert json.loads((folder / CONFIG_NAME).read_text())["attn_layers"], "the card describes a hybrid model"
+
+
+def test_loads_by_name_from_python() -> None:
+    wrapped = genomamba.load(SHIPPED, device="cpu")
+    emb = wrapped.embed(["ACGT" * 32])
+    assert emb.shape == (1, wrapped.model.config.d_model)
+    assert isinstance(GenomambaLM.load(SHIPPED), GenomambaLM)
+
+
+def test_beats_order2_markov_on_held_out_ecoli() -> None:
+    """The last 5% of E. coli 536 was the training run's held-out region (val_fraction 0.05)."""
+    result = evaluate_model(SHIPPED, ECOLI, window_length=1024, val_fraction=0.05, max_windows=12, orders=[2])
+    model_bpb, markov2_bpb = result["model"]["bits_per_base"], result["markov"]["2"]
+    assert model_bpb < markov2_bpb - 0.02, (model_bpb, markov2_bpb)
+
+
+def test_loads_by_name_in_the_cli(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("genomamba")
+    proc = subprocess.run(
+        [str(script), "evaluate", SHIPPED, "--fasta", str(ECOLI), "--window-length", "512", "--max-windows", "2",
+         "--orders", "2"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["model_path"] == SHIPPED
+
+
+@pytest.mark.parametrize("name", ["ecoli536-hybrid-smal", "../ecoli536-hybrid-small"])
+def test_a_wrong_name_lists_the_shipped_ones(name: str) -> None:
+    with pytest.raises(genomamba.GenomambaError, match=SHIPPED):
+        GenomambaLM.load(name)

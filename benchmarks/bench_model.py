@@ -150,7 +150,7 @@ def _run_point(args: argparse.Namespace, model: str, L: int) -> dict:
     ]
     env = dict(os.environ)
     if args.hugepages and sys.platform.startswith("linux"):
-        # What the genomamba CLI sets for itself (genomamba/cli.py); applied to every model alike.
+        # What the genomamba CLI sets for itself (genomamba/apps/cli.py); applied to every model alike.
         env.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
     t0 = time.perf_counter()
     try:

@@ -39,6 +39,46 @@ def _softplus(v):
 
 
 @triton.jit
+def _program_block(dim, dstate, dpg, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr):
+    """This program's batch row and channel block: offsets (BLOCK_D,), (BLOCK_N,), (CHUNK,), the
+    channel mask (BLOCK_D,), the channel x state mask (BLOCK_D, BLOCK_N) and each channel's group."""
+    pid_b = tl.program_id(0)
+    pid_d = tl.program_id(1)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_t = tl.arange(0, CHUNK)
+    mask_d = offs_d < dim
+    mask_dn = mask_d[:, None] & (offs_n < dstate)[None, :]
+    return pid_b, pid_d, offs_d, offs_n, offs_t, mask_d, mask_dn, offs_d // dpg
+
+
+@triton.jit
+def _load_channel_params(
+    A_ptr, D_ptr, dbias_ptr, s_A_d, s_A_n, offs_d, offs_n, mask_d, mask_dn,
+    BLOCK_D: tl.constexpr, HAS_D: tl.constexpr, HAS_DBIAS: tl.constexpr,
+):
+    """A (BLOCK_D, BLOCK_N), D (BLOCK_D,) and delta_bias (BLOCK_D,) in fp32; zeros where absent."""
+    A = tl.load(A_ptr + offs_d[:, None] * s_A_d + offs_n[None, :] * s_A_n, mask=mask_dn, other=0.0).to(tl.float32)
+    Dv = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    dbias = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    if HAS_DBIAS:
+        dbias = tl.load(dbias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    return A, Dv, dbias
+
+
+@triton.jit
+def _load_state_tile(ptr, offs, mask_dn, PRESENT: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+    """A (BLOCK_D, BLOCK_N) fp32 state tile (initial state, or the last state's gradient), else zeros."""
+    if PRESENT:
+        tile = tl.load(ptr + offs, mask=mask_dn, other=0.0).to(tl.float32)
+    else:
+        tile = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    return tile
+
+
+@triton.jit
 def _selective_scan_fwd_kernel(
     # pointers
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, dbias_ptr, h0_ptr,
@@ -56,25 +96,12 @@ def _selective_scan_fwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_DBIAS: tl.constexpr, HAS_H0: tl.constexpr,
     SOFTPLUS: tl.constexpr, STORE_CKPT: tl.constexpr,
 ):
-    pid_b = tl.program_id(0)
-    pid_d = tl.program_id(1)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
-    offs_t = tl.arange(0, CHUNK)
-    mask_d = offs_d < dim
-    mask_dn = mask_d[:, None] & (offs_n < dstate)[None, :]
-    grp = offs_d // dpg
-
-    A = tl.load(A_ptr + offs_d[:, None] * s_A_d + offs_n[None, :] * s_A_n, mask=mask_dn, other=0.0).to(tl.float32)
-    if HAS_D:
-        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    if HAS_DBIAS:
-        dbias = tl.load(dbias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    pid_b, pid_d, offs_d, offs_n, offs_t, mask_d, mask_dn, grp = _program_block(dim, dstate, dpg, BLOCK_D, BLOCK_N, CHUNK)
+    A, Dv, dbias = _load_channel_params(
+        A_ptr, D_ptr, dbias_ptr, s_A_d, s_A_n, offs_d, offs_n, mask_d, mask_dn, BLOCK_D, HAS_D, HAS_DBIAS
+    )
     h_offs = pid_b * s_h_b + offs_d[:, None] * s_h_d + offs_n[None, :] * s_h_n
-    if HAS_H0:
-        h = tl.load(h0_ptr + h_offs, mask=mask_dn, other=0.0).to(tl.float32)
-    else:
-        h = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    h = _load_state_tile(h0_ptr, h_offs, mask_dn, HAS_H0, BLOCK_D, BLOCK_N)
 
     u_row = pid_b * s_u_b + offs_d[:, None] * s_u_d  # (BLOCK_D, 1)
     bc_row = pid_b * s_bc_b + grp[:, None, None] * s_bc_g + offs_n[None, :, None] * s_bc_n
@@ -130,27 +157,14 @@ def _selective_scan_bwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_DBIAS: tl.constexpr, HAS_DLAST: tl.constexpr,
     SOFTPLUS: tl.constexpr,
 ):
-    pid_b = tl.program_id(0)
-    pid_d = tl.program_id(1)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
-    offs_t = tl.arange(0, CHUNK)
-    mask_d = offs_d < dim
+    pid_b, pid_d, offs_d, offs_n, offs_t, mask_d, mask_dn, grp = _program_block(dim, dstate, dpg, BLOCK_D, BLOCK_N, CHUNK)
     mask_n = offs_n < dstate
-    mask_dn = mask_d[:, None] & mask_n[None, :]
-    grp = offs_d // dpg
     grp0 = (pid_d * BLOCK_D) // dpg  # the launcher keeps every block inside one group
-
-    A = tl.load(A_ptr + offs_d[:, None] * s_A_d + offs_n[None, :] * s_A_n, mask=mask_dn, other=0.0).to(tl.float32)
-    if HAS_D:
-        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    if HAS_DBIAS:
-        dbias = tl.load(dbias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    A, Dv, dbias = _load_channel_params(
+        A_ptr, D_ptr, dbias_ptr, s_A_d, s_A_n, offs_d, offs_n, mask_d, mask_dn, BLOCK_D, HAS_D, HAS_DBIAS
+    )
     h_offs = pid_b * s_h_b + offs_d[:, None] * s_h_d + offs_n[None, :] * s_h_n
-    if HAS_DLAST:
-        carry = tl.load(dlast_ptr + h_offs, mask=mask_dn, other=0.0).to(tl.float32)
-    else:
-        carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    carry = _load_state_tile(dlast_ptr, h_offs, mask_dn, HAS_DLAST, BLOCK_D, BLOCK_N)
     dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
     ddb_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)

@@ -22,10 +22,11 @@ Two modules, one concern each:
   intervals; or token ids) and how they are read, chunk by chunk, as padded token-id batches;
 * :mod:`genomamba.api.inference`: the :class:`GenomambaModel` wrapper (embeddings with
   streaming and strand averaging, per-base log-likelihoods), :func:`load` and
-  :func:`as_genomamba_model`, the one helper downstream code takes a model through.
+  :func:`as_genomamba_model` and :func:`as_lm`, the helpers downstream code takes a model
+  through: every downstream function accepts a ``GenomambaModel`` or a bare ``GenomambaLM``.
 """
 
-from genomamba.api.inference import GenomambaModel, ModelLike, Pooling, as_genomamba_model, load
+from genomamba.api.inference import GenomambaModel, ModelLike, Pooling, as_genomamba_model, as_lm, load
 from genomamba.api.inputs import SequenceSource, as_sources, sources_from_token_ids
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Pooling",
     "SequenceSource",
     "as_genomamba_model",
+    "as_lm",
     "as_sources",
     "load",
     "sources_from_token_ids",

@@ -37,7 +37,7 @@ from genomamba.models import GenomambaLM, GenomambaState
 from genomamba.models.pooling import masked_sum
 from genomamba.models.scoring import next_token_log_probs
 
-__all__ = ["GenomambaModel", "ModelLike", "Pooling", "as_genomamba_model", "load"]
+__all__ = ["GenomambaModel", "ModelLike", "Pooling", "as_genomamba_model", "as_lm", "load"]
 
 Pooling = Literal["mean", "last", "none"]
 _TOKENIZER = DNATokenizer()
@@ -339,3 +339,14 @@ def as_genomamba_model(model: ModelLike | str | os.PathLike[str], device: str | 
     if isinstance(model, str | os.PathLike):
         return load(model, device=device)
     raise ConfigError(f"expected a GenomambaModel, a GenomambaLM or a model path, got {type(model).__name__}")
+
+
+def as_lm(model: ModelLike) -> GenomambaLM:
+    """The torch module of either model type (a :class:`GenomambaModel`'s ``.model``, or the
+    ``GenomambaLM`` itself), left on its device and in its mode: for downstream code that
+    fine-tunes or extracts features and so needs the module rather than the wrapper."""
+    if isinstance(model, GenomambaModel):
+        return model.model
+    if isinstance(model, GenomambaLM):
+        return model
+    raise TypeError(f"expected a GenomambaModel or a GenomambaLM, got {type(model).__name__}")

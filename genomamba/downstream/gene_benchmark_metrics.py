@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from genomamba.api import ModelLike, as_lm
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.downstream.gene_benchmark import (
@@ -45,7 +46,6 @@ from genomamba.downstream.variants import score_variants
 from genomamba.downstream.variants_supervised import cross_validate_features, embed_variant_windows
 from genomamba.downstream.vcf import Variant
 from genomamba.errors import ConfigError, GenomambaError
-from genomamba.models import GenomambaLM
 
 __all__ = [
     "CONTRASTS",
@@ -126,7 +126,7 @@ def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: in
 
 
 def supervised_heads(
-    model: GenomambaLM, genome: GenomeFile, labels: Sequence[dict[str, Any]], window: int = 128, kmer_k: int = 4, cv: int = 5,
+    model: ModelLike, genome: GenomeFile, labels: Sequence[dict[str, Any]], window: int = 128, kmer_k: int = 4, cv: int = 5,
     seed: int = 0, contrasts: Sequence[str] = ("nonsense", "missense"), batch_size: int = 64,
 ) -> dict[str, Any]:
     """Cross-validated logistic heads, per contrast: model embeddings vs k-mer features.
@@ -136,6 +136,7 @@ def supervised_heads(
     differences (2 * 4**k,). AUROCs of the out-of-fold probabilities with bootstrap CIs and a
     paired bootstrap CI of their difference.
     """
+    model = as_lm(model)
     from genomamba.downstream.kmer import kmer_frequencies
 
     out: dict[str, Any] = {"window": window, "kmer_k": kmer_k, "cv": cv, "classifier": "logistic"}
@@ -175,16 +176,17 @@ def _read_scores(path: str | os.PathLike[str], labels: Sequence[dict[str, Any]])
 
 
 def evaluate_gene_benchmark(
-    model: GenomambaLM | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
+    model: ModelLike | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of one benchmark: ``(metrics, {scorer name: (N,) scores})``.
 
     Args:
-        model: a ``GenomambaLM`` (None: baselines only, or with ``scores`` precomputed).
+        model: a ``GenomambaModel`` or ``GenomambaLM`` (None: baselines only, or with ``scores`` precomputed).
         scores: a ``genomamba score-variants`` TSV to use instead of scoring with ``model``.
     """
+    model = None if model is None else as_lm(model)
     genome = GenomeFile(fasta)
     labels = read_benchmark_labels(labels_tsv)
     region_specs = read_benchmark_regions(vcf)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genomamba.api import ModelLike, as_lm
 from genomamba.data.batching import padded_model_inputs
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
@@ -155,7 +156,7 @@ def _score_ok(
 
 
 def score_variants(
-    model: GenomambaLM,
+    model: ModelLike,
     fasta: str | os.PathLike[str] | GenomeFile,
     vcf: str | os.PathLike[str] | Sequence[vcf_io.Variant],
     window: int = 512,
@@ -165,7 +166,7 @@ def score_variants(
     """Score every (record, ALT) of a VCF; see the module docstring for the definitions.
 
     Args:
-        model: a ``GenomambaLM`` (causal -> LLR; bidirectional / RC -> masked logit diff).
+        model: a ``GenomambaModel`` or ``GenomambaLM`` (causal -> LLR; bidirectional / RC -> masked logit diff).
         fasta: reference FASTA (path or opened :class:`GenomeFile`).
         vcf: VCF path, or already-read :class:`~genomamba.downstream.vcf.Variant` objects.
         window: reference window length in bp, centred on the variant.
@@ -175,6 +176,7 @@ def score_variants(
         One dict per (record, ALT), in file order, with keys :data:`OUTPUT_COLUMNS` plus
         ``record``; scores are ``nan`` unless ``status == "ok"``.
     """
+    model = as_lm(model)
     if window < 2:
         raise GenomambaError(f"window must be >= 2 bp, got {window}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:

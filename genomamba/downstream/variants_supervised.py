@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genomamba.api import ModelLike, as_lm
 from genomamba.data.batching import padded_model_inputs
 from genomamba.data.fasta import GenomeFile
 from genomamba.downstream import variant_labels
@@ -30,6 +31,7 @@ from genomamba.downstream.variants import score_variants
 from genomamba.downstream.vcf import Variant, validate_variants
 from genomamba.errors import GenomambaError
 from genomamba.models import GenomambaLM
+from genomamba.models.pooling import masked_mean
 
 __all__ = ["cross_validate_features", "embed_variant_windows", "finetune_variant_effect"]
 
@@ -59,18 +61,15 @@ def _mean_pooled(model: GenomambaLM, seqs: Sequence[np.ndarray], batch_size: int
     for b in range(0, len(seqs), batch_size):
         ids, mask = padded_model_inputs(seqs[b : b + batch_size], dev)
         h = model(ids, attention_mask=mask).hidden_states.float()  # (B, L, D)
-        if mask is None:
-            out.append(h.mean(1).cpu().numpy())
-        else:
-            m = mask[..., None].float()  # (B, L, 1): padding never enters the mean
-            out.append(((h * m).sum(1) / m.sum(1)).cpu().numpy())
+        out.append(masked_mean(h, mask).cpu().numpy())  # padding never enters the mean
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def embed_variant_windows(
-    model: GenomambaLM, genome: GenomeFile, variants: Sequence[Variant], window: int = 256, batch_size: int = 64
+    model: ModelLike, genome: GenomeFile, variants: Sequence[Variant], window: int = 256, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean-pooled (REF, ALT) window embeddings, each float32 ``(N, D)``; variants must be ``ok``."""
+    model = as_lm(model)
     w = build_variant_windows(variants, genome, window)
     was_training = model.training
     model.eval()
@@ -149,7 +148,7 @@ def cross_validate_features(
 
 
 def finetune_variant_effect(
-    model: GenomambaLM,
+    model: ModelLike,
     variants_with_labels: Sequence[Any],
     fasta: str | os.PathLike[str] | GenomeFile,
     features: str = "diff",
@@ -164,7 +163,7 @@ def finetune_variant_effect(
     """Cross-validated supervised variant-effect classifier on frozen-model features.
 
     Args:
-        model: a ``GenomambaLM`` (frozen; only the scikit-learn classifier is fitted).
+        model: a ``GenomambaModel`` or ``GenomambaLM`` (frozen; only the scikit-learn classifier is fitted).
         variants_with_labels: mappings with chrom, pos (1-based), ref, alt, label (0/1) and
             optional bin, or ``(Variant, label[, bin])`` tuples.
         fasta: reference FASTA the variants refer to.
@@ -181,6 +180,7 @@ def finetune_variant_effect(
         GenomambaError: unknown option, bad labels, or variants that cannot be scored
             (ref mismatch / unknown contig / unsupported: fix or drop them first).
     """
+    model = as_lm(model)
     if features not in _FEATURES:
         raise GenomambaError(f"features must be one of {_FEATURES}, got {features!r}")
     genome = fasta if isinstance(fasta, GenomeFile) else GenomeFile(fasta)

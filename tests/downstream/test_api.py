@@ -167,3 +167,14 @@ def test_chunking_does_not_change_hybrid_or_bidirectional_embeddings(kw: dict) -
     streamed = model.embed(seqs, chunk_length=256, progress=False)
     whole = model.embed(seqs, chunk_length=10**6, progress=False)
     np.testing.assert_allclose(streamed, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_downstream_takes_either_model_type() -> None:
+    """as_lm gives the same torch module for a GenomambaModel and its GenomambaLM, without moving it."""
+    from genomamba.api import GenomambaModel, as_lm
+    from genomamba.models import GenomambaConfig, GenomambaLM
+
+    lm = GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)).train()
+    assert as_lm(lm) is lm and as_lm(GenomambaModel(lm, device="cpu")) is lm
+    with pytest.raises(TypeError, match="GenomambaModel or a GenomambaLM"):
+        as_lm("runs/demo")

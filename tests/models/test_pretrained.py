@@ -59,3 +59,16 @@ def test_loads_by_name_in_the_cli(tmp_path: Path) -> None:
 def test_a_wrong_name_lists_the_shipped_ones(name: str) -> None:
     with pytest.raises(genomamba.GenomambaError, match=SHIPPED):
         GenomambaLM.load(name)
+
+
+def test_loads_by_name_in_a_workflow(tmp_path: Path) -> None:
+    """The species workflow takes the name as its `model` (a dry run resolves it at parse time)."""
+    repo = Path(__file__).resolve().parents[2]
+    snakemake = Path(sys.executable).with_name("snakemake")
+    proc = subprocess.run(
+        [str(snakemake), "-s", str(repo / "workflows" / "species_classification" / "Snakefile"), "-n",
+         "--directory", str(tmp_path), "--config", f"genomes={repo / 'data' / 'species.tsv'}", f"model={SHIPPED}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert str(PRETRAINED_DIR / SHIPPED) in proc.stdout + proc.stderr

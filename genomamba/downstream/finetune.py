@@ -11,8 +11,10 @@ The pieces live one concern per module:
 The ``genomamba finetune`` command (Hydra app, preflight and summary line) is
 :mod:`genomamba.apps.finetune`.
 
->>> cfg = compose_finetune(["model.path=runs/tiny", "task=variant_effect"])  # doctest: +SKIP
->>> metrics = finetune(cfg)                                                  # doctest: +SKIP
+Example (needs a trained model, so not a doctest)::
+
+    cfg = compose_finetune(["model.path=runs/tiny", "task=variant_effect"])
+    metrics = finetune(cfg)
 """
 
 from __future__ import annotations

@@ -69,6 +69,15 @@ def pretrain_config() -> dict:
     return {"fasta": [str(ECOLI)], "overrides": ["model=tiny", "trainer.max_steps=5"]}
 
 
+def default_config(workflow: str, model: Path) -> dict:
+    """The small test config of one of the three workflows."""
+    return {
+        "species_classification": species_config(model),
+        "variant_effect": variant_config(model),
+        "pretrain": pretrain_config(),
+    }[workflow]
+
+
 def assert_ok(proc) -> None:
     assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
 
@@ -81,11 +90,7 @@ def assert_png(path: Path) -> None:
 # ----------------------------------------------------------------------------- dry runs
 @pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])
 def test_dry_run(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
-    config = {
-        "species_classification": species_config(tiny_model),
-        "variant_effect": variant_config(tiny_model),
-        "pretrain": pretrain_config(),
-    }[workflow]
+    config = default_config(workflow, tiny_model)
     proc = run_snakemake(workflow, tmp_path / "work", config, "-n", "--cores", "2")
     assert_ok(proc)
     assert "This was a dry-run" in proc.stdout + proc.stderr
@@ -95,11 +100,7 @@ def test_dry_run(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])
 def test_snakemake_lint_is_clean(workflow: str, tiny_model: Path, tmp_path: Path) -> None:
     """`snakemake --lint` (log, conda env and script checks on every rule) finds nothing."""
-    config = {
-        "species_classification": species_config(tiny_model),
-        "variant_effect": variant_config(tiny_model),
-        "pretrain": pretrain_config(),
-    }[workflow]
+    config = default_config(workflow, tiny_model)
     proc = run_snakemake(workflow, tmp_path / "work", config, "--lint")
     assert_ok(proc)
     assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr

@@ -47,19 +47,26 @@ def _coerce_cli(value):
 
 def config_path(key, value, what, fix):
     """Absolute path of a config value that must exist, else a WorkflowError naming key, path and fix."""
-    p = Path(os.path.expanduser(str(value)))
-    p = p if p.is_absolute() else Path.cwd() / p
+    p = _absolute(value)
     if not p.exists():
-        hint = "" if Path(str(value)).is_absolute() else f" (relative paths are taken from the working directory {Path.cwd()})"
-        raise WorkflowError(f"config key '{key}': {what} not found: {p}{hint}; {fix}")
+        raise WorkflowError(f"config key '{key}': {what} not found: {p}{_relative_hint(value)}; {fix}")
     return p.resolve()
+
+
+def _absolute(value):
+    """``value`` as a path, with ``~`` expanded and relative paths taken from the working directory."""
+    p = Path(os.path.expanduser(str(value)))
+    return p if p.is_absolute() else Path.cwd() / p
+
+
+def _relative_hint(value):
+    return "" if Path(str(value)).is_absolute() else f" (relative paths are taken from the working directory {Path.cwd()})"
 
 
 def config_model(key, value):
     """The model a config key names: a path on disk (save_pretrained directory, run directory or
     .ckpt) or the name of a model shipped with genomamba; a WorkflowError naming the key otherwise."""
-    p = Path(os.path.expanduser(str(value)))
-    p = p if p.is_absolute() else Path.cwd() / p
+    p = _absolute(value)
     if p.exists():
         return p.resolve()
     from genomamba.errors import GenomambaError
@@ -68,8 +75,7 @@ def config_model(key, value):
     try:
         return resolve_model_path(str(value))[0]  # a shipped model's folder inside the package
     except GenomambaError as e:
-        hint = "" if Path(str(value)).is_absolute() else f" (relative paths are taken from the working directory {Path.cwd()})"
-        raise WorkflowError(f"config key '{key}': {e}{hint}; pass a save_pretrained directory, a training run directory (e.g. runs/demo), a .ckpt or a shipped model name")
+        raise WorkflowError(f"config key '{key}': {e}{_relative_hint(value)}; pass a save_pretrained directory, a training run directory (e.g. runs/demo), a .ckpt or a shipped model name")
 
 
 def check_fasta(key, path, where=""):

@@ -96,4 +96,4 @@ gpu-src:
 	ln -s $(CURDIR)/configs $(GPU_SRC)/genomamba/configs
 
 gpu-check: gpu-src
-	cd $(GPU_SRC) && PYTHONPATH=. $(GPU_PYTHON) $(CURDIR)/benchmarks/gpu_check.py --out $(abspath $(GPU_CHECK_OUT))
+	cd $(GPU_SRC) && PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) $(CURDIR)/benchmarks/gpu_check.py --out $(abspath $(GPU_CHECK_OUT))

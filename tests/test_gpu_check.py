@@ -111,3 +111,35 @@ def test_without_cuda_gpu_check_refuses_with_exit_2(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpu_check.main(["--out", str(tmp_path / "x.json")]) == 2
     assert not list(tmp_path.iterdir())
+
+
+BLOCKER = '''
+import importlib.util, sys
+MISSING = {"pyfaidx", "hydra", "omegaconf", "pysam", "Bio", "pyrodigal", "snakemake"}
+class _Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in MISSING:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _Missing())
+_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] in MISSING else _find_spec(name, package))
+'''
+
+
+def test_gpu_tests_collect_without_the_data_stack(tmp_path: Path) -> None:
+    """``make gpu-check`` runs ``pytest -m gpu`` on tests/kernels and tests/models with a GPU image's
+    own packages, which may lack pyfaidx, Hydra, pysam, ...: a module-level import of those in any
+    file there stops collection and no GPU test runs (this happened on the first H200 run)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "--collect-only",
+         str(ROOT / "tests" / "kernels"), str(ROOT / "tests" / "models")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "test_triton_cuda_matches_reference" in res.stdout and "test_cuda_matches_cpu" in res.stdout

@@ -13,7 +13,6 @@ import pytest
 import genomamba
 from genomamba.models import GenomambaLM
 from genomamba.models.checkpoint import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAME, pretrained_names
-from genomamba.training.evaluate import evaluate_model
 
 SHIPPED = "ecoli536-hybrid-small"
 ECOLI = Path(__file__).resolve().parents[2] / "data" / "genomes" / "escherichia_coli_536.fa.gz"
@@ -39,6 +38,10 @@ def test_loads_by_name_from_python() -> None:
 
 def test_beats_order2_markov_on_held_out_ecoli() -> None:
     """The last 5% of E. coli 536 was the training run's held-out region (val_fraction 0.05)."""
+    # Imported here: tests/models is collected by `make gpu-check` on GPU images that may lack the
+    # data stack (pyfaidx, Hydra) which the evaluation needs.
+    from genomamba.training.evaluate import evaluate_model
+
     result = evaluate_model(SHIPPED, ECOLI, window_length=1024, val_fraction=0.05, max_windows=12, orders=[2])
     model_bpb, markov2_bpb = result["model"]["bits_per_base"], result["markov"]["2"]
     assert model_bpb < markov2_bpb - 0.02, (model_bpb, markov2_bpb)

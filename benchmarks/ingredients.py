@@ -1,0 +1,256 @@
+"""What each training ingredient buys: one change at a time to a base recipe, held-out E. coli 536.
+
+The base recipe is the shipped model's (``ecoli536-hybrid-small``) at a smaller token budget:
+Mamba with sliding-window attention (RoPE, window 128) at layers 1 and 3, d_model 128, 4 layers,
+1 kb windows, reverse-complement augmentation, AdamW at lr 3e-3 with warm-up and cosine decay,
+``--steps`` steps of ``--batch`` windows. Each other row changes exactly one thing:
+
+=================  ===========================================================================
+context_256        256 bp windows (4x the batch, so the same tokens per step)
+context_4096       4 kb windows (a quarter of the batch)
+wider_deeper       d_model 256, 6 layers (attention at 1, 3, 5)
+steps_x4           4x the steps (4x the tokens)
+constant_lr        no cosine decay (``module.min_lr_ratio=1``)
+no_rc_augment      no reverse-complement augmentation
+mamba_only         no attention layers
+multi_genome       the first 95% of all six bundled genomes instead of E. coli 536 alone
+bidirectional      forward + reverse scans, masked-LM objective
+=================  ===========================================================================
+
+Every row is evaluated on the same items: bits/base on the held-out last 5% of E. coli 536
+(``--eval-windows`` windows of 1 kb, whatever window the row trained on) and zero-shot
+nonsense/missense-vs-synonymous AUROC on the gene benchmark of that region
+(data/variants/ecoli536_genes_last5pct.*), each with a 95% bootstrap CI, and a paired difference
+from the base row (bootstrap over the same windows / variants). The bidirectional row's bits are
+a masked-LM pseudo-likelihood, not comparable with the causal rows (its ``comparable`` is false).
+
+Rows run as separate processes, ``--parallel`` at a time: this benchmark measures quality at a
+fixed number of steps, not time, so rows may share a machine (the ``train_seconds`` it records
+are then not comparable). On a GPU machine all ten rows fit at once.
+
+    python benchmarks/ingredients.py --device cuda --parallel 10 --out benchmarks/results/ingredients.json
+    python benchmarks/ingredients.py --only base no_rc_augment --steps 5 --eval-windows 4   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+GENOMES = REPO / "data" / "genomes"
+ECOLI = GENOMES / "escherichia_coli_536.fa.gz"
+BENCHMARK = REPO / "data" / "variants" / "ecoli536_genes_last5pct"
+CONTRASTS = ("nonsense", "missense")
+
+
+def variants(batch: int, steps: int) -> dict[str, list[str]]:
+    """Row name -> the Hydra overrides it adds to the base recipe (one ingredient each)."""
+    six = ",".join(str(p) for p in sorted(GENOMES.glob("*.fa.gz")))
+    return {
+        "base": [],
+        "context_256": ["data.window_length=256", f"data.batch_size={batch * 4}"],
+        "context_4096": ["data.window_length=4096", f"data.batch_size={max(1, batch // 4)}"],
+        "wider_deeper": ["model.d_model=256", "model.n_layer=6", "model.attn_layers=[1,3,5]"],
+        "steps_x4": [f"trainer.max_steps={steps * 4}"],
+        "constant_lr": ["module.min_lr_ratio=1.0"],
+        "no_rc_augment": ["data.rc_augment=false"],
+        "mamba_only": ["model.attn_layers=[]"],
+        "multi_genome": [f"data.fasta=[{six}]"],
+        "bidirectional": ["model.bidirectional=true"],
+    }
+
+
+def base_overrides(a: argparse.Namespace) -> list[str]:
+    return [
+        f"data.fasta={ECOLI}", "data.rc_augment=true", "data.window_length=1024", f"data.batch_size={a.batch}",
+        "model=hybrid", "model.d_model=128", "model.n_layer=4", "model.attn_layers=[1,3]", "model.attn_window=128",
+        "trainer=gpu" if a.device == "cuda" else "trainer=cpu", f"trainer.max_steps={a.steps}",
+        f"trainer.max_time={a.max_time}", f"trainer.val_check_interval={max(1, a.steps // 2)}",
+        "trainer.limit_val_batches=2", "module.lr=0.003", f"module.warmup_steps={max(1, a.steps // 10)}",
+        "eval.max_windows=8", "eval.orders=[2]", f"seed={a.seed}",
+    ]
+
+
+def per_window_bits(model: Any, windows: list[np.ndarray], objective: str) -> tuple[np.ndarray, np.ndarray]:
+    """(bits, positions) per held-out window, shapes (W,) and (W,)."""
+    from genomamba.training.evaluation import model_bits
+
+    pairs = [model_bits(model, [w], objective, seed=i) for i, w in enumerate(windows)]
+    return np.array([b for b, _ in pairs]), np.array([n for _, n in pairs])
+
+
+def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
+    """Held-out bits/base (per window, for paired CIs) and zero-shot gene-benchmark scores."""
+    import torch
+
+    from genomamba.data import GenomeDataModule
+    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+    from genomamba.models import GenomambaLM
+    from genomamba.models.checkpoint import load_model
+    from genomamba.training.evaluation import heldout_windows, training_sequences
+    from genomamba.training.markov import markov_baselines
+
+    model, settings = load_model(GenomambaLM, run_dir)
+    model = model.to(a.device).eval()
+    settings["window_length"] = 1024  # every row on the same held-out windows
+    dm = GenomeDataModule(fasta=str(ECOLI), batch_size=16, **settings)
+    dm.prepare_data()
+    dm.setup("fit")
+    windows = heldout_windows(dm, a.eval_windows)
+    objective = "causal" if model.config.is_causal else "mlm"
+    with torch.no_grad():
+        bits, positions = per_window_bits(model, windows, objective)
+    out: dict[str, Any] = {"objective": objective, "comparable": objective == "causal",
+                           "window_bits": bits.tolist(), "window_positions": positions.tolist(),
+                           "bits_per_base": float(bits.sum() / positions.sum())}
+    if a.markov:
+        from genomamba.training.markov import MAX_ORDER, scoring_mask  # the positions model_bits scores
+
+        masks = [scoring_mask(w, MAX_ORDER) for w in windows]
+        out["markov_bits_per_base"] = {str(k): v for k, v in markov_baselines(
+            training_sequences(dm), windows, orders=[2, 6], eval_masks=masks).items()}
+    metrics, scores = evaluate_gene_benchmark(model, ECOLI, f"{BENCHMARK}.vcf", f"{BENCHMARK}.labels.tsv", window=512,
+                                              orders=[2, 3] if a.markov else [], supervised=False, seed=a.seed)
+    out["gene_benchmark"] = {name: {cls: s["auroc_vs_synonymous"].get(cls) for cls in CONTRASTS}
+                             for name, s in metrics["scorers"].items()}
+    out["variant_scores"] = {name: [None if not np.isfinite(x) else float(x) for x in v] for name, v in scores.items()}
+    return out
+
+
+def worker(name: str, a: argparse.Namespace) -> int:
+    """Train one row and write ``<runs-dir>/<name>/ingredient.json``."""
+    from genomamba.training.compose import compose_config
+    from genomamba.training.train import train
+
+    run_dir = a.runs_dir / name
+    overrides = [*base_overrides(a), *variants(a.batch, a.steps)[name], f"run_dir={run_dir}", f"name=ingredient_{name}"]
+    t0 = time.perf_counter()
+    metrics = train(compose_config(overrides))
+    row = {"name": name, "overrides": variants(a.batch, a.steps)[name], "steps": metrics["train"]["global_step"],
+           "n_parameters": metrics["train"]["n_parameters"], "train_seconds": round(time.perf_counter() - t0, 1)}
+    row.update(evaluate_row(run_dir, a))
+    tmp = run_dir / "ingredient.json.tmp"
+    tmp.write_text(json.dumps(row) + "\n")
+    os.replace(tmp, run_dir / "ingredient.json")
+    return 0
+
+
+def bootstrap_ratio_ci(bits: np.ndarray, pos: np.ndarray, n_boot: int = 2000, seed: int = 0) -> list[float]:
+    """95% CI of sum(bits)/sum(pos), resampling windows; bits, pos (W,)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(bits), (n_boot, len(bits)))
+    reps = bits[idx].sum(-1) / pos[idx].sum(-1)
+    return [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))]
+
+
+def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) -> list[dict[str, Any]]:
+    """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from base."""
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.stats import auroc_ci, paired_auroc_difference
+
+    labels = read_benchmark_labels(labels_tsv)
+    base = rows.get("base")
+    table = []
+    for name, r in rows.items():
+        if "error" in r:
+            table.append({"name": name, "error": r["error"]})
+            continue
+        bits, pos = np.array(r["window_bits"]), np.array(r["window_positions"])
+        entry: dict[str, Any] = {"name": name, "steps": r["steps"], "n_parameters": r["n_parameters"],
+                                 "objective": r["objective"], "comparable": r["comparable"],
+                                 "bits_per_base": r["bits_per_base"], "bits_per_base_ci": bootstrap_ratio_ci(bits, pos, seed=seed)}
+        if base and name != "base" and r["comparable"] and "error" not in base:
+            b_bits, b_pos = np.array(base["window_bits"]), np.array(base["window_positions"])
+            if len(b_bits) == len(bits):
+                rng = np.random.default_rng(seed)
+                idx = rng.integers(0, len(bits), (2000, len(bits)))
+                reps = bits[idx].sum(-1) / pos[idx].sum(-1) - b_bits[idx].sum(-1) / b_pos[idx].sum(-1)
+                entry["bits_minus_base"] = {"difference": r["bits_per_base"] - base["bits_per_base"],
+                                            "ci": [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))]}
+        score = np.array([np.nan if x is None else x for x in r["variant_scores"]["model"]])
+        for cls in CONTRASTS:
+            idx = [i for i, x in enumerate(labels) if x["sample"] == "stratified" and x["consequence"] in (cls, "synonymous")]
+            y = np.array([labels[i]["consequence"] == cls for i in idx], dtype=np.int64)
+            s = -score[idx]
+            ok = np.isfinite(s)
+            entry[f"{cls}_auroc"] = auroc_ci(y[ok], s[ok], seed=seed)
+            if base and name != "base" and "error" not in base:
+                sb = -np.array([np.nan if x is None else x for x in base["variant_scores"]["model"]])[idx]
+                both = ok & np.isfinite(sb)
+                entry[f"{cls}_minus_base"] = paired_auroc_difference(y[both], s[both], sb[both], seed=seed)
+        table.append(entry)
+    return table
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--batch", type=int, default=32, help="1 kb windows per step in the base row")
+    p.add_argument("--max-time", default="00:00:04:00", help="Lightning max_time per row (a safety stop)")
+    p.add_argument("--eval-windows", type=int, default=256)
+    p.add_argument("--no-markov", dest="markov", action="store_false", help="skip the Markov baselines")
+    p.add_argument("--parallel", type=int, default=1)
+    p.add_argument("--only", nargs="+", help="rows to run (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "ingredients")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "ingredients.json")
+    p.add_argument("--summarize-only", action="store_true", help="rebuild --out from the rows already in --runs-dir")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    a.runs_dir = a.runs_dir.resolve()
+    if a.worker:
+        return worker(a.worker, a)
+    names = a.only or list(variants(a.batch, a.steps))
+    if not a.summarize_only:
+        pending, running = list(names), {}
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+        a.runs_dir.mkdir(parents=True, exist_ok=True)
+        forwarded = ["--device", a.device, "--steps", str(a.steps), "--batch", str(a.batch), "--max-time", a.max_time,
+                     "--eval-windows", str(a.eval_windows), "--seed", str(a.seed), "--runs-dir", str(a.runs_dir),
+                     *([] if a.markov else ["--no-markov"])]
+        while pending or running:
+            while pending and len(running) < a.parallel:
+                name = pending.pop(0)
+                log = open(a.runs_dir / f"{name}.log", "w")
+                running[name] = (subprocess.Popen([sys.executable, __file__, "--worker", name, *forwarded],
+                                                  stdout=log, stderr=subprocess.STDOUT, env=env), log)
+            for name, (proc, log) in list(running.items()):
+                if proc.poll() is not None:
+                    log.close()
+                    print(f"{name}: exit {proc.returncode}", flush=True)
+                    del running[name]
+            time.sleep(1)
+    rows = {}
+    for name in names:
+        path = a.runs_dir / name / "ingredient.json"
+        if path.exists():
+            rows[name] = json.loads(path.read_text())
+        else:
+            log = a.runs_dir / f"{name}.log"
+            tail = log.read_text().strip().splitlines()[-1:] if log.exists() else ["no log"]
+            rows[name] = {"error": tail[0] if tail else "no output"}
+    doc = {"benchmark": "ingredients", "settings": {k: str(v) for k, v in vars(a).items() if k != "worker"},
+           "base_recipe": base_overrides(a), "table": summarize(rows, Path(f"{BENCHMARK}.labels.tsv"), a.seed),
+           "markov_bits_per_base": next((r.get("markov_bits_per_base") for r in rows.values() if "markov_bits_per_base" in r), None),
+           "markov_gene_benchmark": next((({k: v for k, v in r["gene_benchmark"].items() if k != "model"})
+                                          for r in rows.values() if "gene_benchmark" in r), None)}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, a.out)
+    print(json.dumps(doc["table"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

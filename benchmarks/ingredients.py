@@ -144,47 +144,53 @@ def worker(name: str, a: argparse.Namespace) -> int:
     return 0
 
 
-def bootstrap_ratio_ci(bits: np.ndarray, pos: np.ndarray, n_boot: int = 2000, seed: int = 0) -> list[float]:
-    """95% CI of sum(bits)/sum(pos), resampling windows; bits, pos (W,)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(bits), (n_boot, len(bits)))
-    reps = bits[idx].sum(-1) / pos[idx].sum(-1)
+def window_bootstrap(bits: np.ndarray, pos: np.ndarray, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """(n_boot,) bits/base over windows resampled with replacement; bits, pos (W,). The same seed
+    draws the same resamples for every row, so two rows' replicates differ pairwise."""
+    idx = np.random.default_rng(seed).integers(0, len(bits), (n_boot, len(bits)))
+    return bits[idx].sum(-1) / pos[idx].sum(-1)
+
+
+def _ci(reps: np.ndarray) -> list[float]:
     return [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))]
 
 
 def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) -> list[dict[str, Any]]:
     """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from base."""
     from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.gene_benchmark_metrics import contrast_indices
     from genomamba.downstream.stats import auroc_ci, paired_auroc_difference
 
     labels = read_benchmark_labels(labels_tsv)
-    base = rows.get("base")
+    base = rows.get("base") if "error" not in rows.get("base", {"error": 1}) else None
+
+    def model_scores(r: dict[str, Any]) -> np.ndarray:  # (N,) LLRs, NaN where not scored
+        return np.array([np.nan if x is None else x for x in r["variant_scores"]["model"]])
+
+    def bits_reps(r: dict[str, Any]) -> np.ndarray:
+        return window_bootstrap(np.array(r["window_bits"]), np.array(r["window_positions"]), seed=seed)
+
     table = []
     for name, r in rows.items():
         if "error" in r:
             table.append({"name": name, "error": r["error"]})
             continue
-        bits, pos = np.array(r["window_bits"]), np.array(r["window_positions"])
+        reps = bits_reps(r)
         entry: dict[str, Any] = {"name": name, "steps": r["steps"], "n_parameters": r["n_parameters"],
                                  "objective": r["objective"], "comparable": r["comparable"],
-                                 "bits_per_base": r["bits_per_base"], "bits_per_base_ci": bootstrap_ratio_ci(bits, pos, seed=seed)}
-        if base and name != "base" and r["comparable"] and "error" not in base:
-            b_bits, b_pos = np.array(base["window_bits"]), np.array(base["window_positions"])
-            if len(b_bits) == len(bits):
-                rng = np.random.default_rng(seed)
-                idx = rng.integers(0, len(bits), (2000, len(bits)))
-                reps = bits[idx].sum(-1) / pos[idx].sum(-1) - b_bits[idx].sum(-1) / b_pos[idx].sum(-1)
-                entry["bits_minus_base"] = {"difference": r["bits_per_base"] - base["bits_per_base"],
-                                            "ci": [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))]}
-        score = np.array([np.nan if x is None else x for x in r["variant_scores"]["model"]])
+                                 "bits_per_base": r["bits_per_base"], "bits_per_base_ci": _ci(reps)}
+        paired = base is not None and name != "base"
+        if paired and r["comparable"] and len(r["window_bits"]) == len(base["window_bits"]):
+            entry["bits_minus_base"] = {"difference": r["bits_per_base"] - base["bits_per_base"],
+                                        "ci": _ci(reps - bits_reps(base))}
+        score = model_scores(r)
         for cls in CONTRASTS:
-            idx = [i for i, x in enumerate(labels) if x["sample"] == "stratified" and x["consequence"] in (cls, "synonymous")]
-            y = np.array([labels[i]["consequence"] == cls for i in idx], dtype=np.int64)
-            s = -score[idx]
+            idx, y = contrast_indices(labels, cls)
+            s = -score[idx]  # a damaging SNV has a low LLR
             ok = np.isfinite(s)
             entry[f"{cls}_auroc"] = auroc_ci(y[ok], s[ok], seed=seed)
-            if base and name != "base" and "error" not in base:
-                sb = -np.array([np.nan if x is None else x for x in base["variant_scores"]["model"]])[idx]
+            if paired:
+                sb = -model_scores(base)[idx]
                 both = ok & np.isfinite(sb)
                 entry[f"{cls}_minus_base"] = paired_auroc_difference(y[both], s[both], sb[both], seed=seed)
         table.append(entry)

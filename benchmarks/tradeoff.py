@@ -11,7 +11,8 @@ out) for the largest budget; Lightning's ``max_time`` stops it, and the run is r
 ``last.ckpt`` (the timer is part of the checkpoint) so that every smaller budget gets its own
 evaluation on the way. After each budget: held-out bits/base next to Markov orders 2 and 8 (on the
 same positions) and the zero-shot nonsense/missense vs synonymous AUROCs (95% bootstrap CIs) on
-the gene benchmark of the same held-out region (data/variants/ecoli536_genes_last5pct.*).
+the gene benchmark of the same held-out region (data/variants/ecoli536_genes_last5pct.*), next to
+the best Markov scorers there (order 3 for nonsense, order 2 for missense).
 
 Runs are sequential and the machine must be otherwise idle: the budget is wall-clock time, so
 anything else running takes throughput away from the run being measured.
@@ -66,14 +67,16 @@ def train_for(run_dir: Path, overrides: list[str], minutes: float, resume: bool)
 def contrast_labels(out_dir: Path) -> Path:
     """The benchmark's labels TSV cut to the rows the two AUROCs use (stratified nonsense, missense and
     synonymous SNVs): a third of the variants, so a CPU evaluation takes about a minute, not three."""
-    lines = Path(f"{BENCHMARK}.labels.tsv").read_text().splitlines()
-    head = lines[0].split("\t")
-    cons, sample = head.index("consequence"), head.index("sample")
-    keep = [ln for ln in lines[1:] if ln.split("\t")[sample] == "stratified"
-            and ln.split("\t")[cons] in ("nonsense", "missense", "synonymous")]
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.gene_benchmark_metrics import contrast_indices
+
+    source = Path(f"{BENCHMARK}.labels.tsv")
+    labels = read_benchmark_labels(source)
+    keep = sorted({int(i) for cls in ("nonsense", "missense") for i in contrast_indices(labels, cls)[0]})
+    lines = source.read_text().splitlines()  # a header, then one line per label, in order
     path = out_dir / "contrast_labels.tsv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join([lines[0], *keep]) + "\n")
+    path.write_text("\n".join([lines[0], *(lines[1 + i] for i in keep)]) + "\n")
     return path
 
 

@@ -49,6 +49,7 @@ from genomamba.errors import ConfigError, GenomambaError
 
 __all__ = [
     "CONTRASTS",
+    "contrast_indices",
     "evaluate_gene_benchmark",
     "markov_llr",
     "scorer_metrics",
@@ -95,7 +96,7 @@ def markov_llr(
     return out
 
 
-def _contrast(labels: Sequence[dict[str, Any]], cls: str) -> tuple[np.ndarray, np.ndarray]:
+def contrast_indices(labels: Sequence[dict[str, Any]], cls: str) -> tuple[np.ndarray, np.ndarray]:
     """(indices, y) of the stratified ``cls`` (y=1) and synonymous (y=0) SNVs."""
     idx = [i for i, r in enumerate(labels) if r["sample"] == "stratified" and r["consequence"] in (cls, "synonymous")]
     return np.asarray(idx, dtype=np.int64), np.array([labels[i]["consequence"] == cls for i in idx], dtype=np.int64)
@@ -107,7 +108,7 @@ def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: in
     score = np.asarray(score, dtype=np.float64)
     out: dict[str, Any] = {"auroc_vs_synonymous": {}, "mean_llr_by_class": {}, "codon_position": {}}
     for cls in CONTRASTS:
-        idx, y = _contrast(labels, cls)
+        idx, y = contrast_indices(labels, cls)
         ok = np.isfinite(score[idx])
         if len(set(y[ok].tolist())) == 2:
             out["auroc_vs_synonymous"][cls] = auroc_ci(y[ok], -score[idx][ok], seed=seed)
@@ -141,7 +142,7 @@ def supervised_heads(
 
     out: dict[str, Any] = {"window": window, "kmer_k": kmer_k, "cv": cv, "classifier": "logistic"}
     for cls in contrasts:
-        idx, y = _contrast(labels, cls)
+        idx, y = contrast_indices(labels, cls)
         if min(np.bincount(y, minlength=2)) < cv:
             continue
         sub = [labels[i] for i in idx]
@@ -213,7 +214,7 @@ def evaluate_gene_benchmark(
         comp = {}
         for cls in ("nonsense", "missense"):
             best = max(markov, key=lambda k: metrics["scorers"][f"markov_k{k}"]["auroc_vs_synonymous"].get(cls, {}).get("auroc", 0))
-            idx, y = _contrast(labels, cls)
+            idx, y = contrast_indices(labels, cls)
             ok = np.isfinite(all_scores["model"][idx])
             if len(set(y[ok].tolist())) == 2:
                 d = paired_auroc_difference(y[ok], -all_scores["model"][idx][ok], -markov[best][idx][ok], seed=seed)

@@ -80,14 +80,6 @@ def base_overrides(a: argparse.Namespace) -> list[str]:
     ]
 
 
-def per_window_bits(model: Any, windows: list[np.ndarray], objective: str) -> tuple[np.ndarray, np.ndarray]:
-    """(bits, positions) per held-out window, shapes (W,) and (W,)."""
-    from genomamba.training.evaluation import model_bits
-
-    pairs = [model_bits(model, [w], objective, seed=i) for i, w in enumerate(windows)]
-    return np.array([b for b, _ in pairs]), np.array([n for _, n in pairs])
-
-
 def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
     """Held-out bits/base (per window, for paired CIs) and zero-shot gene-benchmark scores."""
     import torch
@@ -96,7 +88,7 @@ def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
     from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
     from genomamba.models import GenomambaLM
     from genomamba.models.checkpoint import load_model
-    from genomamba.training.evaluation import heldout_windows, training_sequences
+    from genomamba.training.evaluation import heldout_windows, training_sequences, window_bits
     from genomamba.training.markov import markov_baselines
 
     model, settings = load_model(GenomambaLM, run_dir)
@@ -108,7 +100,7 @@ def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
     windows = heldout_windows(dm, a.eval_windows)
     objective = "causal" if model.config.is_causal else "mlm"
     with torch.no_grad():
-        bits, positions = per_window_bits(model, windows, objective)
+        bits, positions = window_bits(model, windows, objective)
     out: dict[str, Any] = {"objective": objective, "comparable": objective == "causal",
                            "window_bits": bits.tolist(), "window_positions": positions.tolist(),
                            "bits_per_base": float(bits.sum() / positions.sum())}
@@ -144,22 +136,16 @@ def worker(name: str, a: argparse.Namespace) -> int:
     return 0
 
 
-def window_bootstrap(bits: np.ndarray, pos: np.ndarray, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
-    """(n_boot,) bits/base over windows resampled with replacement; bits, pos (W,). The same seed
-    draws the same resamples for every row, so two rows' replicates differ pairwise."""
-    idx = np.random.default_rng(seed).integers(0, len(bits), (n_boot, len(bits)))
-    return bits[idx].sum(-1) / pos[idx].sum(-1)
-
-
-def _ci(reps: np.ndarray) -> list[float]:
-    return [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))]
-
-
 def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) -> list[dict[str, Any]]:
     """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from base."""
     from genomamba.downstream.gene_benchmark import read_benchmark_labels
     from genomamba.downstream.gene_benchmark_metrics import contrast_indices
-    from genomamba.downstream.stats import auroc_ci, paired_auroc_difference
+    from genomamba.downstream.stats import (
+        auroc_ci,
+        paired_auroc_difference,
+        paired_ratio_difference,
+        ratio_ci,
+    )
 
     labels = read_benchmark_labels(labels_tsv)
     base = rows.get("base") if "error" not in rows.get("base", {"error": 1}) else None
@@ -167,22 +153,19 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
     def model_scores(r: dict[str, Any]) -> np.ndarray:  # (N,) LLRs, NaN where not scored
         return np.array([np.nan if x is None else x for x in r["variant_scores"]["model"]])
 
-    def bits_reps(r: dict[str, Any]) -> np.ndarray:
-        return window_bootstrap(np.array(r["window_bits"]), np.array(r["window_positions"]), seed=seed)
-
     table = []
     for name, r in rows.items():
         if "error" in r:
             table.append({"name": name, "error": r["error"]})
             continue
-        reps = bits_reps(r)
         entry: dict[str, Any] = {"name": name, "steps": r["steps"], "n_parameters": r["n_parameters"],
                                  "objective": r["objective"], "comparable": r["comparable"],
-                                 "bits_per_base": r["bits_per_base"], "bits_per_base_ci": _ci(reps)}
+                                 "bits_per_base": r["bits_per_base"],
+                                 "bits_per_base_ci": ratio_ci(r["window_bits"], r["window_positions"], seed=seed)["ci"]}
         paired = base is not None and name != "base"
         if paired and r["comparable"] and len(r["window_bits"]) == len(base["window_bits"]):
-            entry["bits_minus_base"] = {"difference": r["bits_per_base"] - base["bits_per_base"],
-                                        "ci": _ci(reps - bits_reps(base))}
+            entry["bits_minus_base"] = paired_ratio_difference(
+                r["window_bits"], r["window_positions"], base["window_bits"], base["window_positions"], seed=seed)
         score = model_scores(r)
         for cls in CONTRASTS:
             idx, y = contrast_indices(labels, cls)

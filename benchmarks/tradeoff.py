@@ -102,6 +102,44 @@ def evaluate(run_dir: Path, window_length: int, eval_bases: int, seed: int) -> d
     }
 
 
+def heldout_bits(run_dir: Path, window_length: int, eval_bases: int, seed: int) -> dict[str, Any]:
+    """Bits and positions per held-out window for the run's current model (the windows that
+    ``evaluate_model`` scores), for bootstrap CIs and paired differences between architectures."""
+    from genomamba.data import GenomeDataModule
+    from genomamba.downstream.stats import ratio_ci
+    from genomamba.models import GenomambaLM
+    from genomamba.models.checkpoint import load_model
+    from genomamba.training.evaluation import heldout_windows, window_bits
+
+    model, settings = load_model(GenomambaLM, run_dir)
+    settings["window_length"] = window_length
+    dm = GenomeDataModule(fasta=str(ECOLI), batch_size=16, **settings)
+    dm.prepare_data()
+    dm.setup("fit")
+    bits, positions = window_bits(model, heldout_windows(dm, max(1, eval_bases // window_length)))
+    return {"bits_per_base_ci": ratio_ci(bits, positions, seed=seed)["ci"],
+            "window_bits": bits.tolist(), "window_positions": positions.tolist()}
+
+
+def paired_against(results: list[dict[str, Any]], reference: str = "hybrid", seed: int = 0) -> list[dict[str, Any]]:
+    """Held-out bits/base of each architecture minus ``reference``'s at the same window length and
+    budget, paired over the same windows (95% bootstrap CI)."""
+    from genomamba.downstream.stats import paired_ratio_difference
+
+    out = []
+    refs = {(r["window_length"], p["minutes"]): p for r in results if r["arch"] == reference for p in r["points"]}
+    for r in results:
+        for p in r["points"]:
+            ref = refs.get((r["window_length"], p["minutes"]))
+            if r["arch"] == reference or ref is None or "window_bits" not in p or "window_bits" not in ref:
+                continue
+            d = paired_ratio_difference(p["window_bits"], p["window_positions"], ref["window_bits"],
+                                        ref["window_positions"], seed=seed)
+            out.append({"arch": r["arch"], "minus": reference, "window_length": r["window_length"],
+                        "minutes": p["minutes"], **d})
+    return out
+
+
 def plot(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -113,7 +151,10 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         xs = [p["minutes"] for p in r["points"]]
         label = f"{r['arch']} {r['window_length'] // 1024} kb"
         style = "-" if r["window_length"] <= 1024 else "--"
-        ax1.plot(xs, [p["bits_per_base"] for p in r["points"]], style, marker="o", label=label)
+        bpb = [p["bits_per_base"] for p in r["points"]]
+        lo_hi = [p.get("bits_per_base_ci", [p["bits_per_base"]] * 2) for p in r["points"]]
+        err = [[b - ci[0] for b, ci in zip(bpb, lo_hi, strict=True)], [ci[1] - b for b, ci in zip(bpb, lo_hi, strict=True)]]
+        ax1.errorbar(xs, bpb, yerr=err, fmt=style, marker="o", capsize=3, label=label)
         ax2.plot(xs, [p["zero_shot_auroc"]["nonsense"]["auroc"] for p in r["points"]], style, marker="o", label=label)
     if results and results[0]["points"]:
         for k, ls in (("2", ":"), ("8", "-.")):
@@ -161,7 +202,11 @@ def main() -> None:
             for i, minutes in enumerate(budgets):
                 cached = run_dir / f"point_{minutes:g}min.json"
                 if cached.exists():  # measured by an earlier invocation; a larger budget resumes from it
-                    points.append(json.loads(cached.read_text()))
+                    point = json.loads(cached.read_text())
+                    if "window_bits" not in point and minutes == budgets[-1]:  # measured before per-window bits
+                        point.update(heldout_bits(run_dir, length, a.eval_bases, a.seed))  # the model is this budget's
+                        cached.write_text(json.dumps(point) + "\n")
+                    points.append(point)
                     continue
                 load_before = os.getloadavg()[0]
                 metrics = train_for(run_dir, overrides, minutes, resume=i > 0 or (run_dir / "checkpoints" / "last.ckpt").exists())
@@ -172,7 +217,8 @@ def main() -> None:
                          # 1-minute load average before and after training: ~threads of this run alone
                          # on an idle machine; more means something else shared the CPU.
                          "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-                         **evaluate(run_dir, length, a.eval_bases, a.seed)}
+                         **evaluate(run_dir, length, a.eval_bases, a.seed),
+                         **heldout_bits(run_dir, length, a.eval_bases, a.seed)}
                 point["eval_seconds"] = round(time.perf_counter() - t0, 1)
                 cached.write_text(json.dumps(point) + "\n")
                 points.append(point)
@@ -182,12 +228,16 @@ def main() -> None:
         "benchmark": "tradeoff", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
         "results": results,
+        "bits_per_base_minus_hybrid": paired_against(results, "hybrid", a.seed),
     }
     text = json.dumps(doc, indent=2)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(text + "\n")
     plot(results, a.plot)
-    print(text)
+    for r in results:  # the per-window arrays stay in --out only
+        for p in r["points"]:
+            p.pop("window_bits", None), p.pop("window_positions", None)
+    print(json.dumps(doc, indent=2))
 
 
 if __name__ == "__main__":

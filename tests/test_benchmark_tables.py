@@ -64,3 +64,23 @@ def test_tradeoff_scores_only_the_contrast_rows(tmp_path: Path) -> None:
     assert [r["id"] for r in cut] == [labels[i]["id"] for i in wanted]
     assert {r["consequence"] for r in cut} == {"nonsense", "missense", "synonymous"}
     assert len(cut) < len(labels) / 2
+
+
+def test_tradeoff_pairs_architectures_on_the_same_windows_and_plots(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    pos = rng.integers(900, 1000, 50)
+    hybrid_bits = pos * rng.normal(1.92, 0.03, 50)
+
+    def point(bits: np.ndarray, **extra) -> dict:
+        return {"minutes": 10.0, "bits_per_base": float(bits.sum() / pos.sum()), "bits_per_base_ci": [1.9, 1.95],
+                "window_bits": bits.tolist(), "window_positions": pos.tolist(),
+                "zero_shot_auroc": {"nonsense": {"auroc": 0.7}}, "markov_bits_per_base": {"2": 1.97, "8": 1.98}, **extra}
+
+    results = [{"arch": "hybrid", "window_length": 1024, "points": [point(hybrid_bits)]},
+               {"arch": "mamba", "window_length": 1024, "points": [point(hybrid_bits + 0.02 * pos)]},
+               {"arch": "mamba", "window_length": 4096, "points": [point(hybrid_bits)]}]  # no hybrid at 4 kb
+    pairs = tradeoff.paired_against(results, "hybrid")
+    assert len(pairs) == 1 and pairs[0]["arch"] == "mamba" and pairs[0]["window_length"] == 1024
+    assert np.isclose(pairs[0]["difference"], 0.02) and pairs[0]["ci"][0] > 0
+    tradeoff.plot(results, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 10_000

@@ -41,6 +41,8 @@ __all__ = [
     "format_ci",
     "mean_ci",
     "paired_auroc_difference",
+    "paired_ratio_difference",
+    "ratio_ci",
     "wilson_ci",
 ]
 
@@ -157,6 +159,45 @@ def mean_ci(x: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0
     rng = np.random.default_rng(seed)
     reps = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(1)
     return {"mean": float(x.mean()), "ci": list(_percentile(reps, level)), "n": int(len(x))}
+
+
+def _ratio_reps(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return num[idx].sum(-1) / den[idx].sum(-1)
+
+
+def ratio_ci(
+    num: Sequence[float] | np.ndarray, den: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+    level: float = LEVEL,
+) -> dict[str, Any]:
+    """``sum(num) / sum(den)`` over items, e.g. bits and scored positions per held-out window (the
+    bits per base of all windows together), with a percentile-bootstrap interval over the items.
+
+    Returns:
+        ``{"value", "ci": [lo, hi], "n"}``.
+    """
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(num), (n_boot, len(num)))
+    return {"value": float(num.sum() / den.sum()), "ci": list(_percentile(_ratio_reps(num, den, idx), level)),
+            "n": int(len(num))}
+
+
+def paired_ratio_difference(
+    num_a: Sequence[float] | np.ndarray, den_a: Sequence[float] | np.ndarray,
+    num_b: Sequence[float] | np.ndarray, den_b: Sequence[float] | np.ndarray,
+    n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL,
+) -> dict[str, Any]:
+    """ratio(a) - ratio(b) on the same items (e.g. two models' bits on the same windows), with a
+    paired bootstrap interval: both are resampled with the same item indices.
+
+    Returns:
+        ``{"difference", "ci": [lo, hi]}``; a CI that contains 0 means no difference on these items.
+    """
+    na, da, nb, db = (np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b))
+    if len(na) != len(nb):
+        raise ValueError(f"paired items differ in number: {len(na)} and {len(nb)}")
+    idx = np.random.default_rng(seed).integers(0, len(na), (n_boot, len(na)))
+    reps = _ratio_reps(na, da, idx) - _ratio_reps(nb, db, idx)
+    return {"difference": float(na.sum() / da.sum() - nb.sum() / db.sum()), "ci": list(_percentile(reps, level))}
 
 
 def wilson_ci(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:

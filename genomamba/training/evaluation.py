@@ -111,6 +111,14 @@ def model_bits(
     return total, count
 
 
+def window_bits(model: nn.Module, windows: Sequence[np.ndarray], objective: str = "causal") -> tuple[np.ndarray, np.ndarray]:
+    """Bits and scored positions of each window, shapes (W,) and (W,): what :func:`model_bits` sums,
+    kept apart so that bits per base can get a bootstrap CI over windows (and a paired one between
+    two models on the same windows). For ``mlm`` window i is masked with seed i."""
+    pairs = [model_bits(model, [w], objective, seed=i) for i, w in enumerate(windows)]
+    return np.array([b for b, _ in pairs], dtype=np.float64), np.array([n for _, n in pairs], dtype=np.int64)
+
+
 def evaluate_heldout(
     model: nn.Module,
     train_seqs: Iterable[np.ndarray],

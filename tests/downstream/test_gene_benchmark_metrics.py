@@ -14,7 +14,15 @@ from sklearn.metrics import roc_auc_score
 
 from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.stats import auroc_ci, compare_accuracy, mean_ci, paired_auroc_difference, wilson_ci
+from genomamba.downstream.stats import (
+    auroc_ci,
+    compare_accuracy,
+    mean_ci,
+    paired_auroc_difference,
+    paired_ratio_difference,
+    ratio_ci,
+    wilson_ci,
+)
 from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.training.markov import MarkovModel
 
@@ -54,6 +62,24 @@ def test_paired_difference_and_accuracy_comparison():
     assert (lo, hi) == tuple(c["ci_a"]) and lo < 0.95 < hi
     m = mean_ci([1.0, 2.0, 3.0, 4.0])
     assert m["mean"] == 2.5 and 1.0 <= m["ci"][0] < 2.5 < m["ci"][1] <= 4.0
+
+
+def test_ratio_ci_is_pooled_bits_per_base_and_pairs_by_window():
+    rng = np.random.default_rng(0)
+    pos = rng.integers(500, 1000, 80).astype(float)  # scored positions per window
+    bits = pos * rng.normal(1.9, 0.05, 80)
+    r = ratio_ci(bits, pos)
+    assert r["value"] == pytest.approx(bits.sum() / pos.sum()) and r["n"] == 80  # pooled, not a mean of ratios
+    assert r["ci"][0] < r["value"] < r["ci"][1] < r["value"] + 0.05
+    # A model 0.01 bits/base better on every window: the paired CI excludes 0 although the
+    # unpaired CIs overlap (the windows' own spread is 5x the difference).
+    better = bits - 0.01 * pos
+    d = paired_ratio_difference(better, pos, bits, pos)
+    assert d["difference"] == pytest.approx(-0.01) and d["ci"][1] < 0
+    assert ratio_ci(better, pos)["ci"][1] > r["ci"][0]
+    assert paired_ratio_difference(bits, pos, bits, pos) == {"difference": 0.0, "ci": [0.0, 0.0]}
+    with pytest.raises(ValueError, match="paired items"):
+        paired_ratio_difference(bits, pos, bits[:-1], pos[:-1])
 
 
 def test_markov_window_log_likelihood_matches_bits_per_base():

@@ -14,7 +14,7 @@ from torch import nn
 from genomamba.errors import ConfigError
 from genomamba.models import GenomambaConfig
 from genomamba.training.callbacks import AtomicCheckpointIO, SeqLenWarmup
-from genomamba.training.evaluation import model_bits
+from genomamba.training.evaluation import model_bits, window_bits
 from genomamba.training.lit_module import GenomambaLitModule, lr_lambda
 
 TINY = GenomambaConfig(d_model=16, n_layer=1, d_state=4)
@@ -130,3 +130,14 @@ def test_model_bits_uniform_is_two_bits_on_scored_positions() -> None:
     assert n == (40 - 8 - 9) + (40 - 8)
     assert bits / n == pytest.approx(2.0)
     assert math.isfinite(bits)
+
+
+def test_window_bits_are_model_bits_kept_per_window() -> None:
+    rng = np.random.default_rng(0)
+    windows = [rng.integers(0, 4, size=40) for _ in range(3)]
+    windows[1][20] = 4  # fewer scored positions in window 1
+    bits, n = window_bits(_Uniform(), windows)
+    assert bits.shape == n.shape == (3,) and n.tolist() == [32, 32 - 9, 32]
+    total, count = model_bits(_Uniform(), windows)
+    assert bits.sum() == pytest.approx(total) and n.sum() == count
+

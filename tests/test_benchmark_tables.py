@@ -4,27 +4,20 @@ themselves are long runs, not tests."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+from benchmark_scripts import ROOT, load_benchmark
 
 from genomamba.downstream.gene_benchmark import read_benchmark_labels
 from genomamba.downstream.gene_benchmark_metrics import contrast_indices
 
-ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "data" / "variants" / "ecoli536_genes_last5pct.labels.tsv"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
-
-ingredients = _load("ingredients")
-tradeoff = _load("tradeoff")
+ingredients = load_benchmark("ingredients")
+tradeoff = load_benchmark("tradeoff")
 
 
 def _row(name: str, bits: np.ndarray, scores: np.ndarray) -> dict:

@@ -4,25 +4,15 @@ here they are replaced by canned inputs, and the document says so (``stub``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from benchmark_scripts import ROOT, load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench_scan = _load("bench_scan")
-gpu_check = _load("gpu_check")
+bench_scan = load_benchmark("bench_scan")
+gpu_check = load_benchmark("gpu_check")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

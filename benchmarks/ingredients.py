@@ -28,7 +28,7 @@ Rows run as separate processes, ``--parallel`` at a time: this benchmark measure
 fixed number of steps, not time, so rows may share a machine (the ``train_seconds`` it records
 are then not comparable). On a GPU machine all ten rows fit at once.
 
-    python benchmarks/ingredients.py --device cuda --parallel 10 --out benchmarks/results/ingredients.json
+    python benchmarks/ingredients.py --device cuda --parallel 10 --out benchmarks/results/ingredients_h200.json
     python benchmarks/ingredients.py --only base no_rc_augment --steps 5 --eval-windows 4   # smoke run
 """
 
@@ -84,19 +84,13 @@ def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
     """Held-out bits/base (per window, for paired CIs) and zero-shot gene-benchmark scores."""
     import torch
 
-    from genomamba.data import GenomeDataModule
     from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
-    from genomamba.models import GenomambaLM
-    from genomamba.models.checkpoint import load_model
+    from genomamba.training.evaluate import heldout_datamodule
     from genomamba.training.evaluation import heldout_windows, training_sequences, window_bits
     from genomamba.training.markov import markov_baselines
 
-    model, settings = load_model(GenomambaLM, run_dir)
+    model, dm, _ = heldout_datamodule(run_dir, ECOLI, window_length=1024)  # every row on the same windows
     model = model.to(a.device).eval()
-    settings["window_length"] = 1024  # every row on the same held-out windows
-    dm = GenomeDataModule(fasta=str(ECOLI), batch_size=16, **settings)
-    dm.prepare_data()
-    dm.setup("fit")
     windows = heldout_windows(dm, a.eval_windows)
     objective = "causal" if model.config.is_causal else "mlm"
     with torch.no_grad():
@@ -148,7 +142,9 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
     )
 
     labels = read_benchmark_labels(labels_tsv)
-    base = rows.get("base") if "error" not in rows.get("base", {"error": 1}) else None
+    base = rows.get("base")
+    if base is not None and "error" in base:
+        base = None
 
     def model_scores(r: dict[str, Any]) -> np.ndarray:  # (N,) LLRs, NaN where not scored
         return np.array([np.nan if x is None else x for x in r["variant_scores"]["model"]])
@@ -183,7 +179,7 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch", type=int, default=32, help="1 kb windows per step in the base row")
     p.add_argument("--max-time", default="00:00:04:00", help="Lightning max_time per row (a safety stop)")
     p.add_argument("--eval-windows", type=int, default=256)

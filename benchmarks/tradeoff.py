@@ -105,17 +105,11 @@ def evaluate(run_dir: Path, window_length: int, eval_bases: int, seed: int) -> d
 def heldout_bits(run_dir: Path, window_length: int, eval_bases: int, seed: int) -> dict[str, Any]:
     """Bits and positions per held-out window for the run's current model (the windows that
     ``evaluate_model`` scores), for bootstrap CIs and paired differences between architectures."""
-    from genomamba.data import GenomeDataModule
     from genomamba.downstream.stats import ratio_ci
-    from genomamba.models import GenomambaLM
-    from genomamba.models.checkpoint import load_model
+    from genomamba.training.evaluate import heldout_datamodule
     from genomamba.training.evaluation import heldout_windows, window_bits
 
-    model, settings = load_model(GenomambaLM, run_dir)
-    settings["window_length"] = window_length
-    dm = GenomeDataModule(fasta=str(ECOLI), batch_size=16, **settings)
-    dm.prepare_data()
-    dm.setup("fit")
+    model, dm, _ = heldout_datamodule(run_dir, ECOLI, window_length=window_length)
     bits, positions = window_bits(model, heldout_windows(dm, max(1, eval_bases // window_length)))
     return {"bits_per_base_ci": ratio_ci(bits, positions, seed=seed)["ci"],
             "window_bits": bits.tolist(), "window_positions": positions.tolist()}

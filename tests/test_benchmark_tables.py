@@ -77,3 +77,18 @@ def test_tradeoff_pairs_architectures_on_the_same_windows_and_plots(tmp_path: Pa
     assert np.isclose(pairs[0]["difference"], 0.02) and pairs[0]["ci"][0] > 0
     tradeoff.plot(results, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_tradeoff_window_bits_pool_to_evaluate_models_figure(tiny_model: Path) -> None:
+    """The per-window bits behind the CIs are taken on the windows ``evaluate_model`` scores."""
+    from genomamba.training.evaluate import evaluate_model
+
+    ecoli = ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz"
+    held = tradeoff.heldout_bits(tiny_model, 256, 256 * 6, seed=0)
+    assert len(held["window_bits"]) == 6
+    pooled = sum(held["window_bits"]) / sum(held["window_positions"])
+    ref = evaluate_model(tiny_model, ecoli, window_length=256, max_windows=6, orders=[2])
+    assert np.isclose(pooled, ref["model"]["bits_per_base"], rtol=1e-5)
+    assert sum(held["window_positions"]) == ref["model"]["n_positions"]
+    lo, hi = held["bits_per_base_ci"]
+    assert lo <= pooled <= hi

@@ -17,6 +17,23 @@ from genomamba.training.evaluation import evaluate_heldout, heldout_windows, tra
 DEFAULT_MAX_WINDOWS = 256
 
 
+def heldout_datamodule(
+    model_path: str | Path, fasta: str | Path, window_length: int | None = None, val_fraction: float | None = None,
+    seed: int | None = None, batch_size: int = 16,
+) -> tuple[GenomambaLM, GenomeDataModule, dict[str, Any]]:
+    """The saved model, a set-up datamodule over ``fasta`` with the run's own split, and the split
+    settings used: those left ``None`` are the run's (its ``config.yaml``). The held-out windows are
+    ``heldout_windows(dm, n)``, the same for every model evaluated with the same settings."""
+    model, settings = load_model(GenomambaLM, model_path)
+    for key, value in (("window_length", window_length), ("val_fraction", val_fraction), ("seed", seed)):
+        if value is not None:
+            settings[key] = value
+    dm = GenomeDataModule(fasta=str(fasta), batch_size=batch_size, **settings)
+    dm.prepare_data()
+    dm.setup("fit")
+    return model, dm, settings
+
+
 def evaluate_model(
     model_path: str | Path,
     fasta: str | Path,
@@ -41,16 +58,10 @@ def evaluate_model(
         raise ConfigError(f"val-fraction must be in (0, 1), got {val_fraction} (--val-fraction)")
     if not Path(fasta).exists():
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
-    model, settings = load_model(GenomambaLM, model_path)
+    model, dm, settings = heldout_datamodule(model_path, fasta, window_length, val_fraction, seed, batch_size)
     if max_windows is None:
         run_eval = run_config(resolve_model_path(model_path)[1]).get("eval") or {}
         max_windows = int(run_eval.get("max_windows") or DEFAULT_MAX_WINDOWS)
-    for key, value in (("window_length", window_length), ("val_fraction", val_fraction), ("seed", seed)):
-        if value is not None:
-            settings[key] = value
-    dm = GenomeDataModule(fasta=str(fasta), batch_size=batch_size, **settings)
-    dm.prepare_data()
-    dm.setup("fit")
     objective = "causal" if model.config.is_causal else "mlm"
     if torch.cuda.is_available():
         model = model.cuda()

@@ -6,6 +6,7 @@ no CUDA device is present (the CPU suite must always pass on its own).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -49,3 +50,18 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tiny_model") / "model"
     genomamba.GenomambaLM(genomamba.GenomambaConfig(d_model=32, n_layer=2)).save_pretrained(path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_as_found():
+    """Hydra apps run in-process (``genomamba train`` in test_cli, ...) add handlers to the root logger
+    bound to that test's captured stderr; pytest closes it afterwards, and a later test's log record
+    then prints a '--- Logging error ---' traceback. Each test leaves the root logger as it found it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+

@@ -120,7 +120,7 @@ importlib.util.find_spec = lambda name, package=None: (
 def test_gpu_tests_collect_without_the_data_stack(tmp_path: Path) -> None:
     """``make gpu-check`` runs ``pytest -m gpu`` on tests/kernels and tests/models with a GPU image's
     own packages, which may lack pyfaidx, Hydra, pysam, ...: a module-level import of those in any
-    file there stops collection and no GPU test runs (this happened on the first H200 run)."""
+    file there stops collection and no GPU test runs (found while preparing the first H200 run)."""
     import subprocess
     import sys
 

@@ -32,9 +32,11 @@ def test_ingredient_table_pairs_rows_with_the_base_row() -> None:
     rng = np.random.default_rng(0)
     bits = rng.normal(1900, 30, 64)
     noise = rng.normal(0, 1, len(labels))
-    # "better": 10 bits fewer on every window, and nonsense SNVs scored far below the rest.
+    # "better": 10 bits fewer on every window, nonsense SNVs scored far below the rest, and
+    # uniformly drawn SNVs at codon position 3 scored above positions 1 and 2 (it knows the frame).
     nonsense = np.array([r["consequence"] == "nonsense" for r in labels])
-    better = noise - 5.0 * nonsense
+    third = np.array([r["sample"] == "uniform" and r["codon_position"] == 3 for r in labels])
+    better = noise - 5.0 * nonsense + 3.0 * third
     table = {r["name"]: r for r in ingredients.summarize(
         {"base": _row("base", bits, noise), "same": _row("same", bits, noise), "better": _row("better", bits - 10, better),
          "broken": {"error": "Traceback ..."}}, LABELS)}
@@ -48,6 +50,9 @@ def test_ingredient_table_pairs_rows_with_the_base_row() -> None:
     assert table["better"]["nonsense_minus_base"]["ci"][0] > 0
     m = table["better"]["missense_minus_base"]  # missense scores unchanged
     assert m["ci"][0] <= 0 <= m["ci"][1]
+    assert abs(table["base"]["codon_position_auroc"]["auroc"] - 0.5) < 0.1
+    assert table["better"]["codon_position_auroc"]["auroc"] > 0.9
+    assert table["better"]["codon_position_minus_base"]["ci"][0] > 0.3
 
 
 def test_tradeoff_scores_only_the_contrast_rows(tmp_path: Path) -> None:
@@ -79,16 +84,21 @@ def test_tradeoff_pairs_architectures_on_the_same_windows_and_plots(tmp_path: Pa
     assert (tmp_path / "t.png").stat().st_size > 10_000
 
 
-def test_tradeoff_window_bits_pool_to_evaluate_models_figure(tiny_model: Path) -> None:
-    """The per-window bits behind the CIs are taken on the windows ``evaluate_model`` scores."""
+def test_tradeoff_heldout_bits_match_evaluate_models_figures(tiny_model: Path) -> None:
+    """The trade-off scores each point once, on the windows ``evaluate_model`` scores: its pooled
+    bits/base, per-window bits and Markov baselines are ``evaluate_model``'s."""
     from genomamba.training.evaluate import evaluate_model
 
     ecoli = ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz"
     held = tradeoff.heldout_bits(tiny_model, 256, 256 * 6, seed=0)
-    assert len(held["window_bits"]) == 6
+    assert len(held["window_bits"]) == held["heldout_windows"] == 6
     pooled = sum(held["window_bits"]) / sum(held["window_positions"])
-    ref = evaluate_model(tiny_model, ecoli, window_length=256, max_windows=6, orders=[2])
+    ref = evaluate_model(tiny_model, ecoli, window_length=256, max_windows=6, orders=[2, 8])
     assert np.isclose(pooled, ref["model"]["bits_per_base"], rtol=1e-5)
+    assert np.isclose(held["bits_per_base"], pooled)
     assert sum(held["window_positions"]) == ref["model"]["n_positions"]
+    assert held["markov_bits_per_base"].keys() == ref["markov"].keys() == {"2", "8"}
+    for k, v in ref["markov"].items():
+        assert np.isclose(held["markov_bits_per_base"][k], v, rtol=1e-9)
     lo, hi = held["bits_per_base_ci"]
     assert lo <= pooled <= hi

@@ -1,13 +1,19 @@
 """Causal (optionally sliding-window) multi-head attention for hybrid layers, with a KV cache.
 
 Positions are encoded with rotary embeddings (RoPE, Su et al. 2021) at absolute positions,
-so chunked streaming gives the same result as a one-shot pass. Keys are cached already
+so chunked streaming gives the same result as a one-shot pass. ``rope_periods`` replaces the
+lowest rotary frequencies (periods far longer than a sliding window, so nearly constant inside
+it) by frequencies of exactly ``2*pi/p``: with ``p = 3`` a head can weight keys by their offset
+modulo 3, i.e. by codon phase, which the geometric RoPE frequencies (all <= 1 rad/bp) cannot
+express. Keys are cached already
 rotated; the cache keeps the last ``window`` real keys/values of each sample (all of them
 when ``window`` is None).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -29,10 +35,27 @@ class AttnCache:
     valid: Tensor
 
 
-def _rotate(x: Tensor, pos: Tensor, base: float) -> Tensor:
+def rotary_frequencies(
+    half: int, base: float, periods: Sequence[int] = (), device: torch.device | None = None
+) -> Tensor:
+    """Angular frequencies (rad per position) of the ``half`` rotary pairs, float32 ``(half,)``.
+
+    The geometric RoPE series ``base ** (-i / half)``, with its last ``len(periods)`` entries (the
+    lowest frequencies) replaced by ``2 * pi / p`` for each period ``p``.
+    """
+    inv_freq = base ** (-torch.arange(half, device=device, dtype=torch.float32) / half)
+    if periods:
+        if len(periods) > half:
+            raise ValueError(f"{len(periods)} rope periods do not fit in {half} rotary pairs")
+        periodic = torch.tensor([2 * math.pi / p for p in periods], device=device, dtype=torch.float32)
+        inv_freq = torch.cat([inv_freq[: half - len(periods)], periodic])
+    return inv_freq
+
+
+def _rotate(x: Tensor, pos: Tensor, base: float, periods: Sequence[int] = ()) -> Tensor:
     """Rotary encoding. x: (B, H, L, hd); pos: (B, L) -> (B, H, L, hd) in x.dtype."""
     half = x.shape[-1] // 2
-    inv_freq = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    inv_freq = rotary_frequencies(half, base, periods, x.device)
     ang = pos.float()[:, None, :, None] * inv_freq  # (B, 1, L, half)
     cos, sin = ang.cos(), ang.sin()
     x1, x2 = x.float()[..., :half], x.float()[..., half:]
@@ -90,12 +113,16 @@ def banded_attention(q: Tensor, k: Tensor, v: Tensor, window: int, key_valid: Te
 class CausalSelfAttention(nn.Module):
     """Pre-projected causal attention via ``F.scaled_dot_product_attention`` with a bool mask."""
 
-    def __init__(self, d_model: int, n_heads: int, window: int | None, rope_base: float, bias: bool) -> None:
+    def __init__(
+        self, d_model: int, n_heads: int, window: int | None, rope_base: float, bias: bool,
+        rope_periods: Sequence[int] = (),
+    ) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads
         self.window = window
         self.rope_base = rope_base
+        self.rope_periods = tuple(int(p) for p in rope_periods)
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
@@ -129,7 +156,7 @@ class CausalSelfAttention(nn.Module):
             mask = torch.ones(b, L, dtype=torch.bool, device=dev)
         q, k, v = self.qkv(x).view(b, L, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         pos = offsets[:, None] + torch.arange(L, device=dev)  # (B, L)
-        q, k = _rotate(q, pos, self.rope_base), _rotate(k, pos, self.rope_base)
+        q, k = (_rotate(t, pos, self.rope_base, self.rope_periods) for t in (q, k))
         wc = cache.k.shape[2]
         if wc == 0:
             # No carried keys: right padding puts every pad after the real tokens, so plain

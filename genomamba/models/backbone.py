@@ -52,7 +52,7 @@ class Backbone(nn.Module):
         def make_inner(i: int) -> nn.Module:
             if i in cfg.attn_layers:
                 return CausalSelfAttention(
-                    width, cfg.attn_heads, cfg.attn_window, cfg.rope_base, cfg.proj_bias
+                    width, cfg.attn_heads, cfg.attn_window, cfg.rope_base, cfg.proj_bias, cfg.rope_periods
                 )
             return MambaMixer(cfg, width)
 

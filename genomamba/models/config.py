@@ -72,6 +72,8 @@ class GenomambaConfig:
     attn_window: int | None = None
     attn_heads: int = 4
     rope_base: float = 10000.0
+    # Exact rotary periods (bp) that replace the lowest RoPE frequencies, e.g. [3] for codon phase.
+    rope_periods: list[int] = field(default_factory=list)
     cpu_chunk_len: int | None = 4096
 
     def __post_init__(self) -> None:
@@ -111,6 +113,15 @@ class GenomambaConfig:
         if self.attn_layers and (width // self.attn_heads) % 2:
             raise ConfigError(
                 f"attention head size {width // self.attn_heads} must be even for rotary encoding"
+            )
+
+        if any(isinstance(p, bool) or int(p) != p or p < 2 for p in self.rope_periods):
+            raise ConfigError(f"rope_periods must be integers >= 2 (bp), got {self.rope_periods!r}")
+        self.rope_periods = [int(p) for p in self.rope_periods]
+        if self.attn_layers and len(self.rope_periods) > width // self.attn_heads // 2:
+            raise ConfigError(
+                f"{len(self.rope_periods)} rope_periods do not fit in {width // self.attn_heads // 2} rotary pairs "
+                "per head; use fewer periods or fewer attn_heads"
             )
 
     @property

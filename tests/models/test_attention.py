@@ -1,13 +1,18 @@
-"""Blocked sliding-window attention equals attention with an explicit (L, L) mask."""
+"""Blocked sliding-window attention equals attention with an explicit (L, L) mask; rotary
+periods (``rope_periods``) give scores that depend on the offset modulo the period."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from genomamba.models.attention import banded_attention, local_causal_attention
+from genomamba.errors import ConfigError
+from genomamba.models import GenomambaConfig
+from genomamba.models.attention import _rotate, banded_attention, local_causal_attention, rotary_frequencies
 
 
 def masked_reference(q, k, v, window):
@@ -63,3 +68,43 @@ def test_banded_attention_with_history_matches_explicit_mask(L: int, window: int
     grad = torch.randn(out.shape, generator=g)
     for a, b in zip(torch.autograd.grad(out, (q, k, v), grad), torch.autograd.grad(ref, (q, k, v), grad), strict=True):
         assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_rope_periods_replace_the_lowest_frequencies() -> None:
+    plain = rotary_frequencies(8, 10000.0)
+    codon = rotary_frequencies(8, 10000.0, [3, 6])
+    assert_close(codon[:6], plain[:6])
+    assert_close(codon[6:], torch.tensor([2 * math.pi / 3, 2 * math.pi / 6]))
+    assert plain.max() <= 1.0  # geometric RoPE has no frequency of 2*pi/3: it cannot express codon phase
+
+
+def test_a_period_3_rotary_pair_scores_keys_by_offset_modulo_3() -> None:
+    """With only the period-3 pair non-zero, a query's score of a key depends on (t - s) mod 3:
+    equal for offsets 1, 4, 7 and different for offsets 1 and 2. Without the period it is not."""
+    hd = 8  # 4 rotary pairs; pair 3 (dims 3 and 7) is the replaced one
+    q, k = torch.zeros(1, 1, 10, hd), torch.zeros(1, 1, 10, hd)
+    q[..., 3] = 1.0
+    k[..., 3], k[..., 7] = math.cos(0.7), math.sin(0.7)  # a phase, so offsets 1 and 2 (= -1) differ
+    pos = torch.arange(10)[None]
+
+    def scores(periods: list[int]) -> torch.Tensor:  # query at position 9 against keys 0..9
+        return _rotate(k, pos, 10000.0, periods)[0, 0] @ _rotate(q, pos, 10000.0, periods)[0, 0, 9]
+
+    s = scores([3])
+    assert_close(s[8], s[5])  # offsets 1 and 4
+    assert_close(s[8], s[2])  # offset 7
+    assert_close(s[9], s[6])  # offsets 0 and 3
+    assert (s[8] - s[7]).abs() > 0.1  # offsets 1 and 2 differ
+    plain = scores([])
+    assert (plain[8] - plain[5]).abs() > 1e-3
+
+
+@pytest.mark.parametrize("periods", [[1], [0], [2.5], [True]])
+def test_rope_periods_must_be_integers_of_at_least_2(periods: list) -> None:
+    with pytest.raises(ConfigError, match="rope_periods"):
+        GenomambaConfig(d_model=16, attn_layers=[0], attn_heads=2, rope_periods=periods)
+
+
+def test_rope_periods_must_fit_the_head() -> None:
+    with pytest.raises(ConfigError, match="rotary pairs"):
+        GenomambaConfig(d_model=16, attn_layers=[0], attn_heads=2, rope_periods=[3, 4, 5, 6, 7])

@@ -22,6 +22,7 @@ VARIANTS = {
     "rc_bidirectional": {"rc_equivariant": True, "bidirectional": True},
     "hybrid_window": {"attn_layers": [1], "attn_window": 5, "attn_heads": 2},
     "hybrid_full": {"attn_layers": [0], "attn_heads": 2},
+    "hybrid_codon_rope": {"attn_layers": [1], "attn_window": 5, "attn_heads": 2, "rope_periods": [3]},
     "rc_hybrid": {"rc_equivariant": True, "attn_layers": [1], "attn_window": 6, "attn_heads": 2},
 }
 COMPLEMENT = torch.tensor([3, 2, 1, 0, 4, 5, 6, 7, 8])
@@ -200,7 +201,7 @@ def test_plain_model_is_not_rc_equivariant() -> None:
     assert diff.abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full"])
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full", "hybrid_codon_rope"])
 @pytest.mark.parametrize("chunk", [7, 13])
 def test_streaming_equals_one_shot(variant: str, chunk: int) -> None:
     model = make(**VARIANTS[variant])

@@ -15,11 +15,19 @@ no_rc_augment      no reverse-complement augmentation
 mamba_only         no attention layers
 multi_genome       the first 95% of all six bundled genomes instead of E. coli 536 alone
 bidirectional      forward + reverse scans, masked-LM objective
+codon_rope         one rotary frequency per attention head set to exactly 2*pi/3 (``model.rope_periods=[3]``)
+wide_conv          the Mamba layers' causal convolution widened from 4 to 12 bp (four codons)
 =================  ===========================================================================
+
+The last two test why the models do not learn the reading frame: neither geometric RoPE (every
+frequency <= 1 rad/bp) nor Mamba's real, positive decays can weight positions by their offset
+modulo 3, and a 4 bp convolution sees only one codon back (SCIENCE.md, "can the layer represent
+period 3?"). Frame learning is read off the codon-position AUROC: uniformly drawn in-gene SNVs
+at codon position 3 (mostly synonymous) should score as less damaging than those at 1 and 2.
 
 Every row is evaluated on the same items: bits/base on the held-out last 5% of E. coli 536
 (``--eval-windows`` windows of 1 kb, whatever window the row trained on) and zero-shot
-nonsense/missense-vs-synonymous AUROC on the gene benchmark of that region
+nonsense/missense-vs-synonymous and codon-position AUROCs on the gene benchmark of that region
 (data/variants/ecoli536_genes_last5pct.*), each with a 95% bootstrap CI, and a paired difference
 from the base row (bootstrap over the same windows / variants). The bidirectional row's bits are
 a masked-LM pseudo-likelihood, not comparable with the causal rows (its ``comparable`` is false).
@@ -66,6 +74,8 @@ def variants(batch: int, steps: int) -> dict[str, list[str]]:
         "mamba_only": ["model.attn_layers=[]"],
         "multi_genome": [f"data.fasta=[{six}]"],
         "bidirectional": ["model.bidirectional=true"],
+        "codon_rope": ["model.rope_periods=[3]"],
+        "wide_conv": ["model.d_conv=12"],
     }
 
 
@@ -133,7 +143,7 @@ def worker(name: str, a: argparse.Namespace) -> int:
 def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) -> list[dict[str, Any]]:
     """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from base."""
     from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import contrast_indices
+    from genomamba.downstream.gene_benchmark_metrics import codon_position_indices, contrast_indices
     from genomamba.downstream.stats import (
         auroc_ci,
         paired_auroc_difference,
@@ -163,15 +173,17 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
             entry["bits_minus_base"] = paired_ratio_difference(
                 r["window_bits"], r["window_positions"], base["window_bits"], base["window_positions"], seed=seed)
         score = model_scores(r)
-        for cls in CONTRASTS:
-            idx, y = contrast_indices(labels, cls)
-            s = -score[idx]  # a damaging SNV has a low LLR
+        # A damaging SNV has a low LLR; a codon-position-3 SNV should have a high one.
+        contrasts = {cls: (*contrast_indices(labels, cls), -1.0) for cls in CONTRASTS}
+        contrasts["codon_position"] = (*codon_position_indices(labels), 1.0)
+        for key, (idx, y, sign) in contrasts.items():
+            s = sign * score[idx]
             ok = np.isfinite(s)
-            entry[f"{cls}_auroc"] = auroc_ci(y[ok], s[ok], seed=seed)
+            entry[f"{key}_auroc"] = auroc_ci(y[ok], s[ok], seed=seed)
             if paired:
-                sb = -model_scores(base)[idx]
+                sb = sign * model_scores(base)[idx]
                 both = ok & np.isfinite(sb)
-                entry[f"{cls}_minus_base"] = paired_auroc_difference(y[both], s[both], sb[both], seed=seed)
+                entry[f"{key}_minus_base"] = paired_auroc_difference(y[both], s[both], sb[both], seed=seed)
         table.append(entry)
     return table
 

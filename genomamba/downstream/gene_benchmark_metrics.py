@@ -102,6 +102,13 @@ def contrast_indices(labels: Sequence[dict[str, Any]], cls: str) -> tuple[np.nda
     return np.asarray(idx, dtype=np.int64), np.array([labels[i]["consequence"] == cls for i in idx], dtype=np.int64)
 
 
+def codon_position_indices(labels: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, y) of the uniformly drawn in-gene SNVs, y=1 at codon position 3, 0 at 1 and 2: a
+    scorer that knows the reading frame ranks position 3 (mostly synonymous) above the others."""
+    idx = [i for i, r in enumerate(labels) if r["sample"] == "uniform" and str(r["codon_position"]) in ("1", "2", "3")]
+    return np.asarray(idx, dtype=np.int64), np.array([str(labels[i]["codon_position"]) == "3" for i in idx], dtype=np.int64)
+
+
 def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: int = 0) -> dict[str, Any]:
     """Zero-shot AUROCs (damaging class vs synonymous, ranked by ``-score``) and codon-position
     LLR means of one scorer. ``score`` (N,) aligns with ``labels``; NaN = not scored (dropped)."""
@@ -116,13 +123,14 @@ def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: in
         sel = np.array([r["consequence"] == cls and r["sample"] == "stratified" for r in labels]) & np.isfinite(score)
         if sel.any():
             out["mean_llr_by_class"][cls] = mean_ci(score[sel], seed=seed)
-    uni = np.array([r["sample"] == "uniform" for r in labels]) & np.isfinite(score)
-    cpos = np.array([int(r["codon_position"]) for r in labels])
+    idx, y3 = codon_position_indices(labels)
+    ok = np.isfinite(score[idx])
+    idx, y3 = idx[ok], y3[ok]
+    cpos = np.array([int(labels[i]["codon_position"]) for i in idx], dtype=np.int64)
     for p in (1, 2, 3):
-        out["codon_position"][str(p)] = mean_ci(score[uni & (cpos == p)], seed=seed)
-    y3 = (cpos[uni] == 3).astype(np.int64)
+        out["codon_position"][str(p)] = mean_ci(score[idx][cpos == p], seed=seed)
     if len(set(y3.tolist())) == 2:
-        out["codon_position_auroc"] = auroc_ci(y3, score[uni], seed=seed)  # position 3 should score higher
+        out["codon_position_auroc"] = auroc_ci(y3, score[idx], seed=seed)  # position 3 should score higher
     return out
 
 

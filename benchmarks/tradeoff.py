@@ -18,6 +18,7 @@ Runs are sequential and the machine must be otherwise idle: the budget is wall-c
 anything else running takes throughput away from the run being measured.
 
     python benchmarks/tradeoff.py --budgets 10 30 --lengths 1024 4096 --out benchmarks/results/tradeoff.json
+    python benchmarks/tradeoff.py --cached-only   # rewrite the JSON and plot from the points measured so far
 
 Prints one JSON document (also written to ``--out``) and draws ``--plot`` (quality against
 training time). This is a benchmark, not a test: no CI job runs it.
@@ -182,6 +183,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tradeoff.json")
     p.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "results" / "tradeoff.png")
+    p.add_argument("--cached-only", action="store_true",
+                   help="train nothing: write --out and --plot from the points already measured in --runs-dir")
     a = p.parse_args()
     budgets = sorted(a.budgets)
     results = []
@@ -206,6 +209,8 @@ def main() -> None:
                         cached.write_text(json.dumps(point) + "\n")
                     points.append(point)
                     continue
+                if a.cached_only:
+                    break
                 load_before = os.getloadavg()[0]
                 metrics = train_for(run_dir, overrides, minutes, resume=i > 0 or (run_dir / "checkpoints" / "last.ckpt").exists())
                 t0 = time.perf_counter()

@@ -4,17 +4,18 @@ themselves are long runs, not tests."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from benchmark_scripts import ROOT, load_benchmark
 
 from genomamba.downstream.gene_benchmark import read_benchmark_labels
 from genomamba.downstream.gene_benchmark_metrics import contrast_indices
 
 LABELS = ROOT / "data" / "variants" / "ecoli536_genes_last5pct.labels.tsv"
-
-
 
 ingredients = load_benchmark("ingredients")
 tradeoff = load_benchmark("tradeoff")
@@ -64,7 +65,7 @@ def test_tradeoff_scores_only_the_contrast_rows(tmp_path: Path) -> None:
     assert len(cut) < len(labels) / 2
 
 
-def test_tradeoff_pairs_architectures_on_the_same_windows_and_plots(tmp_path: Path) -> None:
+def test_tradeoff_pairs_architectures_on_the_same_windows_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(1)
     pos = rng.integers(900, 1000, 50)
     hybrid_bits = pos * rng.normal(1.92, 0.03, 50)
@@ -82,6 +83,22 @@ def test_tradeoff_pairs_architectures_on_the_same_windows_and_plots(tmp_path: Pa
     assert np.isclose(pairs[0]["difference"], 0.02) and pairs[0]["ci"][0] > 0
     tradeoff.plot(results, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 10_000
+
+    # --cached-only writes the table from the points measured so far and trains nothing: the
+    # 30-minute budget and the Transformer have no point here, so they are left out.
+    runs = tmp_path / "runs"
+    for r in results[:2]:
+        (runs / f"{r['arch']}_1024").mkdir(parents=True)
+        (runs / f"{r['arch']}_1024" / "point_10min.json").write_text(json.dumps(r["points"][0]))
+    out = tmp_path / "tradeoff.json"
+    monkeypatch.setattr(sys, "argv", ["tradeoff.py", "--cached-only", "--lengths", "1024", "--budgets", "10", "30",
+                                      "--runs-dir", str(runs), "--out", str(out), "--plot", str(tmp_path / "c.png")])
+    tradeoff.main()
+    doc = json.loads(out.read_text())
+    assert [(r["arch"], [p["minutes"] for p in r["points"]]) for r in doc["results"]] == [
+        ("mamba", [10.0]), ("hybrid", [10.0]), ("transformer", [])]
+    assert np.isclose(doc["bits_per_base_minus_hybrid"][0]["difference"], 0.02)
+    assert not (runs / "transformer_1024").exists()
 
 
 def test_tradeoff_heldout_bits_match_evaluate_models_figures(tiny_model: Path) -> None:

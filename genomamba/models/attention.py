@@ -5,9 +5,8 @@ so chunked streaming gives the same result as a one-shot pass. ``rope_periods`` 
 lowest rotary frequencies (periods far longer than a sliding window, so nearly constant inside
 it) by frequencies of exactly ``2*pi/p``: with ``p = 3`` a head can weight keys by their offset
 modulo 3, i.e. by codon phase, which the geometric RoPE frequencies (all <= 1 rad/bp) cannot
-express. Keys are cached already
-rotated; the cache keeps the last ``window`` real keys/values of each sample (all of them
-when ``window`` is None).
+express. Keys are cached already rotated; the cache keeps the last ``window`` real keys/values
+of each sample (all of them when ``window`` is None).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,8 @@ class GenomambaConfig:
                 f"attention head size {width // self.attn_heads} must be even for rotary encoding"
             )
 
-        if any(isinstance(p, bool) or int(p) != p or p < 2 for p in self.rope_periods):
-            raise ConfigError(f"rope_periods must be integers >= 2 (bp), got {self.rope_periods!r}")
+        if any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 2 for p in self.rope_periods):
+            raise ConfigError(f"rope_periods must be integers >= 2 (bp), e.g. [3], got {self.rope_periods!r}")
         self.rope_periods = [int(p) for p in self.rope_periods]
         if self.attn_layers and len(self.rope_periods) > width // self.attn_heads // 2:
             raise ConfigError(

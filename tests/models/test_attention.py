@@ -99,7 +99,7 @@ def test_a_period_3_rotary_pair_scores_keys_by_offset_modulo_3() -> None:
     assert (plain[8] - plain[5]).abs() > 1e-3
 
 
-@pytest.mark.parametrize("periods", [[1], [0], [2.5], [True]])
+@pytest.mark.parametrize("periods", [[1], [0], [2.5], [True], ["a"], ["3"]])
 def test_rope_periods_must_be_integers_of_at_least_2(periods: list) -> None:
     with pytest.raises(ConfigError, match="rope_periods"):
         GenomambaConfig(d_model=16, attn_layers=[0], attn_heads=2, rope_periods=periods)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genomamba.apps.hydra_app import preflight_error
 from genomamba.apps.quiet import silence_dependency_noise
-from genomamba.errors import GenomambaError
+from genomamba.errors import ConfigError, GenomambaError
 from genomamba.training.schema import register_schemas
 
 register_schemas()
@@ -54,7 +54,16 @@ def preflight(overrides: Sequence[str]) -> str | None:
     from genomamba.training.train import check_fasta, check_run_dir, resolve_ckpt_path
 
     def check() -> None:
+        from hydra.errors import InstantiationException
+        from hydra.utils import instantiate
+
         cfg = compose_config(overrides)
+        try:  # GenomambaConfig checks its values (model.d_model=0, model.rope_periods=[1] ...)
+            instantiate(cfg.model, _convert_="all")
+        except InstantiationException as e:
+            if isinstance(e.__cause__, GenomambaError):
+                raise ConfigError(f"model: {e.__cause__} (fix the model.* override)") from None
+            raise
         run_dir = check_run_dir(Path(cfg.run_dir).resolve())
         check_fasta(cfg)
         resolve_ckpt_path(cfg.ckpt_path, run_dir)

@@ -15,6 +15,13 @@ For the model and, side by side, order-k Markov baselines (k = 2..8 by default):
   regression on the model's ALT - REF window embeddings, beside one on k-mer features of the
   same windows (REF k-mer frequencies and ALT - REF differences).
 
+Frame-aware reference (``codon_usage``): a scorer that is *given* the reading frame. It knows
+the Prodigal gene calls and the genome's codon usage, and nothing else (no sequence context,
+no protein): ``log f(ALT codon) - log f(REF codon)`` in nats, with codon frequencies ``f``
+counted over the complete genes that lie entirely in the training split (add-0.5 smoothing).
+It scores coding SNVs only. It marks what knowing the frame alone can buy: a language model
+that must beat it on missense vs synonymous needs to know which amino acid a protein wants.
+
 Markov LLR: each order is fitted on both strands of every base *outside* the benchmark region
 (the regions recorded in the VCF header: the training split) and scores the same windows as the
 model, both strands averaged, in nats: ``LL(alt window) - LL(ref window)``.
@@ -49,6 +56,7 @@ from genomamba.errors import ConfigError, GenomambaError
 
 __all__ = [
     "CONTRASTS",
+    "codon_usage_llr",
     "contrast_indices",
     "evaluate_gene_benchmark",
     "markov_llr",
@@ -94,6 +102,32 @@ def markov_llr(
         rev = m.window_log_likelihood(alt_rc) - m.window_log_likelihood(ref_rc)
         out[int(k)] = (fwd + rev) / 2
     return out
+
+
+def codon_usage_llr(
+    genome: GenomeFile, labels: Sequence[dict[str, Any]], train_regions: Sequence[Any], alpha: float = 0.5,
+) -> tuple[np.ndarray, int]:
+    """The frame-aware reference score of every SNV (see the module docstring).
+
+    Genes are called on the whole genome, as for the benchmark; only complete genes lying
+    entirely inside one of ``train_regions`` are counted.
+
+    Returns:
+        (scores (N,) in nats, NaN for SNVs without a codon (intergenic); number of genes counted).
+    """
+    from genomamba.downstream.gene_consequences import call_genes, codon_code, codon_counts, encode_bases
+
+    seqs = {c: genome.fetch(c, 0, n).upper() for c, n in genome.lengths.items()}
+    genes = call_genes(genome, seqs)
+    inside = [g for g in genes if not g.partial
+              and any(r.contig == g.chrom and r.start <= g.start and g.end <= r.end for r in train_regions)]
+    counts = codon_counts(inside, {c: encode_bases(s) for c, s in seqs.items()})
+    log_f = np.log((counts + alpha) / (counts + alpha).sum())
+    out = np.full(len(labels), math.nan)
+    for i, r in enumerate(labels):
+        if r.get("ref_codon", ".") not in (".", "") and r.get("alt_codon", ".") not in (".", ""):
+            out[i] = log_f[codon_code(r["alt_codon"])] - log_f[codon_code(r["ref_codon"])]
+    return out, len(inside)
 
 
 def contrast_indices(labels: Sequence[dict[str, Any]], cls: str) -> tuple[np.ndarray, np.ndarray]:
@@ -188,12 +222,14 @@ def evaluate_gene_benchmark(
     model: ModelLike | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
+    codon_usage: bool = True,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of one benchmark: ``(metrics, {scorer name: (N,) scores})``.
 
     Args:
         model: a ``GenomambaModel`` or ``GenomambaLM`` (None: baselines only, or with ``scores`` precomputed).
         scores: a ``genomamba score-variants`` TSV to use instead of scoring with ``model``.
+        codon_usage: add the frame-aware ``codon_usage`` reference scorer (module docstring).
     """
     model = None if model is None else as_lm(model)
     genome = GenomeFile(fasta)
@@ -212,9 +248,15 @@ def evaluate_gene_benchmark(
         all_scores["model"] = np.array([r["score"] for r in rows], dtype=np.float64)
     markov = markov_llr(genome, labels, train, orders, window)
     all_scores.update({f"markov_k{k}": v for k, v in markov.items()})
+    n_codon_genes = 0
+    if codon_usage:
+        codon_scores, n_codon_genes = codon_usage_llr(genome, labels, train)
+        if n_codon_genes and np.isfinite(codon_scores).any():
+            all_scores["codon_usage"] = codon_scores
     metrics: dict[str, Any] = {
         "fasta": str(fasta), "vcf": str(vcf), "benchmark_regions": region_specs,
         "markov_training_bp": int(sum(r.end - r.start for r in train)), "window": window,
+        "codon_usage_training_genes": n_codon_genes,
         "n_variants": len(labels), "n_scored": {k: int(np.isfinite(v).sum()) for k, v in all_scores.items()},
         "scorers": {k: scorer_metrics(labels, v, seed=seed) for k, v in all_scores.items()},
     }

@@ -35,7 +35,7 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
         cp = [m["codon_position"][str(p)] for p in (1, 2, 3)]
         mean = np.array([c["mean"] for c in cp])
         err = np.array([[c["mean"] - c["ci"][0] for c in cp], [c["ci"][1] - c["mean"] for c in cp]])
-        label = name.replace("markov_k", "Markov k=")
+        label = name.replace("markov_k", "Markov k=").replace("codon_usage", "codon usage (given frame)")
         ax1.bar(x, mean, width, yerr=err, capsize=2, color=colour[name], alpha=1.0 if name == "model" else 0.75, label=label)
         for j, cls in enumerate(("nonsense", "missense")):
             a = m["auroc_vs_synonymous"].get(cls)
@@ -71,6 +71,10 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
         f"- Markov baselines fitted on both strands of the {metrics['markov_training_bp']:,} bp outside the benchmark "
         "region (the training split)",
         "- labels: Prodigal gene calls + translation table 11 (expected consequences, not measured fitness)",
+        *([f"- `codon_usage`: a frame-aware reference *given* the gene calls, log f(ALT codon) - log f(REF codon) with "
+           f"the codon usage of the {metrics.get('codon_usage_training_genes', 0):,} complete genes in the training split; "
+           "coding SNVs only. It knows the reading frame but no protein, so a missense AUROC above it needs "
+           "protein-level knowledge"] if "codon_usage" in sc else []),
         "- 95% CIs: stratified bootstrap (AUROC), bootstrap (means), 2000 replicates",
         "",
         "## Zero-shot AUROC vs synonymous (damaging = lower score)",

@@ -23,6 +23,8 @@ __all__ = [
     "Gene",
     "call_genes",
     "classify_snv",
+    "codon_code",
+    "codon_counts",
     "coding_base_codes",
     "encode_bases",
     "snv_candidates",
@@ -111,6 +113,30 @@ def coding_base_codes(gene: Gene, seq_ids: np.ndarray) -> np.ndarray:
     """(n,) coding-strand base codes of ``gene`` from its record's codes ``seq_ids``."""
     s = seq_ids[gene.start : gene.end]
     return s if gene.strand > 0 else np.where(s < 4, COMPLEMENT_CODES[np.minimum(s, 3)], 4)[::-1]
+
+
+def codon_code(codon: str) -> int:
+    """``16*b1 + 4*b2 + b3`` of a 3-letter ACGT codon (the index into the 64-codon tables)."""
+    codes = encode_bases(codon)
+    if len(codes) != 3 or (codes > 3).any():
+        raise ConfigError(f"codon {codon!r} is not three of A, C, G, T")
+    return int(codes @ [16, 4, 1])
+
+
+def codon_counts(genes: list[Gene], seq_ids: dict[str, np.ndarray]) -> np.ndarray:
+    """Codon usage: how often each of the 64 codons occurs in ``genes`` (every codon, start and
+    stop included; codons with a non-ACGT base are skipped). ``seq_ids``: record -> (n,) codes.
+
+    Returns:
+        int64 (64,) indexed by :func:`codon_code`.
+    """
+    counts = np.zeros(64, dtype=np.int64)
+    for g in genes:
+        cds = coding_base_codes(g, seq_ids[g.chrom])
+        codons = cds[: 3 * (len(cds) // 3)].reshape(-1, 3)
+        codons = codons[(codons < 4).all(1)]
+        counts += np.bincount(codons @ np.array([16, 4, 1]), minlength=64)
+    return counts
 
 
 def _consequence(codon_index: int, n_codons: int, ref_code: int, alt_code: int) -> str:

@@ -16,7 +16,14 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.gene_consequences import Gene, call_genes, classify_snv
+from genomamba.downstream.gene_consequences import (
+    Gene,
+    call_genes,
+    classify_snv,
+    codon_code,
+    codon_counts,
+    encode_bases,
+)
 from genomamba.downstream.vcf import read_vcf, validate_variants
 from genomamba.errors import ConfigError
 
@@ -94,6 +101,19 @@ def test_labels_match_hand_translated_gene(ecoli, gene, codons, cases):
     # the same interior SNV is flagged as near an end once the margin covers its codon
     (pos, _, alt), (csq, codon_no, *_) = cases[2]
     assert classify_snv(gene, window, pos, alt, end_margin=codon_no)["consequence"] == f"{csq}_near_end"
+
+
+def test_codon_counts_match_the_hand_written_codons(ecoli):
+    """Codon usage of the two genes (one per strand) equals a count of the codons written out by hand."""
+    seq_ids = {CHROM: encode_bases(ecoli.fetch(CHROM, 0, FWD_GENE.end + 10).upper())}
+    counts = codon_counts([FWD_GENE, REV_GENE], seq_ids)
+    words = (FWD_CODONS + " " + REV_CODONS).split()
+    assert counts.sum() == len(words) == 54 + 123
+    for codon in set(words):
+        assert counts[codon_code(codon)] == words.count(codon), codon
+    assert counts[codon_code("ATG")] == words.count("ATG") >= 2 and counts[codon_code("CCC")] == words.count("CCC")
+    with pytest.raises(ConfigError, match="not three of A, C, G, T"):
+        codon_code("ANG")
 
 
 def test_prodigal_finds_the_hand_written_genes(slice_fasta):

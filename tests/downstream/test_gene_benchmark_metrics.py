@@ -117,7 +117,9 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["benchmark_regions"] == ["slice:40001-60000"] and m["markov_training_bp"] == 40_000
-    assert set(m["scorers"]) == {"model", "markov_k2", "markov_k4"}
+    assert set(m["scorers"]) == {"model", "markov_k2", "markov_k4", "codon_usage"}
+    assert m["codon_usage_training_genes"] > 10
+    assert "intergenic" not in m["scorers"]["codon_usage"]["auroc_vs_synonymous"]  # it scores coding SNVs only
     for sc in m["scorers"].values():
         for cls in ("nonsense", "missense"):
             a = sc["auroc_vs_synonymous"][cls]
@@ -128,9 +130,10 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     assert sup["model"]["n_features"] == 16 and sup["kmer"]["n_features"] == 2 * 4**4
     report = (out / "report.md").read_text()
     assert "nonsense vs syn." in report and "markov_k4" in report and "Supervised heads" in report
+    assert "| codon_usage |" in report and "frame-aware reference" in report
     assert (out / "benchmark.png").stat().st_size > 10_000
     rows = (out / "scores.tsv").read_text().splitlines()
-    assert rows[0].split("\t")[-3:] == ["model", "markov_k2", "markov_k4"] and len(rows) == 1 + 6 * 12 + 45
+    assert rows[0].split("\t")[-4:] == ["model", "markov_k2", "markov_k4", "codon_usage"] and len(rows) == 1 + 6 * 12 + 45
 
 
 def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
@@ -143,7 +146,7 @@ def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
     assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir", str(out),
                      "--window", "64", "--orders", "3"]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    assert set(m["scorers"]) == {"markov_k3"} and "supervised" not in m
+    assert set(m["scorers"]) == {"markov_k3", "codon_usage"} and "supervised" not in m
     genome = GenomeFile(fasta)
     labels = read_benchmark_labels(f"{bench}.labels.tsv")[:20]
     from genomamba.data.intervals import Interval
@@ -160,3 +163,40 @@ def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
     nearby = {r["pos"] for r in labels}
     far = [i for i, r in enumerate(labels) if not any(0 < abs(r["pos"] - p) < 64 for p in nearby)]
     assert far and np.allclose(fwd[far], -back[far])
+
+
+def test_codon_usage_reference_counts_training_genes_only(small_benchmark):
+    """log f(ALT codon) - log f(REF codon), f from the complete genes of the training split, checked
+    against codon strings cut out of those genes with Biopython; antisymmetric; NaN outside genes."""
+    from Bio.Seq import Seq
+
+    from genomamba.data.intervals import Interval
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.gene_benchmark_metrics import codon_usage_llr
+    from genomamba.downstream.gene_consequences import call_genes
+
+    fasta, bench = small_benchmark
+    genome = GenomeFile(fasta)
+    labels = read_benchmark_labels(f"{bench}.labels.tsv")
+    train = [Interval("slice", 0, 40_000)]
+    score, n_genes = codon_usage_llr(genome, labels, train)
+    seq = genome.fetch("slice", 0, genome.lengths["slice"]).upper()
+    inside = [g for g in call_genes(genome) if not g.partial and g.end <= 40_000]
+    assert n_genes == len(inside) > 10
+    words: list[str] = []
+    for g in inside:
+        cds = seq[g.start : g.end] if g.strand > 0 else str(Seq(seq[g.start : g.end]).reverse_complement())
+        words += [cds[i : i + 3] for i in range(0, len(cds) - 2, 3)]
+    total = len(words) + 0.5 * 64
+    coding = [i for i, r in enumerate(labels) if r["ref_codon"] != "."]
+    assert coding and np.isfinite(score[coding]).all()
+    assert np.isnan(np.delete(score, coding)).all()  # intergenic SNVs have no codon
+    for i in coding[:25]:
+        r = labels[i]
+        f_alt, f_ref = (words.count(r["alt_codon"]) + 0.5) / total, (words.count(r["ref_codon"]) + 0.5) / total
+        assert score[i] == pytest.approx(math.log(f_alt) - math.log(f_ref), rel=1e-9, abs=1e-12)
+    swapped = [{**labels[i], "ref_codon": labels[i]["alt_codon"], "alt_codon": labels[i]["ref_codon"]} for i in coding]
+    back, _ = codon_usage_llr(genome, swapped, train)
+    assert np.allclose(back, -score[coding])
+    nonsense = [i for i in coding if labels[i]["consequence"] == "nonsense"]
+    assert np.all(score[nonsense] < 0)  # stop codons are rare inside genes

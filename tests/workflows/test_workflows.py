@@ -226,7 +226,7 @@ def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) ->
     assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
     res = work / "results" / "benchmark"
     metrics = json.loads((res / "metrics.json").read_text())
-    assert set(metrics["scorers"]) == {"model", "markov_k2", "markov_k3"}
+    assert set(metrics["scorers"]) == {"model", "markov_k2", "markov_k3", "codon_usage"}
     assert metrics["n_scored"]["model"] == len(keep)
     a = metrics["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]
     assert a["n_pos"] == 10 and a["ci"][0] <= a["auroc"] <= a["ci"][1]

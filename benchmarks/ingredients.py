@@ -38,11 +38,18 @@ are then not comparable). On a GPU machine all ten rows fit at once.
 
     python benchmarks/ingredients.py --device cuda --parallel 10 --out benchmarks/results/ingredients_h200.json
     python benchmarks/ingredients.py --only base no_rc_augment --steps 5 --eval-windows 4   # smoke run
+
+``--models NAME=PATH ...`` scores saved models (run directories, ``save_pretrained`` folders or
+shipped names) the same way instead of training rows, the one named ``base`` being the row the
+others are paired with, e.g. a shipped model against a longer run of a new recipe:
+
+    python benchmarks/ingredients.py --models base=ecoli536-hybrid-small codon=runs/ship_codon --out cmp.json
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -99,7 +106,8 @@ def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
     from genomamba.training.evaluation import heldout_windows, training_sequences, window_bits
     from genomamba.training.markov import markov_baselines
 
-    model, dm, _ = heldout_datamodule(run_dir, ECOLI, window_length=1024)  # every row on the same windows
+    # Every row on the same windows: the shipped split (last 5%, seed 0), whatever the run's config says.
+    model, dm, _ = heldout_datamodule(run_dir, ECOLI, window_length=1024, val_fraction=0.05, seed=0)
     model = model.to(a.device).eval()
     windows = heldout_windows(dm, a.eval_windows)
     objective = "causal" if model.config.is_causal else "mlm"
@@ -107,7 +115,9 @@ def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
         bits, positions = window_bits(model, windows, objective)
     out: dict[str, Any] = {"objective": objective, "comparable": objective == "causal",
                            "window_bits": bits.tolist(), "window_positions": positions.tolist(),
-                           "bits_per_base": float(bits.sum() / positions.sum())}
+                           "bits_per_base": float(bits.sum() / positions.sum()),
+                           "windows_sha1": hashlib.sha1(np.stack(windows).tobytes()).hexdigest(),
+                           "n_parameters": sum(p.numel() for p in model.parameters())}
     if a.markov:
         from genomamba.training.markov import MAX_ORDER, scoring_mask  # the positions model_bits scores
 
@@ -169,7 +179,8 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
                                  "bits_per_base": r["bits_per_base"],
                                  "bits_per_base_ci": ratio_ci(r["window_bits"], r["window_positions"], seed=seed)["ci"]}
         paired = base is not None and name != "base"
-        if paired and r["comparable"] and len(r["window_bits"]) == len(base["window_bits"]):
+        same_windows = r.get("windows_sha1") == base.get("windows_sha1") if paired else False
+        if paired and r["comparable"] and same_windows and len(r["window_bits"]) == len(base["window_bits"]):
             entry["bits_minus_base"] = paired_ratio_difference(
                 r["window_bits"], r["window_positions"], base["window_bits"], base["window_positions"], seed=seed)
         score = model_scores(r)
@@ -188,6 +199,36 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
     return table
 
 
+def compare_models(a: argparse.Namespace) -> int:
+    """``--models``: score saved models as rows (no training) and write the paired table."""
+    specs = [m.partition("=") for m in a.models]
+    bad = [m for m, (name, eq, path) in zip(a.models, specs, strict=True) if not (name and eq and path)]
+    if bad:
+        print(f"ingredients.py: error: --models {bad[0]!r}: write NAME=PATH (a run dir, model dir or shipped name)",
+              file=sys.stderr)
+        return 2
+    rows = {}
+    for name, _, path in specs:
+        rows[name] = {"steps": None, **evaluate_row(Path(path), a), "model": path}
+        print(f"{name} ({path}): {rows[name]['bits_per_base']:.4f} bits/base", flush=True)
+    write_table(a, rows, {"models": dict((n, p) for n, _, p in specs)})
+    return 0
+
+
+def write_table(a: argparse.Namespace, rows: dict[str, dict[str, Any]], extra: dict[str, Any]) -> None:
+    """Summarize ``rows`` into ``a.out`` (atomically) and print the table."""
+    doc = {"benchmark": "ingredients", "settings": {k: str(v) for k, v in vars(a).items() if k != "worker"}, **extra,
+           "table": summarize(rows, Path(f"{BENCHMARK}.labels.tsv"), a.seed),
+           "markov_bits_per_base": next((r.get("markov_bits_per_base") for r in rows.values() if "markov_bits_per_base" in r), None),
+           "markov_gene_benchmark": next((({k: v for k, v in r["gene_benchmark"].items() if k != "model"})
+                                          for r in rows.values() if "gene_benchmark" in r), None)}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, a.out)
+    print(json.dumps(doc["table"], indent=1))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -202,11 +243,15 @@ def main() -> int:
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "ingredients")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "ingredients.json")
     p.add_argument("--summarize-only", action="store_true", help="rebuild --out from the rows already in --runs-dir")
+    p.add_argument("--models", nargs="+", metavar="NAME=PATH",
+                   help="score these saved models instead of training rows (NAME base: the paired reference)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     a.runs_dir = a.runs_dir.resolve()
     if a.worker:
         return worker(a.worker, a)
+    if a.models:
+        return compare_models(a)
     names = a.only or list(variants(a.batch, a.steps))
     if not a.summarize_only:
         pending, running = list(names), {}
@@ -236,16 +281,7 @@ def main() -> int:
             log = a.runs_dir / f"{name}.log"
             tail = log.read_text().strip().splitlines()[-1:] if log.exists() else ["no log"]
             rows[name] = {"error": tail[0] if tail else "no output"}
-    doc = {"benchmark": "ingredients", "settings": {k: str(v) for k, v in vars(a).items() if k != "worker"},
-           "base_recipe": base_overrides(a), "table": summarize(rows, Path(f"{BENCHMARK}.labels.tsv"), a.seed),
-           "markov_bits_per_base": next((r.get("markov_bits_per_base") for r in rows.values() if "markov_bits_per_base" in r), None),
-           "markov_gene_benchmark": next((({k: v for k, v in r["gene_benchmark"].items() if k != "model"})
-                                          for r in rows.values() if "gene_benchmark" in r), None)}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, a.out)
-    print(json.dumps(doc["table"], indent=1))
+    write_table(a, rows, {"base_recipe": base_overrides(a)})
     return 0
 
 

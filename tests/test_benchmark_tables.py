@@ -56,6 +56,24 @@ def test_ingredient_table_pairs_rows_with_the_base_row() -> None:
     assert table["better"]["codon_position_minus_base"]["ci"][0] > 0.3
 
 
+def test_ingredient_table_pairs_bits_only_on_the_same_windows() -> None:
+    """Rows scored on different held-out windows (their digests differ) get no paired bits difference."""
+    labels = read_benchmark_labels(LABELS)
+    bits, scores = np.full(8, 1900.0), np.zeros(len(labels))
+    rows = {"base": {**_row("base", bits, scores), "windows_sha1": "a"},
+            "same": {**_row("same", bits - 5, scores), "windows_sha1": "a"},
+            "other": {**_row("other", bits - 5, scores), "windows_sha1": "b"}}
+    table = {r["name"]: r for r in ingredients.summarize(rows, LABELS)}
+    assert np.isclose(table["same"]["bits_minus_base"]["difference"], -0.005)
+    assert "bits_minus_base" not in table["other"] and "bits_per_base_ci" in table["other"]
+
+
+def test_ingredients_models_option_needs_name_equals_path(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["ingredients.py", "--models", "base=ecoli536-hybrid-small", "runs/x"])
+    assert ingredients.main() == 2
+    assert "--models 'runs/x': write NAME=PATH" in capsys.readouterr().err
+
+
 def test_tradeoff_scores_only_the_contrast_rows(tmp_path: Path) -> None:
     labels = read_benchmark_labels(LABELS)
     cut = read_benchmark_labels(tradeoff.contrast_labels(tmp_path))

@@ -1,5 +1,5 @@
-"""The model shipped in genomamba/pretrained/: it loads by name everywhere and knows more than
-an order-2 Markov chain about a region of its genome that training never saw."""
+"""The models shipped in genomamba/pretrained/: they load by name everywhere and know more than
+an order-2 Markov chain about a region of their genome that training never saw."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from genomamba.models import GenomambaLM
 from genomamba.models.checkpoint import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAME, pretrained_names
 
 SHIPPED = "ecoli536-hybrid-small"
+ALL_SHIPPED = ["ecoli536-hybrid-small", "ecoli536-hybrid-codon"]
 ECOLI = Path(__file__).resolve().parents[2] / "data" / "genomes" / "escherichia_coli_536.fa.gz"
 MAX_BYTES = 20 * 1024 * 1024
 
 
-def test_the_shipped_model_is_listed_small_and_documented() -> None:
-    assert SHIPPED in pretrained_names()
-    folder = PRETRAINED_DIR / SHIPPED
+@pytest.mark.parametrize("name", ALL_SHIPPED)
+def test_the_shipped_model_is_listed_small_and_documented(name: str) -> None:
+    assert name in pretrained_names()
+    folder = PRETRAINED_DIR / name
     assert (folder / WEIGHTS_NAME).stat().st_size <= MAX_BYTES
     card = (folder / "MODEL_CARD.md").read_text()
     for section in ("## Data", "## Reproduce", "## Held-out results", "## Limits"):
@@ -29,20 +31,27 @@ def test_the_shipped_model_is_listed_small_and_documented() -> None:
     assert json.loads((folder / CONFIG_NAME).read_text())["attn_layers"], "the card describes a hybrid model"
 
 
-def test_loads_by_name_from_python() -> None:
-    wrapped = genomamba.load(SHIPPED, device="cpu")
+@pytest.mark.parametrize("name", ALL_SHIPPED)
+def test_loads_by_name_from_python(name: str) -> None:
+    wrapped = genomamba.load(name, device="cpu")
     emb = wrapped.embed(["ACGT" * 32])
     assert emb.shape == (1, wrapped.model.config.d_model)
-    assert isinstance(GenomambaLM.load(SHIPPED), GenomambaLM)
+    assert isinstance(GenomambaLM.load(name), GenomambaLM)
 
 
-def test_beats_order2_markov_on_held_out_ecoli() -> None:
+def test_the_codon_model_has_its_period_3_rotary_pair() -> None:
+    assert GenomambaLM.load("ecoli536-hybrid-codon").config.rope_periods == [3]
+    assert not GenomambaLM.load(SHIPPED).config.rope_periods
+
+
+@pytest.mark.parametrize("name", ALL_SHIPPED)
+def test_beats_order2_markov_on_held_out_ecoli(name: str) -> None:
     """The last 5% of E. coli 536 was the training run's held-out region (val_fraction 0.05)."""
     # Imported here: tests/models is collected by `make gpu-check` on GPU images that may lack the
     # data stack (pyfaidx, Hydra) which the evaluation needs.
     from genomamba.training.evaluate import evaluate_model
 
-    result = evaluate_model(SHIPPED, ECOLI, window_length=1024, val_fraction=0.05, max_windows=12, orders=[2])
+    result = evaluate_model(name, ECOLI, window_length=1024, val_fraction=0.05, max_windows=12, orders=[2])
     model_bpb, markov2_bpb = result["model"]["bits_per_base"], result["markov"]["2"]
     assert model_bpb < markov2_bpb - 0.02, (model_bpb, markov2_bpb)
 

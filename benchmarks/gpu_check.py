@@ -72,13 +72,15 @@ def device_info() -> dict:
     }
 
 
-def run_gpu_tests(junit: Path) -> dict:
+def run_gpu_tests(junit: Path, log: Path | None = None) -> dict:
     # tests/kernels and tests/models hold the CUDA tests and need only torch, triton and numba
     # (the rest of the suite imports Lightning, Hydra, pysam, ... which a GPU image may lack).
     cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
            str(ROOT / "tests" / "kernels"), str(ROOT / "tests" / "models")]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
+    if log is not None:  # the whole pytest output, so one GPU call is enough to diagnose a failure
+        log.write_text(res.stdout + res.stderr)
     out = {"returncode": res.returncode, "wall_s": round(time.perf_counter() - t0, 1),
            "tail": res.stdout.strip().splitlines()[-5:]}
     out.update(junit_counts(junit))
@@ -190,16 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             tmpd = Path(tmp)
             tests = ({"skipped_by_flag": True, "returncode": 0, "failures": 0, "errors": 0}
-                     if args.skip_tests else run_gpu_tests(tmpd / "junit.xml"))
+                     if args.skip_tests else run_gpu_tests(tmpd / "junit.xml", Path(args.out).with_name("gpu_tests.log")))
             scan_cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_scan.py"), "--device", "cuda", "--skip-cpu",
                         "--lengths", *map(str, args.lengths)]
             if peak:
                 scan_cmd += ["--peak-bw", str(peak)]
-            scan = _run_json(scan_cmd, tmpd / "scan.json", timeout=1800)
+            # the parts are kept beside --out, so a run cut short still leaves what it measured
+            parts = Path(args.out).with_suffix("")
+            scan = _run_json(scan_cmd, parts.with_name(parts.name + ".scan.json"), timeout=1800)
             model = _run_json(
                 [sys.executable, str(ROOT / "benchmarks" / "bench_model.py"), "--device", "cuda", "--models", "mamba",
                  "transformer", "--lengths", *map(str, args.lengths)],
-                tmpd / "model.json", timeout=3600,
+                parts.with_name(parts.name + ".model.json"), timeout=3600,
             )
         doc = summarize(device, tests, scan, model, stub=False)
         doc["raw"] = {"bench_scan": scan, "bench_model": model}

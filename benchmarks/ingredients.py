@@ -179,8 +179,8 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
                                  "bits_per_base": r["bits_per_base"],
                                  "bits_per_base_ci": ratio_ci(r["window_bits"], r["window_positions"], seed=seed)["ci"]}
         paired = base is not None and name != "base"
-        same_windows = r.get("windows_sha1") == base.get("windows_sha1") if paired else False
-        if paired and r["comparable"] and same_windows and len(r["window_bits"]) == len(base["window_bits"]):
+        same_windows = paired and r.get("windows_sha1") == base.get("windows_sha1")
+        if same_windows and r["comparable"] and len(r["window_bits"]) == len(base["window_bits"]):
             entry["bits_minus_base"] = paired_ratio_difference(
                 r["window_bits"], r["window_positions"], base["window_bits"], base["window_positions"], seed=seed)
         score = model_scores(r)

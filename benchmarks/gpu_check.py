@@ -198,12 +198,11 @@ def main(argv: list[str] | None = None) -> int:
             if peak:
                 scan_cmd += ["--peak-bw", str(peak)]
             # the parts are kept beside --out, so a run cut short still leaves what it measured
-            parts = Path(args.out).with_suffix("")
-            scan = _run_json(scan_cmd, parts.with_name(parts.name + ".scan.json"), timeout=1800)
+            scan = _run_json(scan_cmd, Path(args.out).with_suffix(".scan.json"), timeout=1800)
             model = _run_json(
                 [sys.executable, str(ROOT / "benchmarks" / "bench_model.py"), "--device", "cuda", "--models", "mamba",
                  "transformer", "--lengths", *map(str, args.lengths)],
-                parts.with_name(parts.name + ".model.json"), timeout=3600,
+                Path(args.out).with_suffix(".model.json"), timeout=3600,
             )
         doc = summarize(device, tests, scan, model, stub=False)
         doc["raw"] = {"bench_scan": scan, "bench_model": model}

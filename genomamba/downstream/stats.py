@@ -106,6 +106,29 @@ def auroc_ci(
     }
 
 
+def _average_precision_matrix(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """Average precision of each row: ``pos`` (B, n_pos), ``neg`` (B, n_neg) scores -> (B,).
+
+    scikit-learn's definition, ``AP = sum_k (R_k - R_{k-1}) P_k`` over the distinct score
+    thresholds in decreasing order, so tied scores form one threshold. Written as a sum over the
+    positives: each adds ``1 / n_pos`` recall at the precision of the last item tied with it.
+    Vectorised over rows (bootstrap replicates); one ``average_precision_score`` call per
+    replicate cost ~3 ms, 6 s for 2 000 replicates.
+    """
+    n_pos = pos.shape[1]
+    scores = np.concatenate([pos, neg], axis=1)
+    is_pos = np.r_[np.ones(n_pos, dtype=bool), np.zeros(neg.shape[1], dtype=bool)]
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranked = np.take_along_axis(scores, order, axis=1)  # (B, n) decreasing
+    hits = is_pos[order]  # (B, n)
+    precision = np.cumsum(hits, axis=1) / np.arange(1, scores.shape[1] + 1)
+    n = scores.shape[1]
+    # Index of the last item of each tie group, for every position: the nearest group end at or after it.
+    group_end = np.where(np.c_[ranked[:, 1:] != ranked[:, :-1], np.ones((len(ranked), 1), dtype=bool)], np.arange(n), n)
+    end_of = np.minimum.accumulate(group_end[:, ::-1], axis=1)[:, ::-1]
+    return (hits * np.take_along_axis(precision, end_of, axis=1)).sum(1) / n_pos
+
+
 def auprc_ci(
     y: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
     level: float = LEVEL,
@@ -113,20 +136,19 @@ def auprc_ci(
     """Area under the precision-recall curve (average precision, scikit-learn's definition) with
     a stratified percentile-bootstrap interval; its chance level is the positive fraction.
 
+    Args:
+        y: (N,) labels 0/1; score: (N,) scores, higher = label 1.
+
     Returns:
         ``{"auprc", "ci": [lo, hi], "chance", "n_pos", "n_neg", "n_boot"}``.
     """
-    from sklearn.metrics import average_precision_score
-
     pos, neg = _split_classes(y, score)
-    labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     rng = np.random.default_rng(seed)
-    reps = np.array([
-        average_precision_score(labels, np.r_[pos[rng.integers(0, len(pos), len(pos))], neg[rng.integers(0, len(neg), len(neg))]])
-        for _ in range(n_boot)
-    ])
+    reps = _average_precision_matrix(
+        pos[rng.integers(0, len(pos), (n_boot, len(pos)))], neg[rng.integers(0, len(neg), (n_boot, len(neg)))]
+    )
     return {
-        "auprc": float(average_precision_score(labels, np.r_[pos, neg])), "ci": list(_percentile(reps, level)),
+        "auprc": float(_average_precision_matrix(pos[None], neg[None])[0]), "ci": list(_percentile(reps, level)),
         "chance": len(pos) / (len(pos) + len(neg)), "n_pos": int(len(pos)), "n_neg": int(len(neg)), "n_boot": int(n_boot),
     }
 

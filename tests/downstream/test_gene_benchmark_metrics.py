@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import binomtest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
 from genomamba.downstream.stats import (
+    _average_precision_matrix,
+    auprc_ci,
     auroc_ci,
     compare_accuracy,
     mean_ci,
@@ -39,6 +41,24 @@ def test_auroc_ci_matches_sklearn_and_brackets_the_estimate():
     assert r["auroc"] == pytest.approx(roc_auc_score(y, s))
     assert r["ci"][0] < r["auroc"] < r["ci"][1] and r["ci"][1] - r["ci"][0] < 0.25
     assert auroc_ci(y, s, seed=1) == r  # seeded
+
+
+def test_average_precision_matches_sklearn_with_ties_on_every_bootstrap_row():
+    """The vectorised average precision is scikit-learn's, ties included (a tie group is one
+    threshold), row by row; and auprc_ci brackets its estimate."""
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n_pos, n_neg, levels = (int(v) for v in rng.integers([1, 1, 2], [25, 25, 6]))
+        pos = rng.integers(0, levels, (4, n_pos)).astype(float)  # few distinct values: many ties
+        neg = rng.integers(0, levels, (4, n_neg)) - 0.5 * rng.integers(0, 2, (4, n_neg))
+        y = np.r_[np.ones(n_pos), np.zeros(n_neg)]
+        want = [average_precision_score(y, np.r_[p, n]) for p, n in zip(pos, neg, strict=True)]
+        np.testing.assert_allclose(_average_precision_matrix(pos, neg), want, rtol=0, atol=1e-12)
+    y = np.r_[np.ones(60, int), np.zeros(90, int)]
+    s = rng.normal(size=150) + 0.8 * y
+    r = auprc_ci(y, s, seed=1)
+    assert r["auprc"] == pytest.approx(average_precision_score(y, s)) and r["chance"] == 0.4
+    assert r["ci"][0] < r["auprc"] < r["ci"][1] and auprc_ci(y, s, seed=1) == r
 
 
 def test_paired_difference_and_accuracy_comparison():

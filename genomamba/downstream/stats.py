@@ -117,12 +117,12 @@ def _average_precision_matrix(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """
     n_pos = pos.shape[1]
     scores = np.concatenate([pos, neg], axis=1)
-    is_pos = np.r_[np.ones(n_pos, dtype=bool), np.zeros(neg.shape[1], dtype=bool)]
+    n = scores.shape[1]
+    is_pos = np.r_[np.ones(n_pos, dtype=bool), np.zeros(n - n_pos, dtype=bool)]
     order = np.argsort(-scores, axis=1, kind="stable")
     ranked = np.take_along_axis(scores, order, axis=1)  # (B, n) decreasing
     hits = is_pos[order]  # (B, n)
-    precision = np.cumsum(hits, axis=1) / np.arange(1, scores.shape[1] + 1)
-    n = scores.shape[1]
+    precision = np.cumsum(hits, axis=1) / np.arange(1, n + 1)
     # Index of the last item of each tie group, for every position: the nearest group end at or after it.
     group_end = np.where(np.c_[ranked[:, 1:] != ranked[:, :-1], np.ones((len(ranked), 1), dtype=bool)], np.arange(n), n)
     end_of = np.minimum.accumulate(group_end[:, ::-1], axis=1)[:, ::-1]

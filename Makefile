@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # CPU wheel of torch; installed first so the dependency resolver never pulls a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
 .PHONY: venv install demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
 
@@ -38,8 +39,10 @@ demo: install
 	@echo; echo "species classification (held-out windows; full report: $(DEMO_DIR)/species_workflow/results/report.md):"
 	@sed -n '/^| window/,/^$$/p' "$(DEMO_DIR)/species_workflow/results/report.md"
 
+# pytest-xdist: one worker per core (TEST_WORKERS=0 runs in one process). Test files stay whole on
+# their worker (their module fixtures are built once); tests/conftest.py gives each worker one thread.
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `make test-slurm`: the `slurm`-marked tests against a real single-node cluster (slurmctld,
 # slurmd, munged) that the tests start themselves, or the one SLURM_CONF points at. Needs root

@@ -20,6 +20,14 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# `make test` runs one pytest-xdist worker per core. Each worker, and every process it starts
+# (inherited environment), computes on one thread: two workers with torch's default of one thread
+# per core would oversubscribe the cores, and spinning OpenMP threads then slow both workers down.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+    torch.set_num_threads(1)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 

@@ -137,3 +137,22 @@ def test_tradeoff_heldout_bits_match_evaluate_models_figures(tiny_model: Path) -
         assert np.isclose(held["markov_bits_per_base"][k], v, rtol=1e-9)
     lo, hi = held["bits_per_base_ci"]
     assert lo <= pooled <= hi
+
+
+def test_species_probe_summary_keeps_the_paired_comparison_of_the_same_windows(tiny_model: Path) -> None:
+    """benchmarks/species_probe.py stores, per window length, what probe() measured on one window set."""
+    from genomamba.downstream.probe import probe
+
+    species_probe = load_benchmark("species_probe")
+    report = probe(str(tiny_model), ROOT / "data" / "species.tsv", window_length=[64, 128], n_windows=4,
+                   split="strain", n_test_windows=4, kmer_k=[4, 6], seed=3)
+    summary = species_probe.summarise(report)
+    assert summary["seed"] == 3 and set(summary["held_out"]) == set(report["species"])
+    for entry in report["results"]:
+        row = summary[str(entry["window_length"])]
+        assert row["probe"] == entry["probe"]["accuracy"] and row["kmer4"] == entry["kmer"]["k=4"]["accuracy"]
+        diff = row["diff"]  # probe minus 6-mer on the same 16 test windows
+        assert diff["n"] == row["n_test"] == 16
+        assert diff["accuracy_a"] == row["probe"] and diff["accuracy_b"] == row["kmer6"]
+        assert diff["difference"] == pytest.approx(row["probe"] - row["kmer6"])
+        assert sum(map(sum, row["confusion_matrix"])) == 16

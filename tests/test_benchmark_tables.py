@@ -156,3 +156,21 @@ def test_species_probe_summary_keeps_the_paired_comparison_of_the_same_windows(t
         assert diff["accuracy_a"] == row["probe"] and diff["accuracy_b"] == row["kmer6"]
         assert diff["difference"] == pytest.approx(row["probe"] - row["kmer6"])
         assert sum(map(sum, row["confusion_matrix"])) == 16
+
+
+def test_relative_strain_lookup_counts_what_follows_a_context_on_both_strands() -> None:
+    relative_strain = load_benchmark("relative_strain")
+    rng = np.random.default_rng(0)
+    records = ["".join(rng.choice(list("ACGT"), 300)), "ACGTNACGTTACG"]
+    k = 3
+    table = relative_strain.context_table(records, k)
+    for context in ("ACG", "CGT", "TTT", "GCA"):
+        for base in "ACGT":
+            expected = sum(
+                strand[i : i + k] == context and strand[i + k] == base
+                for record in records
+                for strand in (record, relative_strain.reverse_complement(record))
+                for i in range(len(strand) - k)
+            )
+            assert relative_strain.count(table, context, base) == expected, (context, base)
+    assert relative_strain.count(table, "ANG", "A") == 0  # N never matches

@@ -75,7 +75,7 @@ PYTHON_OK = [r"^python -m genomamba\.kernels\.report ", r"^python benchmarks/ben
 # Messages from dependencies that a user cannot act on (issue 16); none may reach a user's terminal.
 NOISE = [
     "litlogger", "LeafSpec", "weights_only", "Epoch 0/", "v_num", "Total FLOPs",
-    "srun` command is available", "Traceback",
+    "srun` command is available", "exists and is not empty", "Traceback",
 ]
 
 

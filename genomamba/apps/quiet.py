@@ -17,6 +17,9 @@ _WARNINGS = (
     # Lightning's hint to wrap the command in `srun` whenever a SLURM client is installed; under a
     # SLURM job it detects the environment itself, and outside one the hint does not apply.
     r"The `srun` command is available on your system but is not used",
+    # ModelCheckpoint's notice on resume (`ckpt_path=last`): the run directory holds checkpoints
+    # because it is being resumed; a fresh run into such a directory is refused before training.
+    r"Checkpoint directory .* exists and is not empty",
 )
 
 # Log records from Lightning's loggers.

@@ -25,53 +25,32 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
-BASE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
-COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-
-
-def reverse_complement(seq: str) -> str:
-    return seq.translate(COMPLEMENT)[::-1]
 
 
 def context_table(records: list[str], k: int) -> np.ndarray:
-    """Sorted ``context * 4 + next_base`` codes of every (k-mer, following base) of both strands,
-    skipping any that touch a non-ACGT base: uint64 ``(M,)``, ``k <= 31``."""
-    codes = []
+    """Sorted codes (:func:`~genomamba.data.kmers.kmer_codes`) of every (k-mer, following base),
+    a (k + 1)-mer, on both strands of ``records``, leaving out any that hold a non-ACGT base:
+    int64 ``(M,)``, ``k <= 30``."""
+    from genomamba.data.kmers import kmer_codes
+    from genomamba.data.tokenizer import DNATokenizer, reverse_complement_str
+
+    tokenizer, codes = DNATokenizer(), []
     for record in records:
-        for strand in (record, reverse_complement(record)):
-            s = np.frombuffer(strand.encode(), dtype=np.uint8)
-            base = np.full(256, 255, dtype=np.uint8)
-            for letter, code in BASE_CODE.items():
-                base[ord(letter)] = code
-            b = base[s]  # (n,) 0-3, 255 for other letters
-            n = len(b) - k
-            if n <= 0:
-                continue
-            word = np.zeros(n, dtype=np.uint64)  # k-mer + next base, 2 bits per base
-            bad = np.zeros(n, dtype=bool)
-            for j in range(k + 1):
-                col = b[j : j + n]
-                bad |= col == 255
-                word = (word << np.uint64(2)) | (col & 3).astype(np.uint64)
-            codes.append(word[~bad])
+        for strand in (record, reverse_complement_str(record)):
+            c, valid = kmer_codes(tokenizer.encode(strand), k + 1)
+            codes.append(c[valid])
     return np.sort(np.concatenate(codes))
 
 
-def encode(seq: str) -> int | None:
-    out = 0
-    for letter in seq:
-        if letter not in BASE_CODE:
-            return None
-        out = out * 4 + BASE_CODE[letter]
-    return out
-
-
 def count(table: np.ndarray, context: str, base: str) -> int:
-    code = encode(context + base)
-    if code is None:
+    """How often ``base`` follows ``context`` in the sequences of ``table`` (0 if either holds N)."""
+    from genomamba.data.kmers import kmer_codes
+    from genomamba.data.tokenizer import DNATokenizer
+
+    codes, valid = kmer_codes(DNATokenizer().encode(context + base), len(context) + 1)
+    if not valid[0]:
         return 0
-    key = np.uint64(code)
-    return int(np.searchsorted(table, key, side="right") - np.searchsorted(table, key, side="left"))
+    return int(np.searchsorted(table, codes[0], side="right") - np.searchsorted(table, codes[0], side="left"))
 
 
 def main() -> None:
@@ -81,6 +60,7 @@ def main() -> None:
 
     import pyfaidx
 
+    from genomamba.data.tokenizer import reverse_complement_str
     from genomamba.downstream.gene_benchmark import read_benchmark_labels
     from genomamba.downstream.gene_benchmark_metrics import scorer_metrics
 
@@ -96,9 +76,9 @@ def main() -> None:
         for i, row in enumerate(labels):
             chrom, pos, ref, alt = row["chrom"], row["pos"], row["ref"], row["alt"]
             left = str(genome[chrom][pos - 1 - k : pos - 1]).upper()
-            right = reverse_complement(str(genome[chrom][pos : pos + k]).upper())
+            right = reverse_complement_str(str(genome[chrom][pos : pos + k]).upper())
             strands = []
-            for context, r, a in ((left, ref, alt), (right, reverse_complement(ref), reverse_complement(alt))):
+            for context, r, a in ((left, ref, alt), (right, reverse_complement_str(ref), reverse_complement_str(alt))):
                 n_ref, n_alt = count(table, context, r), count(table, context, a)
                 found[i] |= n_ref + n_alt > 0
                 strands.append(np.log((n_alt + 0.5) / (n_ref + 0.5)))

@@ -51,6 +51,10 @@ def main() -> None:
     ap.add_argument("--n-windows", type=int, default=128, help="training windows per species")
     ap.add_argument("--n-test-windows", type=int, default=150, help="test windows per species")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument(
+        "--test-strains", nargs="+", default=[], metavar="SPECIES=STRAIN",
+        help="strains to hold out whatever the seed, e.g. 'Klebsiella pneumoniae=MGH 78578': the ones the model never saw",
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
 
@@ -58,13 +62,17 @@ def main() -> None:
     from genomamba.downstream.probe import probe
     from genomamba.outputs import atomic_write_text
 
+    bad = [pair for pair in args.test_strains if "=" not in pair]
+    if bad:
+        ap.error(f"--test-strains takes SPECIES=STRAIN pairs, got {bad[0]!r}")
+    test_strains = dict(pair.split("=", 1) for pair in args.test_strains)
     model = genomamba.load(args.model)
     doc: dict[str, Any] = {
         "model": args.model,
         "command": (
             f"probe({args.model!r}, {Path(args.genomes).name!r}, window_length={args.lengths}, "
             f"n_windows={args.n_windows}, split='strain', n_test_windows={args.n_test_windows}, "
-            "kmer_k=[4, 6], seed=SEED)"
+            f"kmer_k=[4, 6], test_strains={test_strains or None}, seed=SEED)"
         ),
         "seeds": [],
     }
@@ -72,7 +80,7 @@ def main() -> None:
         t0 = time.perf_counter()
         report = probe(
             model, args.genomes, window_length=args.lengths, n_windows=args.n_windows, split="strain",
-            n_test_windows=args.n_test_windows, kmer_k=[4, 6], seed=seed,
+            n_test_windows=args.n_test_windows, kmer_k=[4, 6], test_strains=test_strains or None, seed=seed,
         )
         doc["seeds"].append({**summarise(report), "wall_s": round(time.perf_counter() - t0)})
         if args.out is not None:  # after every seed, so a long run keeps what it has

@@ -145,9 +145,11 @@ def test_species_probe_summary_keeps_the_paired_comparison_of_the_same_windows(t
 
     species_probe = load_benchmark("species_probe")
     report = probe(str(tiny_model), ROOT / "data" / "species.tsv", window_length=[64, 128], n_windows=4,
-                   split="strain", n_test_windows=4, kmer_k=[4, 6], seed=3)
+                   split="strain", n_test_windows=4, kmer_k=[4, 6], seed=3,
+                   test_strains={"Klebsiella pneumoniae": "MGH 78578", "Staphylococcus aureus": "N315"})
     summary = species_probe.summarise(report)
     assert summary["seed"] == 3 and set(summary["held_out"]) == set(report["species"])
+    assert summary["held_out"]["Staphylococcus aureus"] == "strain N315"  # seed 3 alone would hold out JH1
     for entry in report["results"]:
         row = summary[str(entry["window_length"])]
         assert row["probe"] == entry["probe"]["accuracy"] and row["kmer4"] == entry["kmer"]["k=4"]["accuracy"]

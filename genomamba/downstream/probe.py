@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ def probe(
     n_test_windows: int | None = None,
     test_fraction: float = 0.2,
     kmer_k: int | Sequence[int] = (4, 6),
+    test_strains: Mapping[str, str] | None = None,
     C: float = 1.0,
     rc_average: bool = True,
     batch_size: int = 32,
@@ -57,6 +58,9 @@ def probe(
         split: ``"region"`` or ``"strain"`` (see :mod:`genomamba.downstream.species`).
         seed: seeds the strain choice, the windows and the classifiers.
         kmer_k: k of the k-mer baseline(s).
+        test_strains: ``{species: strain}`` to hold out with ``split="strain"`` instead of a seeded
+            choice (see :func:`~genomamba.downstream.species.split_genomes`): keep it to strains
+            the model never saw in pretraining.
         C: inverse L2 strength of both logistic regressions.
         rc_average: passed to ``embed_token_ids`` (strand-averaged embeddings).
 
@@ -77,7 +81,7 @@ def probe(
     if not lengths:
         raise ConfigError("window_length: give at least one length")
     n_test = n_test_windows if n_test_windows is not None else N_TEST_WINDOWS
-    sp = split_genomes(genomes, split=split, test_fraction=test_fraction, seed=seed)
+    sp = split_genomes(genomes, split=split, test_fraction=test_fraction, seed=seed, test_strains=test_strains)
     results, summary = [], {}
     for L in lengths:
         train = draw_windows(sp, "train", L, n_windows, seed=seed)

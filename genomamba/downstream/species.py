@@ -9,7 +9,7 @@ Split protocols (:func:`split_genomes`):
   is the test region (and the ``val_fraction`` before it validation); windows are drawn
   inside one region, so train and test windows never overlap.
 * ``"strain"`` — strain held out: for each species with at least two strains, one strain
-  (chosen with ``seed``; the same one for a fixed seed) is the test genome, whole, and the
+  (chosen with ``seed``, or named in ``test_strains``) is the test genome, whole, and the
   classifier trains on the other strains. Species with a single strain cannot be held out
   this way and fall back to the region split (their test windows come from their held-out
   region); ``SpeciesSplit.held_out`` says which strain / region each species is tested on.
@@ -128,11 +128,19 @@ class SpeciesSplit:
 
 
 def split_genomes(
-    genomes: Any = None, split: str = "region", test_fraction: float = 0.2, val_fraction: float = 0.0, seed: int = 0
+    genomes: Any = None, split: str = "region", test_fraction: float = 0.2, val_fraction: float = 0.0, seed: int = 0,
+    test_strains: Mapping[str, str] | None = None,
 ) -> SpeciesSplit:
-    """Open the genomes and split them by ``split`` protocol (see the module docstring)."""
+    """Open the genomes and split them by ``split`` protocol (see the module docstring).
+
+    ``test_strains`` (``split="strain"`` only) names the strain to hold out for some species,
+    ``{species: strain}``; the others get a seeded random choice. Fix it when a pretrained model
+    saw some strains, so that the test strains stay ones it never saw whatever the window seed.
+    """
     if split not in PROTOCOLS:
         raise ConfigError(f"split must be one of {PROTOCOLS}, got {split!r}")
+    if test_strains and split != "strain":
+        raise ConfigError(f"test_strains applies to split='strain' only (got split={split!r}); drop it or use split='strain'")
     entries = as_genomes(genomes)
     species = list(dict.fromkeys(g.species for g in entries))
     if len(species) < 2:
@@ -140,10 +148,22 @@ def split_genomes(
     files = [GenomeFile(g.path, label=species.index(g.species), name=f"{g.species} {g.strain}".strip()) for g in entries]
     rng = np.random.default_rng(seed)
     test_genome: dict[str, int] = {}
+    chosen = dict(test_strains or {})
+    unknown = [sp for sp in chosen if sp not in species]
+    if unknown:
+        raise ConfigError(f"test_strains: species {unknown[0]!r} is not in the genome table; species: {species}")
     if split == "strain":
         for sp in species:
             members = [i for i, g in enumerate(entries) if g.species == sp]
-            if len(members) >= 2:
+            strains = [entries[i].strain for i in members]
+            if sp in chosen:
+                if len(members) < 2 or chosen[sp] not in strains:
+                    raise ConfigError(
+                        f"test_strains: {sp!r} has no strain {chosen[sp]!r} to hold out beside another "
+                        f"(its strains: {strains}); name one of them, or leave the species out"
+                    )
+                test_genome[sp] = members[strains.index(chosen[sp])]
+            elif len(members) >= 2:
                 test_genome[sp] = members[int(rng.integers(len(members)))]
     intervals: dict[str, list[list[Interval]]] = {"train": [], "val": [], "test": []}
     held_out: dict[str, str] = {}

@@ -53,6 +53,37 @@ def test_strain_split_holds_out_one_strain_per_multi_strain_species(strain_split
     assert kp_sa == held
 
 
+# The strains bacteria4-hybrid-d256 never saw in pretraining; a seed alone picks others for some seeds.
+UNSEEN = {"Klebsiella pneumoniae": "MGH 78578", "Staphylococcus aureus": "N315"}
+
+
+def test_named_test_strains_are_held_out_whatever_the_seed(species_tsv) -> None:
+    seeded = {split_genomes(species_tsv, split="strain", seed=seed).held_out["Klebsiella pneumoniae"] for seed in range(6)}
+    assert len(seeded) == 2  # the seed alone holds out either Klebsiella strain
+    for seed in range(6):
+        sp = split_genomes(species_tsv, split="strain", seed=seed, test_strains=UNSEEN)
+        assert sp.held_out["Klebsiella pneumoniae"] == "strain MGH 78578"
+        assert sp.held_out["Staphylococcus aureus"] == "strain N315"
+        names = [g.strain for g in sp.genomes]
+        assert not sp.intervals["train"][names.index("MGH 78578")] and sp.intervals["train"][names.index("HS11286")]
+        assert not sp.intervals["test"][names.index("HS11286")]
+
+
+@pytest.mark.parametrize(
+    ("split", "test_strains", "message"),
+    [
+        ("strain", {"Klebsiella pneumoniae": "K-12"}, "has no strain 'K-12' to hold out"),
+        ("strain", {"Escherichia coli": "536"}, "'Escherichia coli' has no strain '536' to hold out beside another"),
+        ("strain", {"Bacillus subtilis": "168"}, "species 'Bacillus subtilis' is not in the genome table"),
+        ("region", UNSEEN, "test_strains applies to split='strain' only"),
+    ],
+)
+def test_bad_test_strains_name_the_key_and_the_choices(species_tsv, split, test_strains, message) -> None:
+    with pytest.raises(ConfigError, match="test_strains") as err:
+        split_genomes(species_tsv, split=split, seed=0, test_strains=test_strains)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
 def test_windows_balanced_deterministic_and_inside_split(region_split) -> None:
     a = draw_windows(region_split, "train", 300, 6, seed=3)
     b = draw_windows(region_split, "train", 300, 6, seed=3)

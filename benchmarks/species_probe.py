@@ -1,16 +1,19 @@
 """Strain-held-out species probe of one model against k-mer baselines, over several window seeds
 (prints one JSON document; an accuracy report, not a timed test).
 
-For each seed, :func:`genomamba.downstream.probe` draws the held-out strains and the windows, fits
-a logistic regression on the model's mean-pooled embeddings and one on k-mer frequencies of the
-same windows, and compares them on the same test windows (paired bootstrap CI and McNemar p).
+For each seed, :func:`genomamba.downstream.probe` picks the held-out strains (unless named with
+``--test-strains``) and draws the windows, fits a logistic regression on the model's mean-pooled
+embeddings and one on k-mer frequencies of the same windows, and compares them on the same test
+windows (paired bootstrap CI and McNemar p).
 
-    python benchmarks/species_probe.py bacteria4-hybrid-d256 --lengths 256 1024 --n-windows 128 \\
-        --seeds 0 1 --out benchmarks/results/species_probe_bacteria4_d256.json
-    python benchmarks/species_probe.py bacteria4-hybrid-d256 --lengths 1024 --n-windows 512 \\
-        --seeds 0 1 --out benchmarks/results/species_probe_bacteria4_d256_n512.json
+    python benchmarks/species_probe.py bacteria4-hybrid-d256 --lengths 256 1024 --n-windows 128 --seeds 0 1 \\
+        --test-strains "Klebsiella pneumoniae=MGH 78578" "Staphylococcus aureus=N315"
+    python benchmarks/species_probe.py bacteria4-hybrid-d256 --lengths 1024 --n-windows 512 --seeds 0 1 \\
+        --test-strains "Klebsiella pneumoniae=MGH 78578" "Staphylococcus aureus=N315"
 
-The first took about 12 min per seed on the 2-core CPU, the second about 22 min per seed.
+About 12 and 22 min per seed on the 2-core CPU. Name the test strains whenever the model was
+pretrained on some strains of the table: bacteria4-hybrid-d256 saw HS11286 and JH1, and the seed
+alone holds one of those out for some seeds (seed 1: HS11286), which is not held out for the model.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 def summarise(report: dict[str, Any], kmer_k: int = 6) -> dict[str, Any]:
     """One seed's probe report (``probe(...)`` output) in the stored form: per window length the
     probe's and the k-mer baselines' accuracies with 95% Wilson CIs, and probe − ``kmer_k``-mer."""
-    out: dict[str, Any] = {"seed": report["seed"], "held_out": report["held_out"]}
+    out: dict[str, Any] = {"seed": report["seed"], "held_out": report["held_out"],
+                           "pretraining_overlap": report.get("pretraining_overlap")}
     for entry in report["results"]:
         row: dict[str, Any] = {
             "probe": entry["probe"]["accuracy"], "probe_ci": entry["probe"]["accuracy_ci"],
@@ -68,14 +69,14 @@ def main() -> None:
     bad = [pair for pair in args.test_strains if "=" not in pair]
     if bad:
         ap.error(f"--test-strains takes SPECIES=STRAIN pairs, got {bad[0]!r}")
-    test_strains = dict(pair.split("=", 1) for pair in args.test_strains)
+    test_strains = dict(pair.split("=", 1) for pair in args.test_strains) or None
     model = genomamba.load(args.model)
     doc: dict[str, Any] = {
         "model": args.model,
         "command": (
             f"probe({args.model!r}, {Path(args.genomes).name!r}, window_length={args.lengths}, "
             f"n_windows={args.n_windows}, split='strain', n_test_windows={args.n_test_windows}, "
-            f"kmer_k=[4, 6], test_strains={test_strains or None}, seed=SEED)"
+            f"kmer_k=[4, 6], test_strains={test_strains}, seed=SEED)"
         ),
         "seeds": [],
     }
@@ -83,7 +84,7 @@ def main() -> None:
         t0 = time.perf_counter()
         report = probe(
             model, args.genomes, window_length=args.lengths, n_windows=args.n_windows, split="strain",
-            n_test_windows=args.n_test_windows, kmer_k=[4, 6], test_strains=test_strains or None, seed=seed,
+            n_test_windows=args.n_test_windows, kmer_k=[4, 6], test_strains=test_strains, seed=seed,
         )
         doc["seeds"].append({**summarise(report), "wall_s": round(time.perf_counter() - t0)})
         if args.out is not None:  # after every seed, so a long run keeps what it has

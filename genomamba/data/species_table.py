@@ -16,12 +16,13 @@ tables here, so a table means the same thing everywhere.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genomamba.errors import FastaError
+from genomamba.errors import ConfigError, FastaError
 
-__all__ = ["SpeciesTableRow", "read_species_table"]
+__all__ = ["SpeciesTableRow", "check_test_strains", "read_species_table"]
 
 _REQUIRED = ("path", "species")
 
@@ -87,3 +88,37 @@ def read_species_table(path: str | os.PathLike[str]) -> list[SpeciesTableRow]:
     if not rows:
         raise FastaError(f"{table}: the species table lists no genomes")
     return rows
+
+
+def check_test_strains(
+    genomes: Sequence[tuple[str, str]], test_strains: Mapping[str, str] | None, split: str
+) -> dict[str, int]:
+    """Which genome each named test strain is: ``{species: index into genomes}``.
+
+    Args:
+        genomes: ``(species, strain)`` of each genome, in table order.
+        test_strains: ``{species: strain}`` to hold out whole (``split="strain"`` only), or None.
+        split: the split protocol (``"region"`` or ``"strain"``).
+
+    Raises:
+        ConfigError: ``test_strains`` with another split, an unknown species, or a strain that is
+            not one of two or more strains of its species (the message lists the choices).
+    """
+    chosen = dict(test_strains or {})
+    if chosen and split != "strain":
+        raise ConfigError(f"test_strains applies to split='strain' only (got split={split!r}); drop it or use split='strain'")
+    species = list(dict.fromkeys(sp for sp, _ in genomes))
+    unknown = [sp for sp in chosen if sp not in species]
+    if unknown:
+        raise ConfigError(f"test_strains: species {unknown[0]!r} is not in the genome table; species: {species}")
+    out = {}
+    for sp, strain in chosen.items():
+        members = [i for i, (s, _) in enumerate(genomes) if s == sp]
+        strains = [genomes[i][1] for i in members]
+        if len(members) < 2 or strain not in strains:
+            raise ConfigError(
+                f"test_strains: {sp!r} has no strain {strain!r} to hold out beside another "
+                f"(its strains: {strains}); name one of them, or leave the species out"
+            )
+        out[sp] = members[strains.index(strain)]
+    return out

@@ -47,6 +47,7 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_labels,
     read_benchmark_regions,
 )
+from genomamba.downstream.heldout import check_held_out
 from genomamba.downstream.stats import auroc_ci, mean_ci, paired_auroc_difference
 from genomamba.downstream.variant_windows import build_variant_windows
 from genomamba.downstream.variants import score_variants
@@ -222,7 +223,7 @@ def evaluate_gene_benchmark(
     model: ModelLike | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
-    codon_usage: bool = True,
+    codon_usage: bool = True, allow_seen: bool = False,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of one benchmark: ``(metrics, {scorer name: (N,) scores})``.
 
@@ -230,6 +231,10 @@ def evaluate_gene_benchmark(
         model: a ``GenomambaModel`` or ``GenomambaLM`` (None: baselines only, or with ``scores`` precomputed).
         scores: a ``genomamba score-variants`` TSV to use instead of scoring with ``model``.
         codon_usage: add the frame-aware ``codon_usage`` reference scorer (module docstring).
+        allow_seen: score the model even when its training-data record says it was trained on
+            the benchmark region (by default that is a ``ConfigError``; see
+            :func:`~genomamba.downstream.heldout.check_held_out`). ``metrics["pretraining_overlap"]``
+            says how many benchmark bases it saw.
     """
     model = None if model is None else as_lm(model)
     genome = GenomeFile(fasta)
@@ -240,6 +245,11 @@ def evaluate_gene_benchmark(
                           "`genomamba make-variant-benchmark`")
     regions = parse_regions(region_specs, genome.lengths, source=f"{vcf} region")
     train = complement_regions(regions, genome.lengths)
+    overlap = check_held_out(
+        model, [(genome, regions)], f"variant benchmark {vcf}",
+        "make the benchmark on a region it never saw (genomamba make-variant-benchmark --region), or on a genome it "
+        "never saw", allow_seen=allow_seen,
+    )
     all_scores: dict[str, np.ndarray] = {}
     if scores is not None:
         all_scores["model"] = _read_scores(scores, labels)
@@ -256,7 +266,7 @@ def evaluate_gene_benchmark(
     metrics: dict[str, Any] = {
         "fasta": str(fasta), "vcf": str(vcf), "benchmark_regions": region_specs,
         "markov_training_bp": int(sum(r.end - r.start for r in train)), "window": window,
-        "codon_usage_training_genes": n_codon_genes,
+        "codon_usage_training_genes": n_codon_genes, "pretraining_overlap": overlap,
         "n_variants": len(labels), "n_scored": {k: int(np.isfinite(v).sum()) for k, v in all_scores.items()},
         "scorers": {k: scorer_metrics(labels, v, seed=seed) for k, v in all_scores.items()},
     }

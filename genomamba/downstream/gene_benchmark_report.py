@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from genomamba.downstream.gene_benchmark_metrics import CONTRASTS
+from genomamba.downstream.heldout import describe_held_out
 from genomamba.downstream.stats import format_ci
 
 __all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]
@@ -71,6 +72,7 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
         f"- Markov baselines fitted on both strands of the {metrics['markov_training_bp']:,} bp outside the benchmark "
         "region (the training split)",
         "- labels: Prodigal gene calls + translation table 11 (expected consequences, not measured fitness)",
+        *([f"- model: {describe_held_out(metrics.get('pretraining_overlap'))}"] if "model" in sc else []),
         *([f"- `codon_usage`: a frame-aware reference *given* the gene calls, log f(ALT codon) - log f(REF codon) with "
            f"the codon usage of the {metrics.get('codon_usage_training_genes', 0):,} complete genes in the training split; "
            "coding SNVs only. It knows the reading frame but no protein, so a missense AUROC above it needs "

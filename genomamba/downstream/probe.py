@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from genomamba.api import ModelLike, as_genomamba_model
+from genomamba.api import ModelLike, as_genomamba_model, as_lm
+from genomamba.downstream.heldout import check_held_out, describe_held_out
 from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_baseline
 from genomamba.downstream.species import draw_windows, split_genomes
 from genomamba.downstream.stats import compare_accuracy
@@ -43,6 +44,7 @@ def probe(
     rc_average: bool = True,
     batch_size: int = 32,
     progress: bool = False,
+    allow_seen: bool = False,
 ) -> dict[str, Any]:
     """Species accuracy of a linear probe on frozen embeddings vs a k-mer baseline.
 
@@ -63,12 +65,17 @@ def probe(
             the model never saw in pretraining.
         C: inverse L2 strength of both logistic regressions.
         rc_average: passed to ``embed_token_ids`` (strand-averaged embeddings).
+        allow_seen: when the model records its training sequence (models saved by ``genomamba
+            train``), test sequence it was trained on is an error (a ``ConfigError`` naming the
+            genomes and the bases); True measures anyway and the report's ``pretraining_overlap``
+            says how much was seen.
 
     Returns:
         ``{"split", "species", "held_out", "chance", "seed", "results": [per window length:
         {"window_length", "n_train", "n_test", "probe": metrics | None, "kmer": {"k=4": metrics,
         ...}, "probe_vs_kmer": {"k=4": paired comparison, ...}}], "accuracy": {L: {"probe": acc,
-        "kmer_k4": acc, ...}}}``; metrics hold ``accuracy``, ``accuracy_ci`` (95% Wilson),
+        "kmer_k4": acc, ...}}, "pretraining_overlap": {"recorded", "seen_bp", "test_bp"}}``
+        (see :func:`~genomamba.downstream.heldout.check_held_out`); metrics hold ``accuracy``, ``accuracy_ci`` (95% Wilson),
         ``macro_f1``, ``confusion_matrix`` (rows true, columns predicted), ``labels``, ``n``; the
         paired comparison (:func:`~genomamba.downstream.stats.compare_accuracy`, a = probe,
         b = k-mer) is on the same test windows: accuracy difference with a paired bootstrap CI
@@ -82,6 +89,11 @@ def probe(
         raise ConfigError("window_length: give at least one length")
     n_test = n_test_windows if n_test_windows is not None else N_TEST_WINDOWS
     sp = split_genomes(genomes, split=split, test_fraction=test_fraction, seed=seed, test_strains=test_strains)
+    overlap = check_held_out(
+        None if model is None else as_lm(model), zip(sp.files, sp.intervals["test"], strict=True), "species probe",
+        "hold out strains it never saw (split='strain', test_strains={species: strain}) or a region it never saw "
+        "(test_fraction)", allow_seen=allow_seen,
+    )
     results, summary = [], {}
     for L in lengths:
         train = draw_windows(sp, "train", L, n_windows, seed=seed)
@@ -117,6 +129,7 @@ def probe(
         seed=seed,
         results=results,
         accuracy=summary,
+        pretraining_overlap=overlap,
     )
 
 
@@ -133,6 +146,8 @@ class ProbeReport(dict):
             f"species probe, {len(self['species'])} species ({self['split']} split, chance {self['chance']:.2f}); "
             f"held out: {held}",
         ]
+        if any(entry.get("probe") for entry in self["results"]):
+            lines.append(f"  {describe_held_out(self.get('pretraining_overlap'))}")
         for entry in self["results"]:
             lines.append(f"  window {entry['window_length']} bp ({entry['n_train']} train / {entry['n_test']} test windows)")
             if entry.get("probe"):

@@ -32,6 +32,7 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, split_by_region
+from genomamba.data.species_table import check_test_strains
 from genomamba.data.species_table import read_species_table as _read_table_rows
 from genomamba.data.windows import RandomWindowDataset
 from genomamba.errors import ConfigError
@@ -139,30 +140,19 @@ def split_genomes(
     """
     if split not in PROTOCOLS:
         raise ConfigError(f"split must be one of {PROTOCOLS}, got {split!r}")
-    if test_strains and split != "strain":
-        raise ConfigError(f"test_strains applies to split='strain' only (got split={split!r}); drop it or use split='strain'")
     entries = as_genomes(genomes)
     species = list(dict.fromkeys(g.species for g in entries))
+    named = check_test_strains([(g.species, g.strain) for g in entries], test_strains, split)
     if len(species) < 2:
         raise ConfigError(f"species classification needs at least two species, got {species}")
     files = [GenomeFile(g.path, label=species.index(g.species), name=f"{g.species} {g.strain}".strip()) for g in entries]
     rng = np.random.default_rng(seed)
     test_genome: dict[str, int] = {}
-    chosen = dict(test_strains or {})
-    unknown = [sp for sp in chosen if sp not in species]
-    if unknown:
-        raise ConfigError(f"test_strains: species {unknown[0]!r} is not in the genome table; species: {species}")
     if split == "strain":
         for sp in species:
             members = [i for i, g in enumerate(entries) if g.species == sp]
-            strains = [entries[i].strain for i in members]
-            if sp in chosen:
-                if len(members) < 2 or chosen[sp] not in strains:
-                    raise ConfigError(
-                        f"test_strains: {sp!r} has no strain {chosen[sp]!r} to hold out beside another "
-                        f"(its strains: {strains}); name one of them, or leave the species out"
-                    )
-                test_genome[sp] = members[strains.index(chosen[sp])]
+            if sp in named:
+                test_genome[sp] = named[sp]
             elif len(members) >= 2:
                 test_genome[sp] = members[int(rng.integers(len(members)))]
     intervals: dict[str, list[list[Interval]]] = {"train": [], "val": [], "test": []}

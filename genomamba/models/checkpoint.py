@@ -30,6 +30,8 @@ ModelT = TypeVar("ModelT", bound="GenomambaLM")
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+# What the weights were trained on (genomamba.data.provenance); optional.
+TRAINING_DATA_NAME = "training_data.json"
 
 
 # Models shipped inside the package, loadable by name (``genomamba.load("<name>")``,
@@ -118,6 +120,8 @@ def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
         model.config.to_json(tmp / CONFIG_NAME)
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        if getattr(model, "training_data", None) is not None:
+            (tmp / TRAINING_DATA_NAME).write_text(json.dumps(model.training_data, indent=1) + "\n")
         match_umask(tmp)
         old = None
         if directory.exists():
@@ -187,7 +191,25 @@ def load_pretrained(
         raise CheckpointError(f"{w_path}: corrupt or truncated safetensors file ({e}); {fix}") from e
     model = cls(cfg)
     _load_state_dict(model, sd, str(w_path), f"Check that {cfg_path} belongs to these weights.")
+    model.training_data = _read_training_data(directory / TRAINING_DATA_NAME)
     return model.to(map_location)
+
+
+def _read_training_data(path: Path) -> dict[str, Any] | None:
+    """The training-data record saved beside the weights, or None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: unreadable or invalid JSON ({e}); delete the file (the weights load "
+                              "without it, but held-out checks are then skipped)") from None
+    if not isinstance(record, dict) or not isinstance(record.get("records"), list) or not all(
+        isinstance(r, dict) and {"sha256", "length", "intervals"} <= set(r) for r in record["records"]
+    ):
+        raise CheckpointError(f"{path}: not a training-data record (needs 'records' with sha256, length and "
+                              "intervals each); delete the file or rewrite it with genomamba.data.provenance")
+    return record
 
 
 def load_lightning_checkpoint(

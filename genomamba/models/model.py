@@ -90,6 +90,10 @@ class GenomambaLM(nn.Module):
     def __init__(self, config: GenomambaConfig) -> None:
         super().__init__()
         self.config = config
+        # Where the weights were trained: a training-data record (genomamba.data.provenance),
+        # saved as training_data.json beside them, so evaluations can check they are held out.
+        # None when unknown (an imported or older model).
+        self.training_data: dict[str, Any] | None = None
         self.backbone = Backbone(config)
         width = config.d_model // 2 if config.rc_equivariant else config.d_model
         self.lm_head = (

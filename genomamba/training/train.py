@@ -26,6 +26,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from genomamba.data.provenance import describe_training_data
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
 from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
 from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
@@ -258,6 +259,7 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: boo
 def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
     model = module.model.cpu().float()
+    model.training_data = _training_data(datamodule)
     try:
         model.save_pretrained(run_dir / "model")
     except (OSError, RuntimeError) as e:  # safetensors / rename errors on a full or read-only disk
@@ -289,6 +291,14 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
     if png is None:
         log.warning("no CSV log under %s; loss_curve.png not written", run_dir / "logs")
     return metrics
+
+
+def _training_data(datamodule: Any) -> dict[str, Any] | None:
+    """What the training windows were cut from (saved with the model for held-out checks)."""
+    files, splits = getattr(datamodule, "files", None), getattr(datamodule, "splits", None)
+    if not files or not splits or "train" not in splits:
+        return None
+    return describe_training_data(files, splits["train"])
 
 
 def _markov_lines(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -14,6 +14,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
+from genomamba.data.intervals import Interval
+from genomamba.data.provenance import describe_training_data
 from genomamba.downstream.stats import (
     _average_precision_matrix,
     auprc_ci,
@@ -151,9 +153,31 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     report = (out / "report.md").read_text()
     assert "nonsense vs syn." in report and "markov_k4" in report and "Supervised heads" in report
     assert "| codon_usage |" in report and "frame-aware reference" in report
+    assert "model: pretraining overlap: not checked (the model records no training data)" in report
     assert (out / "benchmark.png").stat().st_size > 10_000
     rows = (out / "scores.tsv").read_text().splitlines()
     assert rows[0].split("\t")[-4:] == ["model", "markov_k2", "markov_k4", "codon_usage"] and len(rows) == 1 + 6 * 12 + 45
+
+
+def test_variant_benchmark_refuses_a_model_trained_on_its_region(small_benchmark, tmp_path, capsys):
+    """The model's training-data record covers the slice's first 50 kb; the benchmark region is
+    40,001-60,000, so 10,000 of its bases were trained on."""
+    fasta, bench = small_benchmark
+    model = GenomambaLM(GenomambaConfig(d_model=16, n_layer=1))
+    g = GenomeFile(fasta)
+    model.training_data = describe_training_data([g], [[Interval("slice", 0, 50_000)]])
+    model.save_pretrained(tmp_path / "model")
+    args = ["variant-benchmark", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--benchmark", str(bench),
+            "--window", "32", "--orders", "2", "--no-supervised", "--device", "cpu"]
+    assert cli_main([*args, "--out-dir", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "test sequence the model was trained on (slice: 10,000 of 20,000 bp)" in err[0]
+    assert "--region" in err[0] and not (tmp_path / "refused").exists()
+    with pytest.warns(UserWarning, match="not held out"):
+        assert cli_main([*args, "--out-dir", str(tmp_path / "out"), "--allow-seen"]) == 0
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert m["pretraining_overlap"] == {"recorded": True, "seen_bp": {"slice": 10_000}, "test_bp": {"slice": 20_000}}
+    assert "NOT held out" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, tiny_model
+
+from genomamba.api import as_lm
+from genomamba.data.fasta import GenomeFile
+from genomamba.data.intervals import split_by_region
+from genomamba.data.provenance import describe_training_data
 from genomamba.downstream import probe
+from genomamba.errors import ConfigError
 
 
 def test_probe_reports_well_formed_metrics_for_both_lengths(causal_model, species_tsv) -> None:
@@ -44,3 +53,27 @@ def test_probe_is_deterministic_and_kmer_only_without_model(species_tsv) -> None
     assert a["results"][0]["probe"] is None
     assert a["results"][0]["kmer"]["k=3"] == b["results"][0]["kmer"]["k=3"]
     assert a["results"][0]["probe_vs_kmer"] == {} and a["results"][0]["n_test"] == 4 * 6
+
+
+def test_probe_refuses_test_windows_the_model_was_trained_on(species_tsv) -> None:
+    """A model whose training-data record covers E. coli 536's first 95%: a region split holding out
+    the last 20% tests partly on trained sequence (refused), the last 5% does not."""
+    model = tiny_model(seed=1)
+    ecoli = GenomeFile(REPO_ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz")
+    trained = split_by_region(ecoli.lengths, val_fraction=0.05, test_fraction=0.0)["train"]
+    as_lm(model).training_data = describe_training_data([ecoli], [trained])
+    n = ecoli.total_length
+    kw = dict(window_length=64, n_windows=4, n_test_windows=2, split="region", seed=0, kmer_k=3)
+    seen_bp = trained[0].end - round(n * 0.8)  # last 20% minus the untrained last 5%
+    with pytest.raises(ConfigError, match=rf"species probe: test sequence the model was trained on \(Escherichia coli "
+                                          rf"536: {seen_bp:,} of {n - round(n * 0.8):,} bp\).*test_strains.*allow_seen=True"):
+        probe(model, species_tsv, test_fraction=0.2, **kw)
+    with pytest.warns(UserWarning, match="not held out"):
+        seen = probe(model, species_tsv, test_fraction=0.2, allow_seen=True, **kw)
+    assert seen["pretraining_overlap"]["seen_bp"] == {"Escherichia coli 536": seen_bp}
+    assert "NOT held out" in str(seen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clean = probe(model, species_tsv, test_fraction=0.05, **kw)
+    assert clean["pretraining_overlap"] == {"recorded": True, "seen_bp": {}, "test_bp": clean["pretraining_overlap"]["test_bp"]}
+    assert len(clean["pretraining_overlap"]["test_bp"]) == 6 and "pretraining overlap: none" in str(clean)

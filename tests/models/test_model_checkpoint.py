@@ -204,3 +204,22 @@ def test_atomic_text_outputs_follow_the_umask(tmp_path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "scores.tsv").stat().st_mode) == 0o644
+
+
+def test_training_data_record_travels_with_the_weights(tmp_path) -> None:
+    model = make()
+    assert model.training_data is None  # a fresh model knows no training data
+    model.save_pretrained(tmp_path / "plain")
+    assert not (tmp_path / "plain" / "training_data.json").exists()
+    assert GenomambaLM.from_pretrained(tmp_path / "plain").training_data is None
+
+    record = {"format": 1, "records": [{"fasta": "g.fa", "record": "chr", "length": 10, "sha256": "ab", "intervals": [[0, 8]]}]}
+    model.training_data = record
+    model.save_pretrained(tmp_path / "ckpt")
+    assert GenomambaLM.from_pretrained(tmp_path / "ckpt").training_data == record
+
+    bad = tmp_path / "ckpt" / "training_data.json"
+    for text, words in (("{", "invalid JSON"), ('{"records": [{"sha256": "ab"}]}', "not a training-data record")):
+        bad.write_text(text)
+        with pytest.raises(CheckpointError, match=f"training_data.json: .*{words}.*delete the file"):
+            GenomambaLM.from_pretrained(tmp_path / "ckpt")

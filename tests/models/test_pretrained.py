@@ -99,3 +99,31 @@ def test_loads_by_name_in_a_workflow(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert str(PRETRAINED_DIR / SHIPPED) in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", ALL_SHIPPED)
+def test_records_the_training_sequence_its_card_states(name: str) -> None:
+    """training_data.json matches the bundled genomes by content: what the card says was held out
+    passes the held-out check, what it says was trained on is refused."""
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.data.intervals import Interval, split_by_region
+    from genomamba.downstream.heldout import check_held_out
+
+    model = GenomambaLM.load(name)
+    genomes = ECOLI.parent
+    trained_fraction = 0.8 if name.startswith("bacteria4") else 0.95
+    held = {"escherichia_coli_536.fa.gz": 1 - trained_fraction}
+    if name.startswith("bacteria4"):  # the probe's unseen strains, and HS11286 / JH1's held-out 20%
+        held |= {"klebsiella_pneumoniae_MGH78578.fa.gz": 1.0, "staphylococcus_aureus_N315.fa.gz": 1.0,
+                 "klebsiella_pneumoniae_HS11286.fa.gz": 0.2, "staphylococcus_aureus_JH1.fa.gz": 0.2}
+    else:
+        held |= {"klebsiella_pneumoniae_HS11286.fa.gz": 1.0}
+    for fasta, fraction in held.items():
+        g = GenomeFile(genomes / fasta)
+        tail = split_by_region(g.lengths, val_fraction=0.0, test_fraction=fraction)["test"] if fraction < 1 else [
+            Interval(c, 0, n) for c, n in g.lengths.items()]
+        assert check_held_out(model, [(g, tail)], name, "fix")["seen_bp"] == {}, fasta
+        if fraction < 1:  # the whole genome includes its trained part
+            whole = [Interval(c, 0, n) for c, n in g.lengths.items()]
+            with pytest.raises(genomamba.GenomambaError, match="trained on"):
+                check_held_out(model, [(g, whole)], name, "fix")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from genomamba.data.intervals import split_by_region
 from genomamba.models import GenomambaLM
 from genomamba.training.compose import compose_config
 from genomamba.training.evaluate import evaluate_model
@@ -21,6 +22,10 @@ def test_train_20_steps_writes_model_metrics_and_curve(tmp_path: Path, bundled_f
 
     model = GenomambaLM.from_pretrained(run_dir / "model")
     assert model.config.d_model == 32
+    # The saved model records what it trained on: the bundled genome's first 95% (val = last 5%).
+    (record,) = model.training_data["records"]
+    train_part = split_by_region({"c": record["length"]}, val_fraction=0.05, test_fraction=0.0)["train"]
+    assert record["fasta"] == bundled_fasta.name and record["intervals"] == [[0, train_part[0].end]]
     on_disk = json.loads((run_dir / "metrics.json").read_text())
     assert on_disk["train"]["global_step"] == 20
     bpb = on_disk["model"]["bits_per_base"]

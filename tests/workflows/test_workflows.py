@@ -150,6 +150,7 @@ def test_species_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
         assert_png(res / "plots" / png)
     report = (res / "report.md").read_text()
     assert "| 512 | genomamba embedding | logistic regression |" in report
+    assert "- pretraining overlap: not checked (the model records no training data)" in report  # a bare saved model
     # paired embedding vs k-mer comparison on the same 32 windows; 8 per species is flagged as too few
     d = metrics["embedding_vs_kmer"]["512/logistic/embedding_vs_kmer_k4"]
     e, k = metrics["results"]["512"]["embedding"]["logistic"], metrics["results"]["512"]["kmer_k4"]["logistic"]
@@ -248,6 +249,45 @@ def test_species_strain_split_windows(tiny_model: Path, tmp_path: Path) -> None:
         train = {r[7] for r in beds["train"] if r[6] == species}
         test = {r[7] for r in beds["test"] if r[6] == species}
         assert len(train) == 1 and len(test) == 1 and train != test
+
+
+def test_species_workflow_holds_out_named_strains_it_never_trained_on(tmp_path: Path) -> None:
+    """test_strains picks the held-out strains; a strain in the model's training-data record is
+    refused with a one-line error on the console, one it never saw passes with the check recorded."""
+    import torch
+
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.data.intervals import Interval
+    from genomamba.data.provenance import describe_training_data
+    from genomamba.models import GenomambaConfig, GenomambaLM
+
+    torch.manual_seed(0)
+    model = GenomambaLM(GenomambaConfig(d_model=16, n_layer=1))
+    hs11286 = GenomeFile(DATA / "genomes" / "klebsiella_pneumoniae_HS11286.fa.gz")
+    model.training_data = describe_training_data([hs11286], [[Interval(c, 0, n) for c, n in hs11286.lengths.items()]])
+    model.save_pretrained(tmp_path / "model")
+    target = ("--cores", "1", "--", "results/windows/256/split.json")
+
+    def config(klebsiella: str) -> dict:
+        return species_config(tmp_path / "model", split="strain", window_lengths=[256], n_windows=8, n_test_windows=4,
+                              test_strains={"Klebsiella pneumoniae": klebsiella, "Staphylococcus aureus": "N315"})
+
+    proc = run_snakemake("species_classification", tmp_path / "seen", config("HS11286"), *target)
+    assert proc.returncode != 0
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "test sequence the model was trained on (Klebsiella pneumoniae HS11286: " in errors[0]
+    assert "test_strains" in errors[0] and not (tmp_path / "seen" / "results" / "windows" / "256" / "split.json").exists()
+
+    work = tmp_path / "unseen"
+    assert_ok(run_snakemake("species_classification", work, config("MGH 78578"), *target))
+    split = json.loads((work / "results" / "windows" / "256" / "split.json").read_text())
+    assert split["held_out"]["Klebsiella pneumoniae"] == "strain MGH 78578" and split["held_out"]["Staphylococcus aureus"] == "strain N315"
+    assert split["pretraining_overlap"]["recorded"] and split["pretraining_overlap"]["seen_bp"] == {}
+
+    proc = run_snakemake("species_classification", tmp_path / "typo", config("MGH78578"), "-n")
+    assert proc.returncode != 0
+    assert ("config key 'test_strains': test_strains: 'Klebsiella pneumoniae' has no strain 'MGH78578' to hold out"
+            in proc.stdout + proc.stderr)
 
 
 # ----------------------------------------------------------------------------- bad configs

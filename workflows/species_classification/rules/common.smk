@@ -42,6 +42,20 @@ def read_genomes(spec):
 
 
 GENOMES = read_genomes(config["genomes"])
+
+
+def check_test_strains():
+    """test_strains names strains of the genome table (checked now, not in a job)."""
+    from genomamba.data.species_table import check_test_strains as check  # light: no torch
+    from genomamba.errors import GenomambaError
+
+    try:
+        check([(g["species"], g["strain"]) for g in GENOMES], config.get("test_strains"), config["split"])
+    except GenomambaError as e:
+        raise WorkflowError(f"config key 'test_strains': {e}")
+
+
+check_test_strains()
 MODEL = config_model("model", config["model"])
 LENGTHS = [int(x) for x in config["window_lengths"]]
 FEATURES = ["embedding", f"kmer_k{config['kmer_k']}"]

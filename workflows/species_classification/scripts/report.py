@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genomamba.downstream.heldout import describe_held_out  # noqa: E402
 from genomamba.downstream.stats import compare_accuracy, format_ci  # noqa: E402
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
@@ -67,6 +68,7 @@ metrics = {
     "chance": chance,
     "split": split["protocol"],
     "held_out": split["held_out"],
+    "pretraining_overlap": split.get("pretraining_overlap"),
     "seed": cfg["seed"],
     "n_windows_per_species": {"train": cfg["n_windows"], "test": cfg["n_test_windows"]},
     "window_lengths": [r["window_length"] for r in per_length],
@@ -139,6 +141,7 @@ lines = [
     f"- species ({len(species)}; chance {chance:.2f}): " + ", ".join(species),
     f"- split: **{split['protocol']}**; held out: "
     + "; ".join(f"{s}: {h}" for s, h in split["held_out"].items()),
+    f"- {describe_held_out(split.get('pretraining_overlap'))}",
     f"- windows per species and length: {cfg['n_windows']} train, {cfg['n_test_windows']} held-out; seed {cfg['seed']}",
     "- CV: stratified k-fold accuracy on the training windows; held-out: fit on all training windows, scored on the test windows",
     "- held-out accuracy: 95% Wilson interval; embedding vs k-mer: the same classifier on the same held-out windows, "

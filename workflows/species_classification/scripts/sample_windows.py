@@ -1,14 +1,20 @@
 """Draw balanced train / held-out windows of one length and write them as BED6 + 2 columns.
 
 Columns: contig, start, end (0-based, half-open), name, score (0), strand (+), species, fasta.
-``split.json`` holds the class order (label i = species[i]) and what each species is tested on.
+``split.json`` holds the class order (label i = species[i]), what each species is tested on,
+and how much of the test sequence the model was trained on (``pretraining_overlap``: windows from
+such sequence are refused unless ``allow_seen`` is set).
 """
 
 import json
 import logging
 import sys
 
+import genomamba
+from genomamba.api import as_lm
 from genomamba.downstream import draw_windows, split_genomes
+from genomamba.downstream.heldout import check_held_out
+from genomamba.errors import GenomambaError
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -16,7 +22,18 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %
 
 length = int(smk.wildcards.length)
 p = smk.params
-sp = split_genomes(p.genomes, split=p.split, test_fraction=p.test_fraction, seed=p.seed)
+try:
+    sp = split_genomes(p.genomes, split=p.split, test_fraction=p.test_fraction, seed=p.seed, test_strains=p.test_strains)
+    overlap = check_held_out(
+        as_lm(genomamba.load(smk.input.model, device="cpu")), zip(sp.files, sp.intervals["test"], strict=True),
+        f"species workflow (model {smk.input.model})",
+        "set config keys split: strain and test_strains: {species: strain} to strains it never saw, or test_fraction "
+        "to a region it never saw", allow_seen=p.allow_seen,
+    )
+except GenomambaError as e:  # one line in the log and on the console Snakemake shows
+    logging.error("%s", e)
+    print(f"error: {e}", file=sys.__stderr__)
+    raise SystemExit(2) from None
 fasta_of = {f.name: str(f.path) for f in sp.files}
 if len(fasta_of) != len(sp.files):
     raise SystemExit(f"two genomes share a name in {[f.name for f in sp.files]}; give each a distinct strain")
@@ -30,4 +47,5 @@ for which, n, out in (("train", p.n_windows, smk.output.train), ("test", p.n_tes
     logging.info("%s: %d windows of %d bp (%d per species) -> %s", which, len(ws.labels), length, n, out)
 
 with open(smk.output.split, "w") as fh:
-    json.dump({"species": sp.species, "protocol": sp.protocol, "held_out": sp.held_out, "window_length": length}, fh, indent=2)
+    json.dump({"species": sp.species, "protocol": sp.protocol, "held_out": sp.held_out, "window_length": length,
+               "pretraining_overlap": overlap}, fh, indent=2)

@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_scores_tsv(rows, args.out)
         labelled = _read_labels(args, variants, genome)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
+        # the shift grows with damage, so label-1 variants that score lower should shift more
+        shift_direction = "higher" if args.positive_scores == "lower" else "lower"
+        shift_metrics = label_metrics(rows, labelled[0], shift_direction, column="shift") if labelled else None
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
@@ -103,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(chance {metrics['auprc_chance']:.3f}); 95% bootstrap CIs; label 1 expected to score {args.positive_scores}",
             file=sys.stderr,
         )
+        if shift_metrics:
+            print(
+                f"labels, hidden-state shift ({shift_metrics['n_labelled']} SNVs): AUROC "
+                f"{format_ci(shift_metrics['auroc'], shift_metrics['auroc_ci'])}, AUPRC "
+                f"{format_ci(shift_metrics['auprc'], shift_metrics['auprc_ci'])}; label 1 expected to shift {shift_direction}",
+                file=sys.stderr,
+            )
     return 0
 
 

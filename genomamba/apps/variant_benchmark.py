@@ -14,7 +14,12 @@ import torch
 
 from genomamba.downstream.gene_benchmark import read_benchmark_labels
 from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
-from genomamba.downstream.gene_benchmark_report import plot_benchmark, write_benchmark_scores, write_report
+from genomamba.downstream.gene_benchmark_report import (
+    NOT_LLR,
+    plot_benchmark,
+    write_benchmark_scores,
+    write_report,
+)
 from genomamba.downstream.stats import format_ci
 from genomamba.errors import ConfigError
 from genomamba.models import GenomambaLM
@@ -80,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         a_ = m["auroc_vs_synonymous"]
         parts = [f"{c} {format_ci(a_[c]['auroc'], a_[c]['ci'])}" for c in ("nonsense", "missense") if c in a_]
         cp = " / ".join(f"{m['codon_position'][p]['mean']:.3f}" for p in ("1", "2", "3"))
-        print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}; mean LLR at codon pos 1/2/3: {cp}", file=sys.stderr)
+        cp = "" if name in NOT_LLR else f"; mean LLR at codon pos 1/2/3: {cp}"
+        print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}{cp}", file=sys.stderr)
     print(f"wrote {out}/metrics.json, scores.tsv, benchmark.png, report.md", file=sys.stderr)
     return 0

@@ -18,6 +18,14 @@ from genomamba.downstream.stats import format_ci
 __all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]
 
 
+# Scorers that are not log-likelihood ratios (left out of the codon-position LLR panel).
+NOT_LLR = ("model_shift", "transversion_rule")
+SCORER_LABEL = {
+    "model": "model LLR", "model_shift": "model hidden-state shift", "codon_usage": "codon usage (given frame)",
+    "transversion_rule": "transversion rule",
+}
+
+
 def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Two panels: mean LLR at codon positions 1-3 and the zero-shot AUROCs, each scorer with 95% CIs."""
     import matplotlib
@@ -26,18 +34,24 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
     import matplotlib.pyplot as plt
 
     names = list(metrics["scorers"])
-    baselines = [n for n in names if n != "model"]
-    colour = {n: "black" if n == "model" else f"C{baselines.index(n)}" for n in names}  # same colour in both panels
+    # Panel 1 compares log-likelihood ratios (nats); the shift and the rule are on other scales.
+    llr_names = [n for n in names if n not in NOT_LLR]
+    colour = {"model": "black", "model_shift": "dimgrey"}
+    baselines = [n for n in names if n not in colour]
+    colour |= {n: f"C{baselines.index(n)}" for n in baselines}  # same colour in both panels
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         m = metrics["scorers"][name]
-        x = np.arange(3) + (i - (len(names) - 1) / 2) * width
-        cp = [m["codon_position"][str(p)] for p in (1, 2, 3)]
-        mean = np.array([c["mean"] for c in cp])
-        err = np.array([[c["mean"] - c["ci"][0] for c in cp], [c["ci"][1] - c["mean"] for c in cp]])
-        label = name.replace("markov_k", "Markov k=").replace("codon_usage", "codon usage (given frame)")
-        ax1.bar(x, mean, width, yerr=err, capsize=2, color=colour[name], alpha=1.0 if name == "model" else 0.75, label=label)
+        label = SCORER_LABEL.get(name, name.replace("markov_k", "Markov k="))
+        if name in llr_names:
+            k = llr_names.index(name)
+            x = np.arange(3) + (k - (len(llr_names) - 1) / 2) * 0.8 / len(llr_names)
+            cp = [m["codon_position"][str(p)] for p in (1, 2, 3)]
+            mean = np.array([c["mean"] for c in cp])
+            err = np.array([[c["mean"] - c["ci"][0] for c in cp], [c["ci"][1] - c["mean"] for c in cp]])
+            ax1.bar(x, mean, 0.8 / len(llr_names), yerr=err, capsize=2, color=colour[name],
+                    alpha=1.0 if name == "model" else 0.75, label=label)
         for j, cls in enumerate(("nonsense", "missense")):
             a = m["auroc_vs_synonymous"].get(cls)
             if a:
@@ -77,6 +91,11 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
            f"the codon usage of the {metrics.get('codon_usage_training_genes', 0):,} complete genes in the training split; "
            "coding SNVs only. It knows the reading frame but no protein, so a missense AUROC above it needs "
            "protein-level knowledge"] if "codon_usage" in sc else []),
+        *(["- `model_shift`: minus the model's hidden-state shift (the largest distance between REF and ALT "
+           "final hidden states over the window's positions and both strands; larger shift = more damaging)"]
+          if "model_shift" in sc else []),
+        *(["- `transversion_rule`: transversions rank as damaging, transitions not, and nothing else. A missense "
+           "score must beat it to show more than substitution type"] if "transversion_rule" in sc else []),
         "- 95% CIs: stratified bootstrap (AUROC), bootstrap (means), 2000 replicates",
         "",
         "## Zero-shot AUROC vs synonymous (damaging = lower score)",
@@ -93,6 +112,8 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
     lines += ["", "## Mean LLR by codon position (uniform sample of interior coding SNVs)", "",
               "| scorer | position 1 | position 2 | position 3 |", "|---|---|---|---|"]
     for name, m in sc.items():
+        if name in NOT_LLR:  # not log-likelihood ratios (their codon-position AUROC is in the table above)
+            continue
         cells = [format_ci(m["codon_position"][p]["mean"], m["codon_position"][p]["ci"]) if m["codon_position"][p]["n"]
                  else "-" for p in ("1", "2", "3")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -104,6 +125,14 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
         for c, d in comp.items():
             lines.append(f"| {c} | {d['best_markov_order']} | {d['auroc_a']:.3f} | {d['auroc_b']:.3f} | "
                          f"{format_ci(d['difference'], d['ci'])} |")
+    paired = metrics.get("paired_differences")
+    if paired:
+        lines += ["", "## Each model score minus its baselines (paired bootstrap, same SNVs)", "",
+                  "| model score | baseline | contrast | AUROC model | AUROC baseline | difference [95% CI] |",
+                  "|---|---|---|---|---|---|"]
+        for d in paired.values():
+            lines.append(f"| {d['scorer']} | {d['baseline']} | {d['contrast']} vs syn. | {d['auroc_a']:.3f} | "
+                         f"{d['auroc_b']:.3f} | {format_ci(d['difference'], d['ci'])} |")
     sup = metrics.get("supervised")
     if sup:
         lines += ["", f"## Supervised heads ({sup['cv']}-fold CV, logistic regression, {sup['window']} bp windows)", "",

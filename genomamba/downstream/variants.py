@@ -17,6 +17,15 @@ Scores (higher = the model finds the ALT allele more plausible than REF; negativ
   substitutions are reported as ``unsupported`` with that reason.
 * Both strands: the same score is computed on the reverse-complement windows (complemented
   alleles, mirrored position); ``score`` is the mean of ``score_fwd`` and ``score_rev``.
+* ``shift`` (substitutions only; a second zero-shot score, larger = more damaging): how far the
+  ALT allele moves the model's representation, the largest L2 distance between the final
+  (normed) hidden states of the REF and ALT windows at any position, taken on both strands and
+  the larger kept. Distances between REF and ALT embeddings are zero-shot scores in Dalla-Torre
+  et al. 2024 (Nature Methods 22:287, "Nucleotide Transformer"); the maximum over positions and
+  strands is our choice, made on the uniform sample of the E. coli gene benchmark and checked on
+  the Klebsiella one (README, Benchmarks). For causal models it comes from the passes that give
+  the LLR; masked models run the unmasked windows once more. ``nan`` for indels and multi-base
+  substitutions, whose windows do not align position by position.
 
 Records are never dropped: every (record, ALT) pair yields one row whose ``status`` is
 ``ok`` or says why it was not scored (see :func:`~genomamba.downstream.vcf.validate_variants`).
@@ -48,7 +57,7 @@ from genomamba.downstream.stats import auprc_ci, auroc_ci
 from genomamba.downstream.variant_windows import build_variant_windows
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models import GenomambaLM
-from genomamba.models.scoring import sequence_log_likelihood
+from genomamba.models.scoring import next_token_log_probs
 from genomamba.outputs import atomic_write_text
 
 __all__ = [
@@ -60,7 +69,7 @@ __all__ = [
     "write_scores_tsv",
 ]
 
-OUTPUT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "score", "score_fwd", "score_rev", "status", "message")
+OUTPUT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "score", "score_fwd", "score_rev", "shift", "status", "message")
 _TOK = DNATokenizer()
 
 # Names that moved to genomamba.downstream.vcf: importing them from here still works for one
@@ -82,16 +91,38 @@ def __getattr__(name: str) -> Any:
 
 
 @torch.inference_mode()
-def _log_likelihoods(model: GenomambaLM, seqs: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
-    """Causal log-likelihood of each of N token-id sequences (lengths may differ): float64 ``(N,)``."""
+def _pair_scores(
+    model: GenomambaLM, ref: Sequence[np.ndarray], alt: Sequence[np.ndarray], batch_size: int, causal: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """LLR and hidden-state shift of N (REF, ALT) token-id windows, each float64 ``(N,)``.
+
+    REF and ALT windows of a pair share one forward pass. ``LLR = log P(alt) - log P(ref)`` (causal
+    models; ``nan`` otherwise). ``shift`` = max over positions of ``||h_alt - h_ref||_2`` of the final
+    hidden states (``nan`` when the two windows differ in length).
+    """
     device = next(model.parameters()).device
-    order = np.argsort([len(s) for s in seqs], kind="stable")  # similar lengths share a batch
-    out = np.empty(len(seqs), dtype=np.float64)
-    for b in range(0, len(seqs), batch_size):
-        idx = order[b : b + batch_size]
-        ids, mask = padded_model_inputs([seqs[i] for i in idx], device)
-        out[idx] = sequence_log_likelihood(model, ids, mask).double().cpu().numpy()
-    return out
+    n = len(ref)
+    llr, shift = np.full(n, np.nan), np.full(n, np.nan)
+    order = np.argsort([len(r) for r in ref], kind="stable")  # similar lengths share a batch
+    pairs = max(1, batch_size // 2)
+    for b in range(0, n, pairs):
+        idx = order[b : b + pairs]
+        ids, mask = padded_model_inputs([ref[i] for i in idx] + [alt[i] for i in idx], device)
+        out = model(ids, attention_mask=mask)
+        k = len(idx)
+        if causal:
+            per_token = next_token_log_probs(out.logits, ids)  # (2k, L-1)
+            if mask is not None:
+                per_token = per_token * mask[:, 1:]
+            ll = per_token.sum(-1).double().cpu().numpy()
+            llr[idx] = ll[k:] - ll[:k]
+        h = out.hidden_states.float()
+        dist = (h[:k] - h[k:]).norm(dim=-1)  # (k, L)
+        if mask is not None:
+            dist = dist * mask[:k]
+        same = np.array([len(ref[i]) == len(alt[i]) for i in idx])
+        shift[idx[same]] = dist.max(-1).values.double().cpu().numpy()[same]
+    return llr, shift
 
 
 @torch.inference_mode()
@@ -137,22 +168,25 @@ def is_masked_model(model: GenomambaLM) -> bool:
 
 def _score_ok(
     model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(score_fwd, score_rev) float64 ``(N,)`` for variants that passed validation."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score_fwd, score_rev, shift) float64 ``(N,)`` for variants that passed validation."""
     w = build_variant_windows(variants, genome, window)
-    if is_masked_model(model):
-        ref_b = [int(_TOK.encode(v.ref)[0]) for v in variants]
-        alt_b = [int(_TOK.encode(v.alt)[0]) for v in variants]
-        fwd = masked_logit_diff(model, w.ref, w.offset, ref_b, alt_b, batch_size)
-        comp = _TOK.complement_ids
-        rev = masked_logit_diff(
-            model, [_rc(r) for r in w.ref], [len(r) - 1 - o for r, o in zip(w.ref, w.offset, strict=True)],
-            [int(comp[b]) for b in ref_b], [int(comp[b]) for b in alt_b], batch_size,
-        )
-        return fwd, rev
-    n = len(variants)
-    ll = _log_likelihoods(model, w.ref + w.alt + [_rc(r) for r in w.ref] + [_rc(a) for a in w.alt], batch_size)
-    return ll[n : 2 * n] - ll[:n], ll[3 * n :] - ll[2 * n : 3 * n]
+    masked = is_masked_model(model)
+    rc_ref, rc_alt = [_rc(r) for r in w.ref], [_rc(a) for a in w.alt]
+    llr_fwd, shift_fwd = _pair_scores(model, w.ref, w.alt, batch_size, causal=not masked)
+    llr_rev, shift_rev = _pair_scores(model, rc_ref, rc_alt, batch_size, causal=not masked)
+    shift = np.fmax(shift_fwd, shift_rev)  # nan only where both are (indels)
+    if not masked:
+        return llr_fwd, llr_rev, shift
+    ref_b = [int(_TOK.encode(v.ref)[0]) for v in variants]
+    alt_b = [int(_TOK.encode(v.alt)[0]) for v in variants]
+    fwd = masked_logit_diff(model, w.ref, w.offset, ref_b, alt_b, batch_size)
+    comp = _TOK.complement_ids
+    rev = masked_logit_diff(
+        model, rc_ref, [len(r) - 1 - o for r, o in zip(w.ref, w.offset, strict=True)],
+        [int(comp[b]) for b in ref_b], [int(comp[b]) for b in alt_b], batch_size,
+    )
+    return fwd, rev, shift
 
 
 def score_variants(
@@ -190,19 +224,19 @@ def score_variants(
     try:
         vcf_io.validate_variants(variants, genome, masked=is_masked_model(model))
         ok = [v for v in variants if v.status == "ok"]
-        fwd = rev = np.empty(0)
+        fwd = rev = shift = np.empty(0)
         if ok:
-            fwd, rev = _score_ok(model, ok, genome, window, batch_size)
+            fwd, rev, shift = _score_ok(model, ok, genome, window, batch_size)
     finally:
         model.train(was_training)
-    scores = {id(v): (float(f), float(r)) for v, f, r in zip(ok, fwd, rev, strict=True)}
+    scores = {id(v): (float(f), float(r), float(d)) for v, f, r, d in zip(ok, fwd, rev, shift, strict=True)}
     rows = []
     for v in variants:
-        f, r = scores.get(id(v), (math.nan, math.nan))
+        f, r, d = scores.get(id(v), (math.nan, math.nan, math.nan))
         rows.append(
             {
                 "chrom": v.chrom, "pos": v.pos, "id": v.id, "ref": v.ref, "alt": v.alt,
-                "score": (f + r) / 2, "score_fwd": f, "score_rev": r,
+                "score": (f + r) / 2, "score_fwd": f, "score_rev": r, "shift": d,
                 "status": v.status, "message": v.message, "record": v.record,
             }
         )
@@ -224,16 +258,19 @@ def write_scores_tsv(rows: Iterable[dict[str, Any]], path: str | os.PathLike[str
 
 
 def label_metrics(
-    rows: Sequence[dict[str, Any]], labels: dict[tuple[str, int, str, str], int], positive_scores: str = "lower"
+    rows: Sequence[dict[str, Any]], labels: dict[tuple[str, int, str, str], int], positive_scores: str = "lower",
+    column: str = "score",
 ) -> dict[str, Any] | None:
     """AUROC and AUPRC (95% bootstrap CIs) of scored ``rows`` against 0/1 ``labels`` keyed by
-    (chrom, pos, ref, alt); ``None`` when fewer than one scored variant of each class is labelled."""
+    (chrom, pos, ref, alt); ``None`` when fewer than one scored variant of each class is labelled.
+    ``positive_scores`` says how label-1 variants score in ``column`` ("lower" or "higher"); rows
+    whose ``column`` is nan (e.g. the shift of an indel) are left out."""
     y, score = [], []
     for r in rows:
         lab = labels.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]))
-        if lab is not None and r["status"] == "ok":
+        if lab is not None and r["status"] == "ok" and math.isfinite(r[column]):
             y.append(lab)
-            score.append(-r["score"] if positive_scores == "lower" else r["score"])
+            score.append(-r[column] if positive_scores == "lower" else r[column])
     if len(set(y)) < 2:
         return None
     roc, pr = auroc_ci(y, score), auprc_ci(y, score)

@@ -139,7 +139,7 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["benchmark_regions"] == ["slice:40001-60000"] and m["markov_training_bp"] == 40_000
-    assert set(m["scorers"]) == {"model", "markov_k2", "markov_k4", "codon_usage"}
+    assert set(m["scorers"]) == {"model", "model_shift", "markov_k2", "markov_k4", "codon_usage", "transversion_rule"}
     assert m["codon_usage_training_genes"] > 10
     assert "intergenic" not in m["scorers"]["codon_usage"]["auroc_vs_synonymous"]  # it scores coding SNVs only
     for sc in m["scorers"].values():
@@ -148,6 +148,14 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
             assert a["n_pos"] == 12 and a["n_neg"] == 12 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
         assert sum(sc["codon_position"][p]["n"] for p in "123") == 45
     assert m["model_minus_best_markov"]["nonsense_vs_synonymous"]["best_markov_order"] in (2, 4)
+    # every model score against the best Markov order and the substitution-type rule, on the same SNVs
+    paired = m["paired_differences"]
+    best = m["model_minus_best_markov"]["missense_vs_synonymous"]["best_markov_order"]
+    assert {f"{s}_minus_{b}/{c}_vs_synonymous" for s in ("model", "model_shift") for b in ("transversion_rule", f"markov_k{best}")
+            for c in ("nonsense", "missense")} <= set(paired)
+    d = paired["model_shift_minus_transversion_rule/missense_vs_synonymous"]
+    assert d["auroc_a"] == pytest.approx(m["scorers"]["model_shift"]["auroc_vs_synonymous"]["missense"]["auroc"])
+    assert d["auroc_b"] == pytest.approx(m["scorers"]["transversion_rule"]["auroc_vs_synonymous"]["missense"]["auroc"])
     sup = m["supervised"]["nonsense_vs_synonymous"]
     assert sup["model"]["n_features"] == 16 and sup["kmer"]["n_features"] == 2 * 4**4
     report = (out / "report.md").read_text()
@@ -156,7 +164,17 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     assert "model: pretraining overlap: not checked (the model records no training data)" in report
     assert (out / "benchmark.png").stat().st_size > 10_000
     rows = (out / "scores.tsv").read_text().splitlines()
-    assert rows[0].split("\t")[-4:] == ["model", "markov_k2", "markov_k4", "codon_usage"] and len(rows) == 1 + 6 * 12 + 45
+    assert rows[0].split("\t")[-6:] == ["model", "model_shift", "markov_k2", "markov_k4", "transversion_rule", "codon_usage"]
+    assert len(rows) == 1 + 6 * 12 + 45
+    assert "## Each model score minus its baselines" in report and "| model_shift | transversion_rule | missense vs syn." in report
+
+
+def test_transversion_rule_scores_substitution_type_only():
+    from genomamba.downstream.gene_benchmark_metrics import transversion_rule
+
+    pairs = ["AG", "GA", "CT", "TC", "AC", "AT", "GC", "GT", "CA", "CG", "TA", "TG"]
+    got = transversion_rule([{"ref": a, "alt": b} for a, b in pairs])
+    assert got.tolist() == [0.0] * 4 + [-1.0] * 8
 
 
 def test_variant_benchmark_refuses_a_model_trained_on_its_region(small_benchmark, tmp_path, capsys):
@@ -190,7 +208,7 @@ def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
     assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir", str(out),
                      "--window", "64", "--orders", "3"]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    assert set(m["scorers"]) == {"markov_k3", "codon_usage"} and "supervised" not in m
+    assert set(m["scorers"]) == {"markov_k3", "codon_usage", "transversion_rule"} and "supervised" not in m
     genome = GenomeFile(fasta)
     labels = read_benchmark_labels(f"{bench}.labels.tsv")[:20]
     from genomamba.data.intervals import Interval

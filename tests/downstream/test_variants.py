@@ -120,6 +120,29 @@ def test_causal_llr_equals_direct_window_likelihoods(motif_lm: GenomambaLM, geno
         assert row["score_rev"] == pytest.approx(want_r, abs=1e-3)
 
 
+def test_shift_is_the_largest_hidden_state_distance_on_either_strand(motif_lm: GenomambaLM, genome: GenomeFile) -> None:
+    """shift = max over positions and both strands of ||h_alt - h_ref||, computed by hand for SNVs
+    (several in one padded batch); nan for an indel, whose windows do not align."""
+    seq = _motif_seq()
+    snvs = [Variant("motif", p, seq[p - 1], "T" if seq[p - 1] != "T" else "G") for p in (40, 301, 590)]
+    v_del = Variant("motif", 311, seq[310:313], seq[310])
+    rows = score_variants(motif_lm, genome, [*snvs, v_del], window=32, batch_size=4)
+
+    def hidden(s: str) -> torch.Tensor:
+        return motif_lm(torch.from_numpy(TOK.encode(s))[None]).hidden_states[0]
+
+    for v, row in zip(snvs, rows, strict=False):
+        s = v.start - 16
+        ref_w = seq[s : s + 32]
+        alt_w = ref_w[: v.start - s] + v.alt + ref_w[v.start - s + 1 :]
+        with torch.no_grad():
+            fwd = (hidden(alt_w) - hidden(ref_w)).norm(dim=-1)
+            rev = (hidden(reverse_complement_str(alt_w)) - hidden(reverse_complement_str(ref_w))).norm(dim=-1)
+        assert fwd[: v.start - s].max() < 1e-5 < fwd.max()  # causal: positions before the SNV do not move
+        assert row["shift"] == pytest.approx(float(max(fwd.max(), rev.max())), rel=1e-4)
+    assert math.isnan(rows[3]["shift"]) and rows[3]["status"] == "ok" and math.isfinite(rows[3]["score"])
+
+
 # -- masked (GPN) score --------------------------------------------------------------------
 def test_masked_score_is_masked_logit_difference(genome: GenomeFile) -> None:
     torch.manual_seed(3)
@@ -140,6 +163,12 @@ def test_masked_score_is_masked_logit_difference(genome: GenomeFile) -> None:
         want = float(lp[TOK.encode(v.alt)[0]] - lp[TOK.encode(v.ref)[0]])
         assert row["score_fwd"] == pytest.approx(want, abs=1e-4)
         assert row["score_fwd"] != pytest.approx(row["score_rev"], abs=1e-4)  # plain BiMamba is not RC-symmetric
+        # the shift of a masked model comes from its unmasked REF and ALT windows
+        alt = seq[s : v.start] + v.alt + seq[v.start + 1 : s + 48]
+        with torch.no_grad():
+            h_ref, h_alt = (model(torch.from_numpy(TOK.encode(w))[None]).hidden_states[0] for w in (seq[s : s + 48], alt))
+        assert (h_alt - h_ref).norm(dim=-1)[: v.start - s].max() > 1e-3  # a bidirectional model moves both sides
+        assert row["shift"] >= float((h_alt - h_ref).norm(dim=-1).max()) - 1e-4  # forward strand; max with reverse
 
 
 def test_rc_equivariant_model_strands_agree(genome: GenomeFile) -> None:
@@ -238,6 +267,10 @@ def test_score_variants_reports_auroc_from_info_labels_or_a_labels_tsv(
     expected = auroc(labels, [-float(r[5]) for r in rows])
     assert f"AUROC {expected:.3f} [" in from_info and "(INFO LABEL)" in from_info, from_info
     assert f"{sum(labels)} label-1 and {len(labels) - sum(labels)} label-0 variants scored" in from_info
+    # The hidden-state shift (column 9) ranks the other way round: label 1 expected to shift more.
+    expected_shift = auroc(labels, [float(r[8]) for r in rows])
+    assert f"hidden-state shift (40 SNVs): AUROC {expected_shift:.3f} [" in from_info
+    assert "label 1 expected to shift higher" in from_info
     # The same labels from a TSV naming the contig by its accession alias give the same AUROC.
     tsv = tmp_path / "labels.tsv"
     tsv.write_text("chrom\tpos\tref\talt\tlabel\n" + "".join(

@@ -227,8 +227,9 @@ def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) ->
     assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
     res = work / "results" / "benchmark"
     metrics = json.loads((res / "metrics.json").read_text())
-    assert set(metrics["scorers"]) == {"model", "markov_k2", "markov_k3", "codon_usage"}
-    assert metrics["n_scored"]["model"] == len(keep)
+    # the shift comes from the zero-shot TSV's shift column (all benchmark variants are SNVs)
+    assert set(metrics["scorers"]) == {"model", "model_shift", "markov_k2", "markov_k3", "codon_usage", "transversion_rule"}
+    assert metrics["n_scored"]["model"] == metrics["n_scored"]["model_shift"] == len(keep)
     a = metrics["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]
     assert a["n_pos"] == 10 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
     assert metrics["supervised"]["cv"] == 3

@@ -58,6 +58,17 @@ if smk.input.labels:
         "n_labels_unmatched": int(len(labels) - len(pairs)),
         "ranking": f"{smk.params.positive_scores} score = more likely label 1",
     }
+    # The hidden-state shift (larger = more damaging), where the TSV has it: ranked the other way round.
+    shift = [(labels[key(r)], -sign * float(r["shift"])) for r in scores
+             if r["status"] == "ok" and key(r) in labels and r.get("shift") not in (None, "")]
+    if len({y for y, _ in shift}) == 2:
+        y_sh, s_sh = np.array([y for y, _ in shift]), np.array([s for _, s in shift])
+        curves["zero-shot hidden-state shift"] = (y_sh, s_sh)
+        metrics["zero_shot_shift"] = {
+            "auroc": float(roc_auc_score(y_sh, s_sh)), "auprc": float(average_precision_score(y_sh, s_sh)),
+            "n": int(len(y_sh)), "n_pos": int(y_sh.sum()),
+            "ranking": f"{'higher' if smk.params.positive_scores == 'lower' else 'lower'} shift = more likely label 1",
+        }
     metrics["supervised"] = {}
     for name, path in zip(smk.params.classifiers, smk.input.supervised, strict=True):
         with open(path) as fh:

@@ -9,6 +9,8 @@ For the model and, side by side, order-k Markov baselines (k = 2..8 by default):
 * **codon position** (``uniform`` sample of interior coding SNVs): the mean LLR at codon
   positions 1, 2 and 3 with bootstrap CIs, and the AUROC of "position 3 scores higher than
   positions 1 and 2" (0.5 = the scorer does not see the reading frame).
+* **within substitution type**: the nonsense and missense AUROCs among transitions only and
+  among transversions only, where the substitution-type rule below is blind;
 * **paired differences**: model minus the best Markov order (best on these same SNVs, which
   favours the baseline), paired bootstrap CI.
 * **supervised heads**, cross-validated on the same SNVs with the same folds: a logistic
@@ -171,6 +173,16 @@ def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: in
         ok = np.isfinite(score[idx])
         if len(set(y[ok].tolist())) == 2:
             out["auroc_vs_synonymous"][cls] = auroc_ci(y[ok], -score[idx][ok], seed=seed)
+    # Within one substitution type the transversion rule is blind: what a scorer separates there
+    # is more than substitution type.
+    is_tv = transversion_rule(labels) < 0
+    out["auroc_by_substitution"] = {}
+    for cls in ("nonsense", "missense"):
+        idx, y = contrast_indices(labels, cls)
+        for kind, want in (("transitions", False), ("transversions", True)):
+            ok = np.isfinite(score[idx]) & (is_tv[idx] == want)
+            if len(set(y[ok].tolist())) == 2:
+                out["auroc_by_substitution"].setdefault(cls, {})[kind] = auroc_ci(y[ok], -score[idx][ok], seed=seed)
     for cls in ("synonymous", *CONTRASTS):
         sel = np.array([r["consequence"] == cls and r["sample"] == "stratified" for r in labels]) & np.isfinite(score)
         if sel.any():

@@ -117,6 +117,16 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
         cells = [format_ci(m["codon_position"][p]["mean"], m["codon_position"][p]["ci"]) if m["codon_position"][p]["n"]
                  else "-" for p in ("1", "2", "3")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "## Within one substitution type (the transversion rule cannot rank these)", "",
+              "| scorer | missense, transitions | missense, transversions | nonsense, transitions | nonsense, transversions |",
+              "|---|---|---|---|---|"]
+    for name, m in sc.items():
+        by = m.get("auroc_by_substitution", {})
+        if name == "transversion_rule" or not by:
+            continue
+        cells = [format_ci(by[c][k]["auroc"], by[c][k]["ci"]) + f" (n={by[c][k]['n_pos'] + by[c][k]['n_neg']})"
+                 if k in by.get(c, {}) else "-" for c in ("missense", "nonsense") for k in ("transitions", "transversions")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     comp = metrics.get("model_minus_best_markov")
     if comp:
         lines += ["", "## Model minus the best Markov order (paired bootstrap)", "",

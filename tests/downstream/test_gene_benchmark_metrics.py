@@ -166,6 +166,19 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     rows = (out / "scores.tsv").read_text().splitlines()
     assert rows[0].split("\t")[-6:] == ["model", "model_shift", "markov_k2", "markov_k4", "transversion_rule", "codon_usage"]
     assert len(rows) == 1 + 6 * 12 + 45
+    # within one substitution type: the AUROC of the same SNVs restricted to transitions / transversions
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.gene_benchmark_metrics import contrast_indices, transversion_rule
+
+    labels = read_benchmark_labels(f"{bench}.labels.tsv")
+    idx, y = contrast_indices(labels, "missense")
+    model_scores = np.array([float(r.split("\t")[8]) for r in rows[1:]])
+    tv = transversion_rule(labels)[idx] < 0
+    by = m["scorers"]["model"]["auroc_by_substitution"]["missense"]
+    assert by["transversions"]["auroc"] == pytest.approx(roc_auc_score(y[tv], -model_scores[idx][tv]))
+    assert by["transitions"]["n_pos"] + by["transversions"]["n_pos"] == 12
+    within = report.split("## Within one substitution type")[1].split("##")[0]
+    assert "| model |" in within and "| model_shift |" in within and "| transversion_rule |" not in within
     assert "## Each model score minus its baselines" in report and "| model_shift | transversion_rule | missense vs syn." in report
 
 

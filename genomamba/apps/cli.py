@@ -76,6 +76,8 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--orders", type=int, nargs="+", default=list(range(1, 9)), help="Markov orders (1..8)")
     p.add_argument("--alpha", type=float, default=0.5, help="Markov additive smoothing (0.5 = KT, 1 = Laplace)")
     p.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    p.add_argument("--allow-seen", action="store_true",
+                   help="evaluate held-out windows the model trained on (refused by default); the JSON records the overlap")
     return p
 
 
@@ -140,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_output_path(ns.output, option="--output")  # before the work, not after
             result = evaluate_model(
                 ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
-                max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha,
+                max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha, allow_seen=ns.allow_seen,
             )
             from genomamba.training.evaluation import format_heldout_report
 

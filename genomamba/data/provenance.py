@@ -3,8 +3,10 @@
 ``genomamba train`` saves, beside the weights, a *training-data record*: for every FASTA record
 that training windows were cut from, the FASTA file name, the record name and length, the
 SHA-256 of its upper-case sequence, and the intervals (0-based, half-open) the training windows
-came from. Evaluations that claim "held out" (the species probe, the gene variant benchmark)
-compare their test intervals with it and refuse to call overlapping windows held out.
+came from. Evaluations that claim "held out" (``genomamba evaluate``, the species probe and
+workflow, the gene variant benchmark) call :func:`check_held_out` with their test intervals: by
+default any overlap is an error, because a "held-out" figure on sequence the model was trained on
+is not held out.
 
 Records are matched by sequence digest, not by path or name: a moved, renamed or re-compressed
 FASTA still matches, and a different genome with a record of the same name does not.
@@ -18,13 +20,17 @@ Record format (``training_data.json``)::
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, merge
+from genomamba.errors import ConfigError
 
-__all__ = ["RECORD_FORMAT", "describe_training_data", "seen_overlap", "sequence_digest"]
+__all__ = [
+    "RECORD_FORMAT", "check_held_out", "describe_held_out", "describe_training_data", "seen_overlap", "sequence_digest",
+]
 
 RECORD_FORMAT = 1
 _CHUNK = 1 << 22  # 4 Mb per fetch keeps memory flat on long chromosomes
@@ -89,3 +95,49 @@ def seen_overlap(
                 seen += max(0, min(t.end, iv.end) - max(t.start, iv.start))
         out[genome.name] = (seen, tested)
     return out
+
+
+def check_held_out(
+    model: Any, tests: Iterable[tuple[GenomeFile, Sequence[Interval]]], what: str, fix: str, allow_seen: bool = False
+) -> dict[str, Any]:
+    """Compare test intervals with the model's training-data record.
+
+    Args:
+        model: a ``GenomambaLM`` (its ``training_data`` attribute is read; None = not recorded),
+            or None for baselines only.
+        tests: ``(genome, test intervals)`` pairs.
+        what: the evaluation, for the message (e.g. ``"species probe"``).
+        fix: how to choose held-out sequence instead (the error message ends with it).
+        allow_seen: measure anyway; overlapping genomes are reported (and warned about), not refused.
+
+    Returns:
+        ``{"recorded": bool, "seen_bp": {genome: bases trained on}, "test_bp": {genome: bases}}``
+        (only genomes with an overlap in ``seen_bp``), for the evaluation's report.
+
+    Raises:
+        ConfigError: some test bases were trained on and ``allow_seen`` is False.
+    """
+    record = getattr(model, "training_data", None)
+    if record is None:
+        return {"recorded": False, "seen_bp": {}, "test_bp": {}}
+    overlap = seen_overlap(record, tests)
+    seen = {name: s for name, (s, _) in overlap.items() if s}
+    report = {"recorded": True, "seen_bp": seen, "test_bp": {name: t for name, (_, t) in overlap.items()}}
+    if seen:
+        parts = "; ".join(f"{name}: {s:,} of {overlap[name][1]:,} bp" for name, s in seen.items())
+        msg = f"{what}: test sequence the model was trained on ({parts}), so it is not held out"
+        if not allow_seen:
+            raise ConfigError(f"{msg}; {fix}, or pass allow_seen=True to measure it anyway (the report says so)")
+        warnings.warn(msg, stacklevel=3)
+    return report
+
+
+def describe_held_out(report: dict[str, Any] | None) -> str:
+    """One line for reports from :func:`check_held_out`'s result."""
+    if not report or not report.get("recorded"):
+        return "pretraining overlap: not checked (the model records no training data)"
+    seen = report.get("seen_bp") or {}
+    if not seen:
+        return "pretraining overlap: none (checked against the model's training-data record)"
+    parts = "; ".join(f"{name} {bp:,} of {report['test_bp'].get(name, 0):,} bp" for name, bp in seen.items())
+    return f"pretraining overlap: NOT held out, the model was trained on part of the test sequence ({parts})"

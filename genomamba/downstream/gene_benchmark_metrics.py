@@ -52,6 +52,7 @@ import numpy as np
 
 from genomamba.api import ModelLike, as_lm
 from genomamba.data.fasta import GenomeFile
+from genomamba.data.provenance import check_held_out
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.downstream.gene_benchmark import (
     complement_regions,
@@ -59,7 +60,6 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.heldout import check_held_out
 from genomamba.downstream.stats import auroc_ci, mean_ci, paired_auroc_difference
 from genomamba.downstream.variant_windows import build_variant_windows
 from genomamba.downstream.variants import score_variants
@@ -263,7 +263,7 @@ def evaluate_gene_benchmark(
         codon_usage: add the frame-aware ``codon_usage`` reference scorer (module docstring).
         allow_seen: score the model even when its training-data record says it was trained on
             the benchmark region (by default that is a ``ConfigError``; see
-            :func:`~genomamba.downstream.heldout.check_held_out`). ``metrics["pretraining_overlap"]``
+            :func:`~genomamba.data.provenance.check_held_out`). ``metrics["pretraining_overlap"]``
             says how many benchmark bases it saw.
     """
     model = None if model is None else as_lm(model)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from genomamba.data.provenance import describe_held_out
 from genomamba.downstream.gene_benchmark_metrics import CONTRASTS
-from genomamba.downstream.heldout import describe_held_out
 from genomamba.downstream.stats import format_ci
 
 __all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]

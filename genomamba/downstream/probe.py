@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from genomamba.api import ModelLike, as_genomamba_model, as_lm
-from genomamba.downstream.heldout import check_held_out, describe_held_out
+from genomamba.data.provenance import check_held_out, describe_held_out
 from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_baseline
 from genomamba.downstream.species import draw_windows, split_genomes
 from genomamba.downstream.stats import compare_accuracy
@@ -75,7 +75,7 @@ def probe(
         {"window_length", "n_train", "n_test", "probe": metrics | None, "kmer": {"k=4": metrics,
         ...}, "probe_vs_kmer": {"k=4": paired comparison, ...}}], "accuracy": {L: {"probe": acc,
         "kmer_k4": acc, ...}}, "pretraining_overlap": {"recorded", "seen_bp", "test_bp"}}``
-        (see :func:`~genomamba.downstream.heldout.check_held_out`); metrics hold ``accuracy``, ``accuracy_ci`` (95% Wilson),
+        (see :func:`~genomamba.data.provenance.check_held_out`); metrics hold ``accuracy``, ``accuracy_ci`` (95% Wilson),
         ``macro_f1``, ``confusion_matrix`` (rows true, columns predicted), ``labels``, ``n``; the
         paired comparison (:func:`~genomamba.downstream.stats.compare_accuracy`, a = probe,
         b = k-mer) is on the same test windows: accuracy difference with a paired bootstrap CI

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from genomamba.data import GenomeDataModule
+from genomamba.data.provenance import check_held_out
 from genomamba.errors import ConfigError, FastaError
 from genomamba.models import GenomambaLM
 from genomamba.models.checkpoint import load_model, resolve_model_path, run_config
@@ -44,12 +45,16 @@ def evaluate_model(
     orders: Sequence[int] = tuple(range(1, 9)),
     alpha: float = 0.5,
     batch_size: int = 16,
+    allow_seen: bool = False,
 ) -> dict[str, Any]:
     """Held-out windows of ``fasta`` (the training split logic), model vs Markov, as a dict.
 
     Settings left as ``None`` are the run's own (its ``config.yaml``: split, window length and
     ``eval.max_windows``, so the figure matches the run's ``metrics.json``), else the defaults
     (window 1024, held-out fraction 0.05, seed 0, 256 windows).
+
+    Held-out windows the model trained on (its ``training_data.json``) are a ``ConfigError``
+    unless ``allow_seen``; ``result["pretraining_overlap"]`` records the check.
     """
     for key, value, low in (("window_length", window_length, 2), ("max_windows", max_windows, 1)):
         if value is not None and value < low:
@@ -59,6 +64,11 @@ def evaluate_model(
     if not Path(fasta).exists():
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
     model, dm, settings = heldout_datamodule(model_path, fasta, window_length, val_fraction, seed, batch_size)
+    overlap = check_held_out(
+        model, zip(dm.files, dm.splits["val"], strict=True), f"genomamba evaluate {model_path} on {fasta}",
+        "evaluate on a region it never saw (a smaller --val-fraction holds out less of each record's end) or on a "
+        "genome it never saw", allow_seen=allow_seen,
+    )
     if max_windows is None:
         run_eval = run_config(resolve_model_path(model_path)[1]).get("eval") or {}
         max_windows = int(run_eval.get("max_windows") or DEFAULT_MAX_WINDOWS)
@@ -71,4 +81,5 @@ def evaluate_model(
     result["model_path"] = str(model_path)
     result["fasta"] = str(fasta)
     result["split"] = {k: v for k, v in settings.items()}
+    result["pretraining_overlap"] = overlap
     return result

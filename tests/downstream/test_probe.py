@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, tiny_model
+import torch
 
-from genomamba.api import as_lm
+from genomamba.api import GenomambaModel, as_lm
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import split_by_region
 from genomamba.data.provenance import describe_training_data
 from genomamba.downstream import probe
 from genomamba.errors import ConfigError
+from genomamba.models import GenomambaConfig, GenomambaLM
+
+ECOLI = Path(__file__).resolve().parents[2] / "data" / "genomes" / "escherichia_coli_536.fa.gz"
 
 
 def test_probe_reports_well_formed_metrics_for_both_lengths(causal_model, species_tsv) -> None:
@@ -58,8 +62,9 @@ def test_probe_is_deterministic_and_kmer_only_without_model(species_tsv) -> None
 def test_probe_refuses_test_windows_the_model_was_trained_on(species_tsv) -> None:
     """A model whose training-data record covers E. coli 536's first 95%: a region split holding out
     the last 20% tests partly on trained sequence (refused), the last 5% does not."""
-    model = tiny_model(seed=1)
-    ecoli = GenomeFile(REPO_ROOT / "data" / "genomes" / "escherichia_coli_536.fa.gz")
+    torch.manual_seed(1)
+    model = GenomambaModel(GenomambaLM(GenomambaConfig(d_model=16, n_layer=2)), device="cpu")
+    ecoli = GenomeFile(ECOLI)
     trained = split_by_region(ecoli.lengths, val_fraction=0.05, test_fraction=0.0)["train"]
     as_lm(model).training_data = describe_training_data([ecoli], [trained])
     n = ecoli.total_length

@@ -107,7 +107,7 @@ def test_records_the_training_sequence_its_card_states(name: str) -> None:
     passes the held-out check, what it says was trained on is refused."""
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.intervals import Interval, split_by_region
-    from genomamba.downstream.heldout import check_held_out
+    from genomamba.data.provenance import check_held_out
 
     model = GenomambaLM.load(name)
     genomes = ECOLI.parent

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from genomamba.data.intervals import split_by_region
+from genomamba.errors import ConfigError
 from genomamba.models import GenomambaLM
 from genomamba.training.compose import compose_config
 from genomamba.training.evaluate import evaluate_model
@@ -42,6 +43,13 @@ def test_train_20_steps_writes_model_metrics_and_curve(tmp_path: Path, bundled_f
     assert again["heldout"]["window_length"] == 128
     assert again["model"]["bits_per_base"] == pytest.approx(bpb, rel=1e-5)
     assert again["markov"]["2"] == pytest.approx(on_disk["markov"]["2"], rel=1e-9)
+    assert again["pretraining_overlap"]["recorded"] and again["pretraining_overlap"]["seen_bp"] == {}
+    # A larger held-out fraction reaches into the training region: refused, or measured and recorded.
+    with pytest.raises(ConfigError, match=r"genomamba evaluate .*test sequence the model was trained on .*--val-fraction"):
+        evaluate_model(run_dir, bundled_fasta, val_fraction=0.2, max_windows=2, orders=[2])
+    with pytest.warns(UserWarning, match="not held out"):
+        seen = evaluate_model(run_dir, bundled_fasta, val_fraction=0.2, max_windows=2, orders=[2], allow_seen=True)
+    assert sum(seen["pretraining_overlap"]["seen_bp"].values()) == train_part[0].end - round(record["length"] * 0.8)
 
     # The Lightning checkpoint follows the contract of GenomambaLM.from_lightning_checkpoint.
     ckpt = run_dir / "checkpoints" / "last.ckpt"

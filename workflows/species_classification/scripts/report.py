@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from genomamba.downstream.heldout import describe_held_out  # noqa: E402
+from genomamba.data.provenance import describe_held_out  # noqa: E402
 from genomamba.downstream.stats import compare_accuracy, format_ci  # noqa: E402
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)

@@ -12,8 +12,8 @@ import sys
 
 import genomamba
 from genomamba.api import as_lm
+from genomamba.data.provenance import check_held_out
 from genomamba.downstream import draw_windows, split_genomes
-from genomamba.downstream.heldout import check_held_out
 from genomamba.errors import GenomambaError
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)

@@ -218,7 +218,8 @@ def _disk_full(ctx: Ctx) -> list[str]:
 
 def _status_ok(ctx: Ctx, err: str) -> None:
     rows = ctx.notes["out"].read_text().splitlines()
-    assert len(rows) == 2 and rows[1].split("\t")[8] == "ok", rows
+    header = rows[0].split("\t")
+    assert len(rows) == 2 and rows[1].split("\t")[header.index("status")] == "ok", rows
 
 
 def _eval_used_whole_record(ctx: Ctx, err: str) -> None:

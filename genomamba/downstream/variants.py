@@ -57,7 +57,7 @@ from genomamba.downstream.stats import auprc_ci, auroc_ci
 from genomamba.downstream.variant_windows import build_variant_windows
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models import GenomambaLM
-from genomamba.models.scoring import next_token_log_probs
+from genomamba.models.scoring import log_likelihood_from_logits
 from genomamba.outputs import atomic_write_text
 
 __all__ = [
@@ -111,10 +111,7 @@ def _pair_scores(
         out = model(ids, attention_mask=mask)
         k = len(idx)
         if causal:
-            per_token = next_token_log_probs(out.logits, ids)  # (2k, L-1)
-            if mask is not None:
-                per_token = per_token * mask[:, 1:]
-            ll = per_token.sum(-1).double().cpu().numpy()
+            ll = log_likelihood_from_logits(out.logits, ids, mask).double().cpu().numpy()  # (2k,)
             llr[idx] = ll[k:] - ll[:k]
         h = out.hidden_states.float()
         dist = (h[:k] - h[k:]).norm(dim=-1)  # (k, L)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["next_token_log_probs", "sequence_log_likelihood"]
+__all__ = ["log_likelihood_from_logits", "next_token_log_probs", "sequence_log_likelihood"]
 
 
 def next_token_log_probs(logits: Tensor, input_ids: Tensor) -> Tensor:
@@ -42,6 +42,12 @@ def sequence_log_likelihood(model: nn.Module, input_ids: Tensor, attention_mask:
         float32 ``(B,)``.
     """
     logits = model(input_ids, attention_mask=attention_mask).logits  # (B, L, V)
+    return log_likelihood_from_logits(logits, input_ids, attention_mask)
+
+
+def log_likelihood_from_logits(logits: Tensor, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
+    """:func:`sequence_log_likelihood` from logits already computed: ``(B, L, V)`` logits and
+    ``(B, L)`` ids / mask -> float32 ``(B,)``."""
     per_token = next_token_log_probs(logits, input_ids)  # (B, L-1)
     if attention_mask is not None:
         per_token = per_token * attention_mask[:, 1:]  # pads after a sequence's end score 0

@@ -10,9 +10,12 @@ For the model and, side by side, order-k Markov baselines (k = 2..8 by default):
   positions 1, 2 and 3 with bootstrap CIs, and the AUROC of "position 3 scores higher than
   positions 1 and 2" (0.5 = the scorer does not see the reading frame).
 * **within substitution type**: the nonsense and missense AUROCs among transitions only and
-  among transversions only, where the substitution-type rule below is blind;
+  among transversions only, where the substitution-type rule below is blind, and both pooled
+  (``auroc_within_substitution``: only pairs of the same substitution type are compared, so
+  the rule scores exactly 0.5; :func:`~genomamba.downstream.stats.stratified_auroc_ci`);
 * **paired differences**: model minus the best Markov order (best on these same SNVs, which
-  favours the baseline), paired bootstrap CI.
+  favours the baseline) and minus the substitution-type rule, paired bootstrap CI; for each
+  contrast also the pooled within-substitution-type AUROC minus the best Markov order's.
 * **supervised heads**, cross-validated on the same SNVs with the same folds: a logistic
   regression on the model's ALT - REF window embeddings, beside one on k-mer features of the
   same windows (REF k-mer frequencies and ALT - REF differences).
@@ -60,7 +63,13 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.stats import auroc_ci, mean_ci, paired_auroc_difference
+from genomamba.downstream.stats import (
+    auroc_ci,
+    mean_ci,
+    paired_auroc_difference,
+    paired_stratified_auroc_difference,
+    stratified_auroc_ci,
+)
 from genomamba.downstream.variant_windows import build_variant_windows
 from genomamba.downstream.variants import score_variants
 from genomamba.downstream.variants_supervised import cross_validate_features, embed_variant_windows
@@ -150,6 +159,12 @@ def transversion_rule(labels: Sequence[dict[str, Any]]) -> np.ndarray:
     return np.array([-1.0 if (r["ref"] in purines) != (r["alt"] in purines) else 0.0 for r in labels])
 
 
+def substitution_type(is_transversion: np.ndarray) -> np.ndarray:
+    """``"transversion"`` / ``"transition"`` per SNV from a boolean ``(N,)`` array (the strata of
+    the within-substitution-type AUROC)."""
+    return np.where(np.asarray(is_transversion, dtype=bool), "transversion", "transition")
+
+
 def contrast_indices(labels: Sequence[dict[str, Any]], cls: str) -> tuple[np.ndarray, np.ndarray]:
     """(indices, y) of the stratified ``cls`` (y=1) and synonymous (y=0) SNVs."""
     idx = [i for i, r in enumerate(labels) if r["sample"] == "stratified" and r["consequence"] in (cls, "synonymous")]
@@ -183,6 +198,10 @@ def scorer_metrics(labels: Sequence[dict[str, Any]], score: np.ndarray, seed: in
             ok = np.isfinite(score[idx]) & (is_tv[idx] == want)
             if len(set(y[ok].tolist())) == 2:
                 out["auroc_by_substitution"].setdefault(cls, {})[kind] = auroc_ci(y[ok], -score[idx][ok], seed=seed)
+        ok = np.isfinite(score[idx])
+        if len(set(y[ok].tolist())) == 2:
+            out.setdefault("auroc_within_substitution", {})[cls] = stratified_auroc_ci(
+                y[ok], -score[idx][ok], substitution_type(is_tv[idx][ok]), seed=seed)
     for cls in ("synonymous", *CONTRASTS):
         sel = np.array([r["consequence"] == cls and r["sample"] == "stratified" for r in labels]) & np.isfinite(score)
         if sel.any():
@@ -308,21 +327,34 @@ def evaluate_gene_benchmark(
     # Each model score against the best Markov order (best on these same SNVs, which favours the
     # baseline) and the substitution-type rule, paired on the same SNVs.
     paired: dict[str, Any] = {}
+    is_tv = transversion_rule(labels) < 0
     for cls in ("nonsense", "missense"):
         idx, y = contrast_indices(labels, cls)
         rivals = {"transversion_rule": all_scores["transversion_rule"]}
         if markov:
             best = max(markov, key=lambda k: metrics["scorers"][f"markov_k{k}"]["auroc_vs_synonymous"].get(cls, {}).get("auroc", 0))
             rivals[f"markov_k{best}"] = markov[best]
+            # Beyond substitution type: pairs of the same type only (the rule is 0.5 there by
+            # construction), against the Markov order that is best on that statistic.
+            best_within = max(markov, key=lambda k: metrics["scorers"][f"markov_k{k}"].get(
+                "auroc_within_substitution", {}).get(cls, {}).get("auroc", 0))
         for name in ("model", "model_shift"):
             ok = np.isfinite(all_scores[name][idx]) if name in all_scores else np.zeros(len(idx), bool)
             if len(set(y[ok].tolist())) < 2:
                 continue
             for rival, score in rivals.items():
                 d = paired_auroc_difference(y[ok], -all_scores[name][idx][ok], -score[idx][ok], seed=seed)
-                paired[f"{name}_minus_{rival}/{cls}_vs_synonymous"] = {"scorer": name, "baseline": rival, "contrast": cls, **d}
+                paired[f"{name}_minus_{rival}/{cls}_vs_synonymous"] = {
+                    "scorer": name, "baseline": rival, "contrast": cls, "statistic": "auroc", **d}
                 if name == "model" and rival != "transversion_rule":  # the long-standing headline comparison
                     metrics.setdefault("model_minus_best_markov", {})[f"{cls}_vs_synonymous"] = {"best_markov_order": best, **d}
+            if markov:
+                rival = f"markov_k{best_within}"
+                d = paired_stratified_auroc_difference(
+                    y[ok], -all_scores[name][idx][ok], -markov[best_within][idx][ok], substitution_type(is_tv[idx][ok]),
+                    seed=seed)
+                paired[f"{name}_minus_{rival}/{cls}_within_substitution"] = {
+                    "scorer": name, "baseline": rival, "contrast": cls, "statistic": "auroc_within_substitution", **d}
     metrics["paired_differences"] = paired
     if supervised and model is not None:
         metrics["supervised"] = supervised_heads(model, genome, labels, embed_window, kmer_k, cv, seed, batch_size=batch_size)

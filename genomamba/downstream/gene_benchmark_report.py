@@ -118,14 +118,20 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
                  else "-" for p in ("1", "2", "3")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Within one substitution type (the transversion rule cannot rank these)", "",
-              "| scorer | missense, transitions | missense, transversions | nonsense, transitions | nonsense, transversions |",
-              "|---|---|---|---|---|"]
+              "Pooled: only pairs of the same substitution type are compared (the rule scores 0.5 on it).", "",
+              "| scorer | missense, pooled | missense, transitions | missense, transversions | nonsense, pooled | "
+              "nonsense, transitions | nonsense, transversions |",
+              "|---|---|---|---|---|---|---|"]
     for name, m in sc.items():
         by = m.get("auroc_by_substitution", {})
+        pooled = m.get("auroc_within_substitution", {})
         if name == "transversion_rule" or not by:
             continue
-        cells = [format_ci(by[c][k]["auroc"], by[c][k]["ci"]) + f" (n={by[c][k]['n_pos'] + by[c][k]['n_neg']})"
-                 if k in by.get(c, {}) else "-" for c in ("missense", "nonsense") for k in ("transitions", "transversions")]
+        cells = []
+        for c in ("missense", "nonsense"):
+            cells.append(format_ci(pooled[c]["auroc"], pooled[c]["ci"]) if c in pooled else "-")
+            cells += [format_ci(by[c][k]["auroc"], by[c][k]["ci"]) + f" (n={by[c][k]['n_pos'] + by[c][k]['n_neg']})"
+                      if k in by.get(c, {}) else "-" for k in ("transitions", "transversions")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     comp = metrics.get("model_minus_best_markov")
     if comp:
@@ -141,7 +147,8 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
                   "| model score | baseline | contrast | AUROC model | AUROC baseline | difference [95% CI] |",
                   "|---|---|---|---|---|---|"]
         for d in paired.values():
-            lines.append(f"| {d['scorer']} | {d['baseline']} | {d['contrast']} vs syn. | {d['auroc_a']:.3f} | "
+            within = " (same substitution type)" if d.get("statistic") == "auroc_within_substitution" else ""
+            lines.append(f"| {d['scorer']} | {d['baseline']} | {d['contrast']} vs syn.{within} | {d['auroc_a']:.3f} | "
                          f"{d['auroc_b']:.3f} | {format_ci(d['difference'], d['ci'])} |")
     sup = metrics.get("supervised")
     if sup:

@@ -9,6 +9,10 @@ resampled with the same bootstrap indices, so the interval is that of the differ
 * :func:`auroc_ci`, :func:`mean_ci`: percentile bootstrap (Efron & Tibshirani 1993,
   "An Introduction to the Bootstrap", ch. 13). AUROC resamples positives and negatives
   separately (stratified), so every replicate keeps both classes and their counts.
+* :func:`stratified_auroc_ci`, :func:`paired_stratified_auroc_difference`: the AUROC counted over
+  positive-negative pairs *within* the same stratum only (a stratified concordance, as in the
+  stratified Mann-Whitney / van Elteren family: van Elteren 1960, Bull. Int. Stat. Inst. 37:351),
+  so that a score which only knows the stratum scores exactly 0.5.
 * :func:`paired_auroc_difference`, :func:`compare_accuracy`: paired bootstrap of a difference;
   accuracy also gets McNemar's exact test (binomial test on the discordant pairs; McNemar
   1947, Psychometrika 12:153).
@@ -42,7 +46,9 @@ __all__ = [
     "mean_ci",
     "paired_auroc_difference",
     "paired_ratio_difference",
+    "paired_stratified_auroc_difference",
     "ratio_ci",
+    "stratified_auroc_ci",
     "wilson_ci",
 ]
 
@@ -170,6 +176,93 @@ def paired_auroc_difference(
     ineg = rng.integers(0, len(na), (n_boot, len(na)))
     reps = _auroc_matrix(pa[ip], na[ineg]) - _auroc_matrix(pb[ip], nb[ineg])
     a, b = float(_auroc_matrix(pa[None], na[None])[0]), float(_auroc_matrix(pb[None], nb[None])[0])
+    return {"difference": a - b, "ci": list(_percentile(reps, level)), "auroc_a": a, "auroc_b": b}
+
+
+def _strata_classes(
+    y: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray, strata: Sequence[Any] | np.ndarray
+) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+    """``{stratum: (positive scores, negative scores)}`` for the strata that hold both classes."""
+    y_arr, s = np.asarray(y).astype(np.int64), np.asarray(score, dtype=np.float64)
+    st = np.asarray(strata)
+    if st.shape != y_arr.shape:
+        raise GenomambaError(f"strata {st.shape} and labels {y_arr.shape} must be 1-D arrays of equal length")
+    _split_classes(y_arr, s)  # shape, NaN and both-classes checks
+    out = {}
+    for value in sorted(set(st.tolist()), key=str):
+        sel = st == value
+        if (y_arr[sel] == 1).any() and (y_arr[sel] == 0).any():
+            out[value] = (s[sel & (y_arr == 1)], s[sel & (y_arr == 0)])
+    if not out:
+        raise GenomambaError("a stratified AUROC needs a stratum that holds both classes; none does")
+    return out
+
+
+def _stratified_reps(
+    classes: dict[Any, tuple[np.ndarray, np.ndarray]], draws: dict[Any, tuple[np.ndarray, np.ndarray]] | None
+) -> np.ndarray:
+    """Pooled within-stratum AUROC, ``sum_s U_s / sum_s n_pos_s n_neg_s``, per replicate ->
+    (B,); ``draws`` gives each stratum's resampled (positive, negative) indices, None = as is."""
+    u, pairs = 0.0, 0
+    for value, (pos, neg) in classes.items():
+        p, n = (pos[None], neg[None]) if draws is None else (pos[draws[value][0]], neg[draws[value][1]])
+        u = u + _auroc_matrix(p, n) * (len(pos) * len(neg))
+        pairs += len(pos) * len(neg)
+    return np.asarray(u) / pairs
+
+
+def _stratum_draws(
+    classes: dict[Any, tuple[np.ndarray, np.ndarray]], n_boot: int, rng: np.random.Generator
+) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+    # Positives and negatives resampled within each stratum: every replicate keeps the counts.
+    return {v: (rng.integers(0, len(p), (n_boot, len(p))), rng.integers(0, len(n), (n_boot, len(n))))
+            for v, (p, n) in classes.items()}
+
+
+def stratified_auroc_ci(
+    y: Sequence[int] | np.ndarray, score: Sequence[float] | np.ndarray, strata: Sequence[Any] | np.ndarray,
+    n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL,
+) -> dict[str, Any]:
+    """AUROC over the positive-negative pairs that share a stratum, with a bootstrap interval
+    that resamples each class within each stratum.
+
+    A score that knows only the stratum ties every counted pair and gets 0.5. Strata holding one
+    class only count no pairs and are reported in ``n_pos``/``n_neg`` but not ``n_pairs``.
+
+    Args:
+        y: (N,) labels 0/1; score: (N,) scores, higher = label 1; strata: (N,) stratum of each item.
+
+    Returns:
+        ``{"auroc", "ci": [lo, hi], "n_pos", "n_neg", "n_pairs", "strata": {stratum: {"auroc",
+        "n_pos", "n_neg"}}, "n_boot"}``.
+    """
+    classes = _strata_classes(y, score, strata)
+    rng = np.random.default_rng(seed)
+    reps = _stratified_reps(classes, _stratum_draws(classes, n_boot, rng))
+    y_arr = np.asarray(y).astype(np.int64)
+    return {
+        "auroc": float(_stratified_reps(classes, None)[0]), "ci": list(_percentile(reps, level)),
+        "n_pos": int((y_arr == 1).sum()), "n_neg": int((y_arr == 0).sum()),
+        "n_pairs": int(sum(len(p) * len(n) for p, n in classes.values())),
+        "strata": {str(v): {"auroc": float(_auroc_matrix(p[None], n[None])[0]), "n_pos": len(p), "n_neg": len(n)}
+                   for v, (p, n) in classes.items()},
+        "n_boot": int(n_boot),
+    }
+
+
+def paired_stratified_auroc_difference(
+    y: Sequence[int] | np.ndarray, score_a: Sequence[float] | np.ndarray, score_b: Sequence[float] | np.ndarray,
+    strata: Sequence[Any] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL,
+) -> dict[str, Any]:
+    """:func:`stratified_auroc_ci` of a minus that of b on the same items, paired bootstrap.
+
+    Returns:
+        ``{"difference", "ci": [lo, hi], "auroc_a", "auroc_b"}``.
+    """
+    ca, cb = _strata_classes(y, score_a, strata), _strata_classes(y, score_b, strata)
+    draws = _stratum_draws(ca, n_boot, np.random.default_rng(seed))  # the same resample for both
+    reps = _stratified_reps(ca, draws) - _stratified_reps(cb, draws)
+    a, b = float(_stratified_reps(ca, None)[0]), float(_stratified_reps(cb, None)[0])
     return {"difference": a - b, "ci": list(_percentile(reps, level)), "auroc_a": a, "auroc_b": b}
 
 

@@ -24,9 +24,12 @@ from genomamba.downstream.stats import (
     mean_ci,
     paired_auroc_difference,
     paired_ratio_difference,
+    paired_stratified_auroc_difference,
     ratio_ci,
+    stratified_auroc_ci,
     wilson_ci,
 )
+from genomamba.errors import GenomambaError
 from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.training.markov import MarkovModel
 
@@ -84,6 +87,36 @@ def test_paired_difference_and_accuracy_comparison():
     assert (lo, hi) == tuple(c["ci_a"]) and lo < 0.95 < hi
     m = mean_ci([1.0, 2.0, 3.0, 4.0])
     assert m["mean"] == 2.5 and 1.0 <= m["ci"][0] < 2.5 < m["ci"][1] <= 4.0
+
+
+def test_stratified_auroc_counts_only_pairs_within_a_stratum():
+    """Hand count: pooled concordance over same-stratum pairs; a score that knows only the
+    stratum is exactly 0.5, although its plain AUROC is far from it."""
+    y = np.array([1, 1, 0, 0, 0, 1, 0, 0])
+    strata = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+    s = np.array([3.0, 1.0, 2.0, 0.0, 5.0, 5.0, 4.0, 6.0])
+    # stratum a: positives {3, 1} vs negatives {2, 0}: 3 of 4 pairs concordant;
+    # stratum b: positive {5} vs negatives {5, 4, 6}: 0.5 + 1 + 0 = 1.5 of 3; total 4.5 / 7.
+    r = stratified_auroc_ci(y, s, strata, seed=2)
+    assert r["auroc"] == pytest.approx(4.5 / 7) and r["n_pairs"] == 7 and r["n_pos"] == 3 and r["n_neg"] == 5
+    assert r["strata"] == {"a": {"auroc": 0.75, "n_pos": 2, "n_neg": 2}, "b": {"auroc": 0.5, "n_pos": 1, "n_neg": 3}}
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    kind = np.where(rng.random(400) < np.where(y == 1, 0.8, 0.3), "tv", "ts")  # the stratum predicts the class
+    rule = (kind == "tv").astype(float)
+    assert roc_auc_score(y, rule) > 0.7
+    only_kind = stratified_auroc_ci(y, rule, kind)
+    assert only_kind["auroc"] == 0.5 and only_kind["ci"] == [0.5, 0.5]
+    s = rng.normal(size=400) + 0.7 * y
+    r = stratified_auroc_ci(y, s, kind, seed=1)
+    n = {k: (np.sum((kind == k) & (y == 1)) * np.sum((kind == k) & (y == 0))) for k in ("ts", "tv")}
+    want = sum(roc_auc_score(y[kind == k], s[kind == k]) * n[k] for k in n) / sum(n.values())
+    assert r["auroc"] == pytest.approx(want) and r["ci"][0] < r["auroc"] < r["ci"][1]
+    d = paired_stratified_auroc_difference(y, s, rule, kind, seed=1)
+    assert d["auroc_b"] == 0.5 and d["difference"] == pytest.approx(r["auroc"] - 0.5) and d["ci"][0] > 0
+    assert paired_stratified_auroc_difference(y, s, s, kind)["ci"] == [0.0, 0.0]
+    with pytest.raises(GenomambaError, match="stratum that holds both classes"):
+        stratified_auroc_ci([1, 0], [0.3, 0.1], ["a", "b"])
 
 
 def test_ratio_ci_is_pooled_bits_per_base_and_pairs_by_window():
@@ -177,9 +210,17 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
     by = m["scorers"]["model"]["auroc_by_substitution"]["missense"]
     assert by["transversions"]["auroc"] == pytest.approx(roc_auc_score(y[tv], -model_scores[idx][tv]))
     assert by["transitions"]["n_pos"] + by["transversions"]["n_pos"] == 12
+    pooled = m["scorers"]["model"]["auroc_within_substitution"]["missense"]
+    assert pooled["auroc"] == pytest.approx(stratified_auroc_ci(y, -model_scores[idx], tv)["auroc"])
+    assert pooled["n_pos"] == 12 and m["scorers"]["transversion_rule"]["auroc_within_substitution"]["missense"]["auroc"] == 0.5
+    best_within = max((2, 4), key=lambda k: m["scorers"][f"markov_k{k}"]["auroc_within_substitution"]["missense"]["auroc"])
+    w = paired[f"model_shift_minus_markov_k{best_within}/missense_within_substitution"]
+    assert w["statistic"] == "auroc_within_substitution"
+    assert w["auroc_a"] == pytest.approx(m["scorers"]["model_shift"]["auroc_within_substitution"]["missense"]["auroc"])
     within = report.split("## Within one substitution type")[1].split("##")[0]
     assert "| model |" in within and "| model_shift |" in within and "| transversion_rule |" not in within
     assert "## Each model score minus its baselines" in report and "| model_shift | transversion_rule | missense vs syn." in report
+    assert f"| model | markov_k{best_within} | missense vs syn. (same substitution type) |" in report
 
 
 def test_transversion_rule_scores_substitution_type_only():

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from genomamba.errors import ConfigError, FastaError
 
-__all__ = ["SpeciesTableRow", "check_test_strains", "read_species_table"]
+__all__ = ["SpeciesTableRow", "check_test_strains", "parse_test_strains", "read_species_table"]
 
 _REQUIRED = ("path", "species")
 
@@ -90,21 +90,43 @@ def read_species_table(path: str | os.PathLike[str]) -> list[SpeciesTableRow]:
     return rows
 
 
+def parse_test_strains(value: Mapping[str, str] | Sequence[str] | None) -> dict[str, str]:
+    """``{species: strain}`` from a mapping or from ``"species=strain"`` strings (the form a
+    Hydra command line can pass: ``task.data.test_strains=["Staphylococcus aureus=N315"]``)."""
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, str):
+        value = [value]
+    out = {}
+    for item in value:
+        species, sep, strain = str(item).partition("=")
+        if not sep or not species.strip() or not strain.strip():
+            raise ConfigError(
+                f"test_strains: {item!r} is not 'species=strain'; give e.g. ['Staphylococcus aureus=N315'] "
+                "or a mapping {species: strain}"
+            )
+        out[species.strip()] = strain.strip()
+    return out
+
+
 def check_test_strains(
-    genomes: Sequence[tuple[str, str]], test_strains: Mapping[str, str] | None, split: str
+    genomes: Sequence[tuple[str, str]], test_strains: Mapping[str, str] | Sequence[str] | None, split: str
 ) -> dict[str, int]:
     """Which genome each named test strain is: ``{species: index into genomes}``.
 
     Args:
         genomes: ``(species, strain)`` of each genome, in table order.
-        test_strains: ``{species: strain}`` to hold out whole (``split="strain"`` only), or None.
+        test_strains: ``{species: strain}`` (or ``"species=strain"`` strings, see
+            :func:`parse_test_strains`) to hold out whole (``split="strain"`` only), or None.
         split: the split protocol (``"region"`` or ``"strain"``).
 
     Raises:
         ConfigError: ``test_strains`` with another split, an unknown species, or a strain that is
             not one of two or more strains of its species (the message lists the choices).
     """
-    chosen = dict(test_strains or {})
+    chosen = parse_test_strains(test_strains)
     if chosen and split != "strain":
         raise ConfigError(f"test_strains applies to split='strain' only (got split={split!r}); drop it or use split='strain'")
     species = list(dict.fromkeys(sp for sp, _ in genomes))

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import lightning as L
 from omegaconf import DictConfig
 
-from genomamba.api import as_genomamba_model
+from genomamba.api import as_genomamba_model, as_lm
+from genomamba.data.provenance import check_held_out, describe_held_out
 from genomamba.downstream.species import draw_windows
 from genomamba.downstream.species_classifier import SpeciesClassifier
 from genomamba.downstream.species_datamodule import SpeciesDataModule
@@ -71,7 +72,13 @@ class SpeciesTask:
     """
 
     def check(self, cfg: DictConfig) -> None:
+        """Model path, then the split: test sequence the backbone was pretrained on is refused
+        here, before any run directory exists (``allow_seen=true`` measures it anyway)."""
+        from hydra.utils import instantiate
+
         _check_model_path(cfg)
+        datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
+        _check_species_held_out(cfg, as_genomamba_model(model_path(cfg), device="cpu"), datamodule)
 
     def run(self, cfg: DictConfig) -> dict[str, Any]:
         from hydra.utils import instantiate
@@ -84,6 +91,7 @@ class SpeciesTask:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         model = as_genomamba_model(path, device="cpu")
         datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
+        overlap = _check_species_held_out(cfg, model, datamodule)
         datamodule.setup("fit")
         module: SpeciesClassifier = instantiate(cfg.finetune, _convert_="all", lm=model, label_names=datamodule.label_names)
         callbacks = [] if cfg.trainer.get("enable_progress_bar") is False else [StepProgressBar()]
@@ -107,6 +115,7 @@ class SpeciesTask:
             "split": split.protocol,
             "species": split.species,
             "held_out": split.held_out,
+            "pretraining_overlap": overlap,
             "chance": 1.0 / split.n_classes,
             "window_length": datamodule.window_length,
             "test": module.metrics.get("test"),
@@ -125,11 +134,23 @@ class SpeciesTask:
 
         t, k, d = metrics["test"], metrics["kmer_baseline"], metrics["finetune_vs_kmer"]
         return (
-            f"{metrics['task']} ({metrics['split']} split, {t['n']} test windows): test accuracy "
+            f"{metrics['task']} ({metrics['split']} split, {t['n']} test windows; "
+            f"{describe_held_out(metrics.get('pretraining_overlap'))}): test accuracy "
             f"{format_ci(t['accuracy'], t['accuracy_ci'])}, macro-F1 {t['macro_f1']:.3f} (chance {metrics['chance']:.3f}); "
             f"{KMER_K}-mer baseline on the same windows {format_ci(k['accuracy'], k['accuracy_ci'])}; difference "
             f"{format_ci(d['difference'], d['difference_ci'])} (McNemar p={d['mcnemar_p']:.3g}); {metrics['run_dir']}/metrics.json"
         )
+
+
+def _check_species_held_out(cfg: DictConfig, model: Any, datamodule: SpeciesDataModule) -> dict[str, Any]:
+    """:func:`~genomamba.data.provenance.check_held_out` of the split's test intervals against
+    the backbone's training-data record; ConfigError on an overlap unless ``cfg.allow_seen``."""
+    split = datamodule.genome_split()
+    return check_held_out(
+        as_lm(model), zip(split.files, split.intervals["test"], strict=True), "species finetune",
+        "hold out strains the backbone never saw (task.data.split=strain task.data.test_strains='[\"species=strain\"]') "
+        "or a region it never saw (task.data.test_fraction)", allow_seen=bool(cfg.get("allow_seen", False)),
+    )
 
 
 def _kmer_comparison(datamodule: SpeciesDataModule, module: SpeciesClassifier, seed: int) -> tuple[dict, dict]:

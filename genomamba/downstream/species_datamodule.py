@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from genomamba.data.species_table import parse_test_strains
 from genomamba.data.windows import EpochKeySampler, RandomWindowDataset, collate_windows
 from genomamba.downstream.species import SpeciesSplit, WindowSet, draw_windows, split_genomes
 from genomamba.errors import ConfigError
@@ -58,6 +59,10 @@ class SpeciesDataModule(L.LightningDataModule):
         rc_augment: reverse-complement half of the training windows (seeded).
         seed: split, windows and augmentation seed.
         num_workers: DataLoader workers for the training windows.
+        test_strains: ``{species: strain}`` or ``["species=strain", ...]`` (the command-line
+            form) to hold out with ``split="strain"`` instead of a seeded choice (see
+            :func:`~genomamba.downstream.species.split_genomes`): strains the pretrained backbone
+            never saw.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class SpeciesDataModule(L.LightningDataModule):
         rc_augment: bool = True,
         seed: int = 0,
         num_workers: int = 0,
+        test_strains: dict[str, str] | list[str] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or train_samples_per_epoch < batch_size:
@@ -92,17 +98,24 @@ class SpeciesDataModule(L.LightningDataModule):
         self.rc_augment = bool(rc_augment)
         self.seed = int(seed)
         self.num_workers = int(num_workers)
+        self.test_strains = parse_test_strains(test_strains) or None
         self.data: SpeciesSplit | None = None
         self.datasets: dict[str, Dataset] = {}
         self._sampler: EpochKeySampler | None = None
 
+    def genome_split(self) -> SpeciesSplit:
+        """The split of the genomes (opened once): which records / intervals are train, val, test."""
+        if self.data is None:
+            self.data = split_genomes(
+                self.genomes, split=self.split, test_fraction=self.test_fraction, val_fraction=self.val_fraction,
+                seed=self.seed, test_strains=self.test_strains,
+            )
+        return self.data
+
     def setup(self, stage: str | None = None) -> None:
-        if self.data is not None:
+        if self.datasets:
             return
-        self.data = split_genomes(
-            self.genomes, split=self.split, test_fraction=self.test_fraction, val_fraction=self.val_fraction, seed=self.seed
-        )
-        d = self.data
+        d = self.genome_split()
         self.datasets["train"] = RandomWindowDataset(
             d.files,
             d.intervals["train"],
@@ -118,10 +131,7 @@ class SpeciesDataModule(L.LightningDataModule):
 
     @property
     def label_names(self) -> list[str]:
-        if self.data is None:
-            self.setup()
-        assert self.data is not None
-        return list(self.data.species)
+        return list(self.genome_split().species)
 
     def train_dataloader(self) -> DataLoader:
         # Under DDP every rank takes its own share of the key stream (the sampler is a

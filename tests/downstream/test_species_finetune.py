@@ -101,3 +101,48 @@ def test_finetune_errors(tmp_path, capsys) -> None:
     assert finetune_main(["model.path=x", "finetune.nope=1"]) == 2
     with pytest.raises(Exception, match="head"):
         SpeciesClassifier(GenomambaLM(GenomambaConfig(d_model=8, n_layer=1)), ["a", "b"], head="cnn")
+
+
+def test_finetune_refuses_test_strains_the_backbone_was_pretrained_on(tmp_path, capsys) -> None:
+    """The backbone records S. aureus N315 whole as training data: holding N315 out is refused
+    before any run directory exists; JH1 is held out cleanly; allow_seen=true measures N315 and
+    says how much was seen."""
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.data.intervals import Interval
+    from genomamba.data.provenance import describe_training_data
+
+    n315 = GenomeFile(REPO_ROOT / "data" / "genomes" / "staphylococcus_aureus_N315.fa.gz")
+    torch.manual_seed(0)
+    lm = GenomambaLM(GenomambaConfig(d_model=16, n_layer=1))
+    lm.training_data = describe_training_data([n315], [[Interval(r, 0, n) for r, n in n315.lengths.items()]])
+    lm.save_pretrained(tmp_path / "model")
+    n315_bp = sum(n315.lengths.values())
+
+    def strains(sa: str) -> list[str]:
+        return ["task.data.split=strain", f'task.data.test_strains=["Staphylococcus aureus={sa}","Klebsiella pneumoniae=MGH 78578"]',
+                "trainer.max_steps=3"]
+
+    refused = tmp_path / "refused"
+    assert finetune_main(_overrides(tmp_path / "model", refused, *strains("N315"))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "species finetune: test sequence the model was trained on" in err[0]
+    assert f"{n315_bp:,} of {n315_bp:,} bp" in err[0] and "allow_seen" in err[0]
+    assert not refused.exists()
+
+    clean = tmp_path / "clean"
+    assert finetune_main(_overrides(tmp_path / "model", clean, *strains("JH1"))) == 0
+    m = json.loads((clean / "metrics.json").read_text())
+    assert m["held_out"]["Staphylococcus aureus"] == "strain JH1" and m["held_out"]["Klebsiella pneumoniae"] == "strain MGH 78578"
+    assert m["pretraining_overlap"]["recorded"] is True and m["pretraining_overlap"]["seen_bp"] == {}
+    assert "pretraining overlap: none" in capsys.readouterr().out
+
+    seen = tmp_path / "seen"
+    with pytest.warns(UserWarning, match="not held out"):
+        assert finetune_main(_overrides(tmp_path / "model", seen, *strains("N315"), "allow_seen=true")) == 0
+    m = json.loads((seen / "metrics.json").read_text())
+    assert list(m["pretraining_overlap"]["seen_bp"].values()) == [n315_bp]
+    assert "NOT held out" in capsys.readouterr().out
+
+    assert finetune_main(_overrides(tmp_path / "model", tmp_path / "bad", "task.data.split=strain",
+                                    'task.data.test_strains=["Staphylococcus aureus"]')) == 2
+    assert "is not 'species=strain'" in capsys.readouterr().err

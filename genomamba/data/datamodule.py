@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from genomamba.data.batching import EpochKeySampler, collate_windows
 from genomamba.data.fasta import FastaSpec, GenomeFile, open_genomes
 from genomamba.data.intervals import Interval, read_bed, split_intervals
+from genomamba.data.provenance import describe_training_data
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.data.windows import RandomWindowDataset, TilingWindowDataset
 from genomamba.errors import ConfigError
@@ -125,6 +126,7 @@ class GenomeDataModule(L.LightningDataModule):
         self.datasets: dict[str, RandomWindowDataset | TilingWindowDataset] = {}
         self._train_sampler: EpochKeySampler | None = None
         self._resume: tuple[int, int] | None = None  # (epoch, consumed keys) from a checkpoint
+        self._training_record: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------- setup
     def prepare_data(self) -> None:
@@ -257,6 +259,14 @@ class GenomeDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    def training_record(self) -> dict[str, Any] | None:
+        """What the training windows are cut from (:func:`~genomamba.data.provenance.describe_training_data`
+        of the train split), saved with the model and its checkpoints for held-out checks; None
+        before :meth:`setup`. Hashed once: checkpoints reuse it."""
+        if self._training_record is None and self.files and self.splits.get("train") is not None:
+            self._training_record = describe_training_data(self.files, self.splits["train"])
+        return self._training_record
 
     @property
     def num_labels(self) -> int:

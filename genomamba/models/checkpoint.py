@@ -32,6 +32,8 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 # What the weights were trained on (genomamba.data.provenance); optional.
 TRAINING_DATA_NAME = "training_data.json"
+# The same record inside Lightning checkpoints written by genomamba train (.ckpt files).
+CKPT_TRAINING_DATA_KEY = "genomamba_training_data"
 
 
 # Models shipped inside the package, loadable by name (``genomamba.load("<name>")``,
@@ -204,11 +206,15 @@ def _read_training_data(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: unreadable or invalid JSON ({e}); delete the file (the weights load "
                               "without it, but held-out checks are then skipped)") from None
+    return _check_training_record(record, str(path), "delete the file or rewrite it with genomamba.data.provenance")
+
+
+def _check_training_record(record: Any, where: str, fix: str) -> dict[str, Any]:
     if not isinstance(record, dict) or not isinstance(record.get("records"), list) or not all(
         isinstance(r, dict) and {"sha256", "length", "intervals"} <= set(r) for r in record["records"]
     ):
-        raise CheckpointError(f"{path}: not a training-data record (needs 'records' with sha256, length and "
-                              "intervals each); delete the file or rewrite it with genomamba.data.provenance")
+        raise CheckpointError(f"{where}: not a training-data record (needs 'records' with sha256, length and "
+                              f"intervals each); {fix}")
     return record
 
 
@@ -257,6 +263,11 @@ def load_lightning_checkpoint(
         )
     model = cls(cfg)
     _load_state_dict(model, sd, str(path), "The checkpoint does not belong to its model_config.")
+    record = ckpt.get(CKPT_TRAINING_DATA_KEY)
+    if record is not None:  # written by GenomambaLitModule.on_save_checkpoint
+        model.training_data = _check_training_record(
+            record, f"{path} [{CKPT_TRAINING_DATA_KEY}]",
+            "load the run's model/ directory instead, or convert the weights with save_pretrained")
     return model.to(map_location)
 
 

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from genomamba.errors import ConfigError
 from genomamba.models import GenomambaConfig, GenomambaLM
+from genomamba.models.checkpoint import CKPT_TRAINING_DATA_KEY
 from genomamba.tokens import MASK_ID, N_NUCLEOTIDES
 
 _OBJECTIVES = ("auto", "causal", "mlm")
@@ -124,6 +125,14 @@ class GenomambaLitModule(L.LightningModule):
         )
         self.model = model if model is not None else GenomambaLM(config)
         self._t_last: float | None = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # .ckpt files carry the training-data record too (the run's model/ directory has it as
+        # training_data.json), so held-out checks work on checkpoints as well.
+        datamodule = getattr(self.trainer, "datamodule", None)
+        record = datamodule.training_record() if hasattr(datamodule, "training_record") else None
+        if record is not None:
+            checkpoint[CKPT_TRAINING_DATA_KEY] = record
 
     # ------------------------------------------------------------------ objective
     def _mlm_corrupt(self, input_ids: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

@@ -26,7 +26,6 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from genomamba.data.provenance import describe_training_data
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
 from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
 from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
@@ -259,7 +258,7 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: boo
 def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
     model = module.model.cpu().float()
-    model.training_data = _training_data(datamodule)
+    model.training_data = datamodule.training_record() if hasattr(datamodule, "training_record") else None
     try:
         model.save_pretrained(run_dir / "model")
     except (OSError, RuntimeError) as e:  # safetensors / rename errors on a full or read-only disk
@@ -291,14 +290,6 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
     if png is None:
         log.warning("no CSV log under %s; loss_curve.png not written", run_dir / "logs")
     return metrics
-
-
-def _training_data(datamodule: Any) -> dict[str, Any] | None:
-    """What the training windows were cut from (saved with the model for held-out checks)."""
-    files, splits = getattr(datamodule, "files", None), getattr(datamodule, "splits", None)
-    if not files or not splits or "train" not in splits:
-        return None
-    return describe_training_data(files, splits["train"])
 
 
 def _markov_lines(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genomamba.data.intervals import split_by_region
-from genomamba.errors import ConfigError
+from genomamba.errors import CheckpointError, ConfigError
 from genomamba.models import GenomambaLM
 from genomamba.training.compose import compose_config
 from genomamba.training.evaluate import evaluate_model
@@ -56,3 +56,12 @@ def test_train_20_steps_writes_model_metrics_and_curve(tmp_path: Path, bundled_f
     from_ckpt = GenomambaLM.from_lightning_checkpoint(ckpt)
     for (name, a), (_, b) in zip(model.state_dict().items(), from_ckpt.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
+    # ... and carries the same training-data record, so a .ckpt is checked like the model directory.
+    assert from_ckpt.training_data == model.training_data
+    with pytest.raises(ConfigError, match="test sequence the model was trained on"):
+        evaluate_model(ckpt, bundled_fasta, val_fraction=0.2, max_windows=2, orders=[2])
+    raw = torch.load(ckpt, weights_only=True)
+    raw["genomamba_training_data"] = {"records": "broken"}
+    torch.save(raw, tmp_path / "broken.ckpt")
+    with pytest.raises(CheckpointError, match=r"broken\.ckpt \[genomamba_training_data\]: not a training-data record"):
+        GenomambaLM.from_lightning_checkpoint(tmp_path / "broken.ckpt")

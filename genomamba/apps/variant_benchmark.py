@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts = [f"{c} {format_ci(a_[c]['auroc'], a_[c]['ci'])}" for c in ("nonsense", "missense") if c in a_]
         cp = " / ".join(f"{m['codon_position'][p]['mean']:.3f}" for p in ("1", "2", "3"))
         cp = "" if name in NOT_LLR else f"; mean LLR at codon pos 1/2/3: {cp}"
-        print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}{cp}", file=sys.stderr)
+        within = m.get("auroc_within_substitution", {}).get("missense")
+        within = f"; missense within substitution type {format_ci(within['auroc'], within['ci'])}" if within else ""
+        print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}{within}{cp}", file=sys.stderr)
     print(f"wrote {out}/metrics.json, scores.tsv, benchmark.png, report.md", file=sys.stderr)
     return 0

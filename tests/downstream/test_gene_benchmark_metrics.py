@@ -21,6 +21,7 @@ from genomamba.downstream.stats import (
     auprc_ci,
     auroc_ci,
     compare_accuracy,
+    format_ci,
     mean_ci,
     paired_auroc_difference,
     paired_ratio_difference,
@@ -161,7 +162,7 @@ def small_benchmark(tmp_path_factory) -> tuple[Path, Path]:
     return fasta, d / "bench"
 
 
-def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
+def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path, capsys):
     fasta, bench = small_benchmark
     torch.manual_seed(0)
     GenomambaLM(GenomambaConfig(d_model=16, n_layer=2)).save_pretrained(tmp_path / "model")
@@ -171,6 +172,9 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path):
                    "--cv", "3", "--device", "cpu"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
+    printed = capsys.readouterr().err
+    w = m["scorers"]["model_shift"]["auroc_within_substitution"]["missense"]
+    assert f"missense within substitution type {format_ci(w['auroc'], w['ci'])}" in printed
     assert m["benchmark_regions"] == ["slice:40001-60000"] and m["markov_training_bp"] == 40_000
     assert set(m["scorers"]) == {"model", "model_shift", "markov_k2", "markov_k4", "codon_usage", "transversion_rule"}
     assert m["codon_usage_training_genes"] > 10

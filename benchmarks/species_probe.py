@@ -63,13 +63,15 @@ def main() -> None:
     args = ap.parse_args()
 
     import genomamba
+    from genomamba.data.species_table import parse_test_strains
     from genomamba.downstream.probe import probe
+    from genomamba.errors import ConfigError
     from genomamba.outputs import atomic_write_text
 
-    bad = [pair for pair in args.test_strains if "=" not in pair]
-    if bad:
-        ap.error(f"--test-strains takes SPECIES=STRAIN pairs, got {bad[0]!r}")
-    test_strains = dict(pair.split("=", 1) for pair in args.test_strains) or None
+    try:
+        test_strains = parse_test_strains(args.test_strains) or None
+    except ConfigError as e:
+        ap.error(f"--test-strains: {e}")
     model = genomamba.load(args.model)
     doc: dict[str, Any] = {
         "model": args.model,

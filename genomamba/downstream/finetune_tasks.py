@@ -13,6 +13,7 @@ and a class, never another branch. A runner
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,8 +29,11 @@ from genomamba.errors import ConfigError, VCFError
 
 __all__ = ["FinetuneTask", "SpeciesTask", "VariantEffectTask", "model_path"]
 
-KMER_K = 4
-KMER_TRAIN_WINDOWS = 128  # per species, drawn once from the training region with the run's seed
+KMER_K = (4, 6)  # default k of the k-mer baselines (task.kmer_k)
+# Training windows per species of the k-mer baselines, drawn once from the training region with
+# the run's seed: as many as the fine-tuning drew (steps x batch / species), so the baseline is not
+# starved, within these bounds (a logistic regression on 4**6 features stays quick).
+KMER_TRAIN_WINDOWS = (128, 4096)
 
 
 class FinetuneTask(Protocol):
@@ -63,8 +67,8 @@ def _write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
 
 class SpeciesTask:
     """``task=species``: fine-tune a pooled classification head (:class:`SpeciesClassifier`) on
-    species windows (:class:`SpeciesDataModule`), then score the 4-mer baseline on the same
-    test windows.
+    species windows (:class:`SpeciesDataModule`), then score the k-mer baselines
+    (``task.kmer_k``, default 4 and 6) on the same test windows.
 
     Outputs in ``run_dir``: ``metrics.json`` (test accuracy, macro-F1, confusion matrix, chance,
     held-out strains / regions, the paired comparison with the k-mer baseline), ``logs/`` (CSV)
@@ -77,6 +81,7 @@ class SpeciesTask:
         from hydra.utils import instantiate
 
         _check_model_path(cfg)
+        _kmer_ks(cfg)
         datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
         _check_species_held_out(cfg, as_genomamba_model(model_path(cfg), device="cpu"), datamodule)
 
@@ -107,9 +112,9 @@ class SpeciesTask:
         trainer.fit(module, datamodule=datamodule)
         trainer.test(module, datamodule=datamodule, verbose=False)
         trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-        split = datamodule.data
-        assert split is not None
-        kmer, paired = _kmer_comparison(datamodule, module, cfg.seed)
+        split = datamodule.genome_split()
+        kmer, paired = _kmer_comparison(
+            datamodule, module, cfg.seed, ks=_kmer_ks(cfg), n_drawn=trainer.global_step * datamodule.batch_size)
         metrics = {
             "task": cfg.task.name,
             "split": split.protocol,
@@ -132,14 +137,27 @@ class SpeciesTask:
     def summary(self, metrics: dict[str, Any]) -> str:
         from genomamba.downstream.stats import format_ci
 
-        t, k, d = metrics["test"], metrics["kmer_baseline"], metrics["finetune_vs_kmer"]
+        t = metrics["test"]
+        baselines = "; ".join(
+            f"{key.removeprefix('k=')}-mer baseline on the same windows {format_ci(m['accuracy'], m['accuracy_ci'])}, "
+            f"difference {format_ci(d['difference'], d['difference_ci'])} (McNemar p={d['mcnemar_p']:.3g})"
+            for (key, m), d in zip(metrics["kmer_baseline"].items(), metrics["finetune_vs_kmer"].values(), strict=True)
+        )
         return (
             f"{metrics['task']} ({metrics['split']} split, {t['n']} test windows; "
             f"{describe_held_out(metrics.get('pretraining_overlap'))}): test accuracy "
             f"{format_ci(t['accuracy'], t['accuracy_ci'])}, macro-F1 {t['macro_f1']:.3f} (chance {metrics['chance']:.3f}); "
-            f"{KMER_K}-mer baseline on the same windows {format_ci(k['accuracy'], k['accuracy_ci'])}; difference "
-            f"{format_ci(d['difference'], d['difference_ci'])} (McNemar p={d['mcnemar_p']:.3g}); {metrics['run_dir']}/metrics.json"
+            f"{baselines}; {metrics['run_dir']}/metrics.json"
         )
+
+
+def _kmer_ks(cfg: DictConfig) -> list[int]:
+    """``cfg.task.kmer_k`` (one k or a list, each 1-8) as a list; ConfigError otherwise."""
+    value = cfg.task.get("kmer_k", KMER_K)
+    ks = [value] if isinstance(value, int) else list(value) if not isinstance(value, str) else [value]
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8 for k in ks):
+        raise ConfigError(f"task.kmer_k must be k values from 1 to 8 (e.g. [4, 6]), got {value}")
+    return ks
 
 
 def _check_species_held_out(cfg: DictConfig, model: Any, datamodule: SpeciesDataModule) -> dict[str, Any]:
@@ -153,20 +171,28 @@ def _check_species_held_out(cfg: DictConfig, model: Any, datamodule: SpeciesData
     )
 
 
-def _kmer_comparison(datamodule: SpeciesDataModule, module: SpeciesClassifier, seed: int) -> tuple[dict, dict]:
-    """The 4-mer logistic baseline on the *same* test windows, and the paired comparison
-    (fine-tuned = a, k-mer = b: accuracy difference with a paired bootstrap CI, McNemar p)."""
+def _kmer_comparison(
+    datamodule: SpeciesDataModule, module: SpeciesClassifier, seed: int, ks: Sequence[int] = KMER_K, n_drawn: int = 0
+) -> tuple[dict, dict]:
+    """The k-mer logistic baselines (each k of ``ks``) on the *same* test windows, and the paired
+    comparisons (fine-tuned = a, k-mer = b: accuracy difference with a paired bootstrap CI,
+    McNemar p), keyed ``"k=4"``, ... . ``n_drawn``: training windows the fine-tuning drew (the
+    baselines get as many per species, within :data:`KMER_TRAIN_WINDOWS`)."""
     from genomamba.downstream.kmer import kmer_baseline
     from genomamba.downstream.stats import compare_accuracy
 
-    split = datamodule.data
-    assert split is not None
+    split = datamodule.genome_split()
+    lo, hi = KMER_TRAIN_WINDOWS
+    n_per_species = min(hi, max(lo, -(-n_drawn // split.n_classes)))
     test = datamodule.datasets["test"].windows  # type: ignore[attr-defined]
-    train = draw_windows(split, "train", datamodule.window_length, KMER_TRAIN_WINDOWS, seed)
-    kmer = kmer_baseline(train.ids, train.labels, test.ids, test.labels, split.species, k=KMER_K, seed=seed)
-    kmer_pred = kmer.pop("predictions")
-    kmer["n_train"] = len(train.labels)
-    return kmer, compare_accuracy(test.labels, module.predictions["test"], kmer_pred, seed=seed)
+    train = draw_windows(split, "train", datamodule.window_length, n_per_species, seed)
+    kmer, paired = {}, {}
+    for k in ks:
+        m = kmer_baseline(train.ids, train.labels, test.ids, test.labels, split.species, k=k, seed=seed)
+        pred = m.pop("predictions")
+        kmer[f"k={k}"] = {**m, "n_train": len(train.labels)}
+        paired[f"k={k}"] = compare_accuracy(test.labels, module.predictions["test"], pred, seed=seed)
+    return kmer, paired
 
 
 class VariantEffectTask:

@@ -73,11 +73,16 @@ def test_finetune_improves_over_chance_and_writes_metrics(pretrained_dir, tmp_pa
     assert m["test"]["accuracy"] > 0.4, m["test"]["confusion_matrix"]
     lo, hi = m["test"]["accuracy_ci"]
     assert lo < m["test"]["accuracy"] < hi
-    # the k-mer baseline is scored on the same 64 test windows, and the comparison is paired
-    k, d = m["kmer_baseline"], m["finetune_vs_kmer"]
-    assert k["n"] == 64 and np.asarray(k["confusion_matrix"]).sum(1).tolist() == [16] * 4
-    assert d["n"] == 64 and d["difference"] == pytest.approx(m["test"]["accuracy"] - k["accuracy"])
-    assert d["accuracy_a"] == m["test"]["accuracy"] and d["difference_ci"][0] <= d["difference"] <= d["difference_ci"][1]
+    # the 4- and 6-mer baselines are scored on the same 64 test windows, and the comparisons are
+    # paired; they train on as many windows as the fine-tuning drew (20 x 16 = 80 per species),
+    # at least 128 per species
+    assert list(m["kmer_baseline"]) == list(m["finetune_vs_kmer"]) == ["k=4", "k=6"]
+    for key, k in m["kmer_baseline"].items():
+        d = m["finetune_vs_kmer"][key]
+        assert k["n"] == 64 and np.asarray(k["confusion_matrix"]).sum(1).tolist() == [16] * 4 and k["n_train"] == 4 * 128
+        assert d["n"] == 64 and d["difference"] == pytest.approx(m["test"]["accuracy"] - k["accuracy"])
+        assert d["accuracy_a"] == m["test"]["accuracy"] and d["difference_ci"][0] <= d["difference"] <= d["difference_ci"][1]
+    assert m["kmer_baseline"]["k=4"]["k"] == 4 and m["kmer_baseline"]["k=6"]["k"] == 6
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["hyper_parameters"]["label_names"] == m["species"]
 
@@ -134,7 +139,9 @@ def test_finetune_refuses_test_strains_the_backbone_was_pretrained_on(tmp_path, 
     m = json.loads((clean / "metrics.json").read_text())
     assert m["held_out"]["Staphylococcus aureus"] == "strain JH1" and m["held_out"]["Klebsiella pneumoniae"] == "strain MGH 78578"
     assert m["pretraining_overlap"]["recorded"] is True and m["pretraining_overlap"]["seen_bp"] == {}
-    assert "pretraining overlap: none" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pretraining overlap: none" in out and "4-mer baseline on the same windows" in out
+    assert "6-mer baseline on the same windows" in out
 
     seen = tmp_path / "seen"
     with pytest.warns(UserWarning, match="not held out"):
@@ -146,3 +153,6 @@ def test_finetune_refuses_test_strains_the_backbone_was_pretrained_on(tmp_path, 
     assert finetune_main(_overrides(tmp_path / "model", tmp_path / "bad", "task.data.split=strain",
                                     'task.data.test_strains=["Staphylococcus aureus"]')) == 2
     assert "is not 'species=strain'" in capsys.readouterr().err
+    assert finetune_main(_overrides(tmp_path / "model", tmp_path / "bad", "task.kmer_k=[4,12]")) == 2
+    assert "task.kmer_k must be k values from 1 to 8" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

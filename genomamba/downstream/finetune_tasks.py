@@ -71,7 +71,7 @@ class SpeciesTask:
     (``task.kmer_k``, default 4 and 6) on the same test windows.
 
     Outputs in ``run_dir``: ``metrics.json`` (test accuracy, macro-F1, confusion matrix, chance,
-    held-out strains / regions, the paired comparison with the k-mer baseline), ``logs/`` (CSV)
+    held-out strains / regions, the paired comparisons with the k-mer baselines), ``logs/`` (CSV)
     and ``checkpoints/last.ckpt``.
     """
 
@@ -154,7 +154,7 @@ class SpeciesTask:
 def _kmer_ks(cfg: DictConfig) -> list[int]:
     """``cfg.task.kmer_k`` (one k or a list, each 1-8) as a list; ConfigError otherwise."""
     value = cfg.task.get("kmer_k", KMER_K)
-    ks = [value] if isinstance(value, int) else list(value) if not isinstance(value, str) else [value]
+    ks = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
     if not ks or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8 for k in ks):
         raise ConfigError(f"task.kmer_k must be k values from 1 to 8 (e.g. [4, 6]), got {value}")
     return ks

@@ -327,7 +327,7 @@ def evaluate_gene_benchmark(
     # Each model score against the best Markov order (best on these same SNVs, which favours the
     # baseline) and the substitution-type rule, paired on the same SNVs.
     paired: dict[str, Any] = {}
-    is_tv = transversion_rule(labels) < 0
+    is_tv = all_scores["transversion_rule"] < 0
     for cls in ("nonsense", "missense"):
         idx, y = contrast_indices(labels, cls)
         rivals = {"transversion_rule": all_scores["transversion_rule"]}

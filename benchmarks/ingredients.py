@@ -17,9 +17,11 @@ multi_genome       the first 95% of all six bundled genomes instead of E. coli 5
 bidirectional      forward + reverse scans, masked-LM objective
 codon_rope         one rotary frequency per attention head set to exactly 2*pi/3 (``model.rope_periods=[3]``)
 wide_conv          the Mamba layers' causal convolution widened from 4 to 12 bp (four codons)
+ssm_period3        two complex states of period exactly 3 bp per channel in every Mamba layer
+                   (``model.ssm_periods=[3,3]``): transitions exp(delta a) exp(2 pi i / 3)
 =================  ===========================================================================
 
-The last two test why the models do not learn the reading frame: neither geometric RoPE (every
+The last three test why the models do not learn the reading frame: neither geometric RoPE (every
 frequency <= 1 rad/bp) nor Mamba's real, positive decays can weight positions by their offset
 modulo 3, and a 4 bp convolution sees only one codon back (SCIENCE.md, "can the layer represent
 period 3?"). Frame learning is read off the codon-position AUROC: uniformly drawn in-gene SNVs
@@ -83,6 +85,7 @@ def variants(batch: int, steps: int) -> dict[str, list[str]]:
         "bidirectional": ["model.bidirectional=true"],
         "codon_rope": ["model.rope_periods=[3]"],
         "wide_conv": ["model.d_conv=12"],
+        "ssm_period3": ["model.ssm_periods=[3,3]"],
     }
 
 

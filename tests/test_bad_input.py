@@ -275,6 +275,8 @@ ROWS: list[Row] = [
     Row("module.lr=abc", "cli", lambda c: _train_args(c.tmp, "module.lr=abc"), 2, lambda c: "module.lr", _no_run_dir),
     Row("model.rope_periods=[1]", "cli", lambda c: _train_args(c.tmp, "model.attn_layers=[0]", "model.attn_heads=2",
                                                                "model.rope_periods=[1]"), 2, lambda c: "rope_periods", _no_run_dir),
+    Row("model.ssm_periods=[1]", "cli", lambda c: _train_args(c.tmp, "model.ssm_periods=[1]"), 2,
+        lambda c: "ssm_periods", _no_run_dir),
     Row("model.attn_layers out of range", "cli", lambda c: _train_args(c.tmp, "model.attn_layers=[5]"), 2,
         lambda c: "attn_layers [5]", _no_run_dir),
     Row("run_dir in a read-only directory", "cli",

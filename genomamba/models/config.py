@@ -29,6 +29,12 @@ class GenomambaConfig:
             RC(x) equal channel-flipped, position-reversed outputs for x. Needs an even
             ``d_model``. The model then sees both strands (both directions) and must be
             trained with masked LM, not next-token prediction.
+        ssm_periods: each entry p adds one complex state per channel to every Mamba layer, with
+            transition exp(delta_t * a) * exp(2 pi i / p): a learned, input-dependent decay times
+            an exact rotation of one turn per p bp, so the layer can keep a decaying period-p
+            Fourier component of its input (Mamba-1's real decays cannot oscillate; Grazzi et al.
+            2025). The state gets its own B and C columns and decay; it runs as two real scan
+            states in a rotating frame (see :class:`~genomamba.models.mixer.MambaMixer`).
         attn_layers: indices of layers that are causal (sliding-window when ``attn_window``
             is set) multi-head attention with rotary position encoding instead of Mamba
             (Jamba-style hybrid).
@@ -75,6 +81,9 @@ class GenomambaConfig:
     rope_base: float = 10000.0
     # Exact rotary periods (bp) that replace the lowest RoPE frequencies, e.g. [3] for codon phase.
     rope_periods: list[int] = field(default_factory=list)
+    # Exact periods (bp) of complex-eigenvalue SSM states added to every Mamba layer, e.g. [3]
+    # for codon phase; one complex state per entry (repeat a period for several decay rates).
+    ssm_periods: list[int] = field(default_factory=list)
     cpu_chunk_len: int | None = 4096
 
     def __post_init__(self) -> None:
@@ -116,6 +125,9 @@ class GenomambaConfig:
                 f"attention head size {width // self.attn_heads} must be even for rotary encoding"
             )
 
+        if any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 2 for p in self.ssm_periods):
+            raise ConfigError(f"ssm_periods must be integers >= 2 (bp), e.g. [3], got {self.ssm_periods!r}")
+        self.ssm_periods = [int(p) for p in self.ssm_periods]
         if any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 2 for p in self.rope_periods):
             raise ConfigError(f"rope_periods must be integers >= 2 (bp), e.g. [3], got {self.rope_periods!r}")
         self.rope_periods = [int(p) for p in self.rope_periods]

@@ -6,6 +6,7 @@ depend on which backend (reference, numba CPU, Triton CUDA) runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,8 +21,9 @@ from genomamba.models.config import GenomambaConfig
 class MambaCache:
     """Streaming state of one Mamba layer.
 
-    conv: (B, d_inner, d_conv - 1) last conv inputs; ssm: (B, d_inner, d_state) float32
-    (float64 for float64 models).
+    conv: (B, d_inner, d_conv - 1) last conv inputs; ssm: (B, d_inner, d_state + 2k) float32
+    (float64 for float64 models), k = len(ssm_periods): real states, then the real and the
+    imaginary parts of the complex states.
     """
 
     conv: Tensor
@@ -74,9 +76,36 @@ def gather_last(x: Tensor, lengths: Tensor | None, k: int) -> Tensor:
     return x.gather(1, idx[:, :, None].expand(-1, -1, x.shape[2])).transpose(1, 2)
 
 
+def rotate_pairs(state: Tensor, n_real: int, angle: Tensor) -> Tensor:
+    """Rotate the complex states of a scan state by ``angle``.
+
+    state: (B, d, n_real + 2k) laid out [real states | k real parts | k imaginary parts];
+    angle: (k,) or (B, k) radians. Returns a new tensor; the real states are copied unchanged.
+    """
+    k = (state.shape[-1] - n_real) // 2
+    if k == 0:
+        return state
+    if angle.dim() == 2:
+        angle = angle[:, None, :]  # (B, 1, k)
+    cos, sin = torch.cos(angle).to(state.dtype), torch.sin(angle).to(state.dtype)
+    re, im = state[..., n_real : n_real + k], state[..., n_real + k :]
+    return torch.cat([state[..., :n_real], re * cos - im * sin, re * sin + im * cos], dim=-1)
+
+
 class MambaMixer(nn.Module):
     """in_proj -> (x, z); causal depthwise conv on x; x_proj -> (dt, B, C); dt_proj;
     selective scan with D skip and silu(z) gate; out_proj.
+
+    Periodic complex states (``cfg.ssm_periods``): state j evolves as
+    ``h_t = exp(delta_t a_j) w_j h_{t-1} + delta_t B_tj u_t`` with ``w_j = exp(2 pi i / p_j)`` and
+    contributes ``C_tj Re(h_t)`` to y. In the rotating frame ``g_t = w^-t h_t`` the rotation
+    moves into the inputs, ``g_t = exp(delta_t a_j) g_{t-1} + delta_t (w^-t B_tj) u_t`` and
+    ``Re(h_t) = Re(w^t g_t)``, so the real and imaginary parts of g are two ordinary real-decay
+    states with B and C multiplied by cos / -sin of the phase (the rotary form of a complex SSM,
+    Lahoti et al. 2025, "Mamba-3"). Every scan backend therefore runs them unchanged. The phase
+    is ``2 pi (t mod p) / p`` with t counted from the first token of each call, which is exact
+    for any length; the streaming cache holds h itself (rotated back to the frame at the last
+    real token), so a chunked or stepped pass equals a one-shot pass.
 
     Parameter names follow the published Mamba / HuggingFace layout so checkpoints map 1:1.
     Activations stay (B, L, channels) from in_proj to out_proj; the scan gets transposed views
@@ -92,31 +121,62 @@ class MambaMixer(nn.Module):
         self.d_model = d_model
         self.d_inner = cfg.expand * d_model
         self.d_state = cfg.d_state
+        self.periods = tuple(cfg.ssm_periods)
+        self.n_complex = len(self.periods)
         self.d_conv = cfg.d_conv
         self.dt_rank = int(cfg.dt_rank)
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=cfg.proj_bias)
         self.conv1d = nn.Conv1d(
             self.d_inner, self.d_inner, cfg.d_conv, groups=self.d_inner, bias=cfg.conv_bias
         )
-        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
+        n_in = self.d_state + self.n_complex  # B (and C) columns: real states, then complex ones
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * n_in, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
         # Values are set in genomamba.models.model.init_weights (the one place for init).
-        self.A_log = nn.Parameter(torch.zeros(self.d_inner, self.d_state))
+        self.A_log = nn.Parameter(torch.zeros(self.d_inner, n_in))
         self.D = nn.Parameter(torch.ones(self.d_inner))
         self.A_log._no_weight_decay = True  # type: ignore[attr-defined]
         self.D._no_weight_decay = True  # type: ignore[attr-defined]
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=cfg.proj_bias)
 
+    @property
+    def scan_states(self) -> int:
+        """State size the scan runs: d_state real states + 2 per complex state."""
+        return self.d_state + 2 * self.n_complex
+
+    def _turn(self, t: Tensor) -> Tensor:
+        """Phase of each complex state at integer steps t (...,) -> (..., k) radians, exact mod p."""
+        p = torch.tensor(self.periods, device=t.device)
+        # float64 so that the phase is exact to ~1e-16 before cos / sin, whatever the model dtype
+        return torch.remainder(t[..., None], p).double() * (2 * math.pi / p.double())
+
+    def _scan_operands(self, B: Tensor, C: Tensor, L: int) -> tuple[Tensor, Tensor, Tensor]:
+        """B, C (b, L, d_state + k) -> scan B, C (b, L, scan_states) in the rotating frame, and
+        A (d_inner, scan_states) fp32."""
+        A = -torch.exp(self.A_log.float())  # (d_inner, d_state + k)
+        if not self.n_complex:
+            return B, C, A
+        n = self.d_state
+        phase = self._turn(torch.arange(L, device=B.device))  # (L, k)
+        cos, sin = torch.cos(phase).to(B.dtype), torch.sin(phase).to(B.dtype)
+
+        def rotated(X: Tensor) -> Tensor:
+            Xc = X[..., n:]
+            return torch.cat([X[..., :n], Xc * cos, -Xc * sin], dim=-1)
+
+        return rotated(B), rotated(C), torch.cat([A, A[:, n:]], dim=-1)
+
     def allocate_cache(self, batch_size: int, device: torch.device | None, dtype: torch.dtype) -> MambaCache:
         return MambaCache(
             conv=torch.zeros(batch_size, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
             # fp32 state (fp64 for fp64 models), matching what the scan kernels return
-            ssm=torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=_state_dtype(dtype)),
+            ssm=torch.zeros(batch_size, self.d_inner, self.scan_states, device=device, dtype=_state_dtype(dtype)),
         )
 
     def _ssm_inputs(self, xc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """xc: (..., d_inner) -> delta (..., d_inner) fp32 after softplus, B, C (..., d_state)."""
-        dt, B, C = self.x_proj(xc).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        """xc: (..., d_inner) -> delta (..., d_inner) fp32 after softplus, B, C (..., d_state + k)."""
+        n_in = self.d_state + self.n_complex
+        dt, B, C = self.x_proj(xc).split([self.dt_rank, n_in, n_in], dim=-1)
         # Bias and softplus here in fp32, not in the scan: torch's vectorised softplus is several
         # times cheaper than the scan's per-element libm call on CPU, and pads get delta = 0 exactly.
         delta = F.softplus(F.linear(dt, self.dt_proj.weight).float() + self.dt_proj.bias.float())
@@ -149,7 +209,12 @@ class MambaMixer(nn.Module):
         delta, B, C = self._ssm_inputs(xc)  # (B, L, d_inner), (B, L, n) x2
         if mask is not None:
             delta = delta * mask[..., None]
-        A = -torch.exp(self.A_log.float())  # (d_inner, n)
+        L = x.shape[1]
+        B, C, A = self._scan_operands(B, C, L)  # (B, L, n'), (B, L, n'), (d_inner, n')
+        h0 = cache.ssm if cache is not None else None
+        if h0 is not None and self.n_complex:
+            # The rotating frame starts at g_{-1} = w h_{-1} (t = -1).
+            h0 = rotate_pairs(h0, self.d_state, self._turn(torch.ones((), dtype=torch.long)).to(h0.device))
         y, last = selective_scan(
             xc.transpose(1, 2),
             delta.to(xc.dtype).transpose(1, 2),
@@ -160,8 +225,13 @@ class MambaMixer(nn.Module):
             # z follows xc's dtype: under CPU autocast in_proj gives bf16 while the CPU conv gives fp32.
             z=z.to(xc.dtype).transpose(1, 2),
             return_last_state=True,
-            initial_state=cache.ssm if cache is not None else None,
+            initial_state=h0,
         )
+        if self.n_complex:
+            # Back from the frame to h at each sample's last real token: h = w^(len - 1) g (pads
+            # have delta = 0, so g stopped changing there).
+            seen = lengths if lengths is not None else torch.full((x.shape[0],), L, device=x.device)
+            last = rotate_pairs(last, self.d_state, self._turn(seen.long() - 1))
         out = self.out_proj(y.transpose(1, 2).to(x.dtype))
         new_cache = MambaCache(conv=gather_last(xcat, lengths, k), ssm=last) if return_cache else None
         return out, new_cache
@@ -175,6 +245,9 @@ class MambaMixer(nn.Module):
             xc = xc + self.conv1d.bias
         xc = F.silu(xc)
         delta, B, C = self._ssm_inputs(xc)
-        A = -torch.exp(self.A_log.float())
-        y, ssm = selective_state_update(cache.ssm, xc, delta.to(xc.dtype), A, B, C, D=self.D.float(), z=z)
+        B, C, A = self._scan_operands(B[:, None], C[:, None], 1)  # one step at t = 0 of its frame
+        state = cache.ssm
+        if self.n_complex:
+            state = rotate_pairs(state, self.d_state, self._turn(torch.ones((), dtype=torch.long)).to(state.device))
+        y, ssm = selective_state_update(state, xc, delta.to(xc.dtype), A, B[:, 0], C[:, 0], D=self.D.float(), z=z)
         return self.out_proj(y.to(x.dtype)), MambaCache(conv=window[:, :, 1:], ssm=ssm)

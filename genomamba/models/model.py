@@ -44,7 +44,7 @@ def init_weights(model: GenomambaLM) -> None:
     """The one place where parameters get their initial values.
 
     Follows Gu & Dao 2023 ("Mamba", Sec. 3.6 and the reference implementation's init):
-    S4D-real A = -(1..n) stored as A_log = log(1..n); dt sampled log-uniformly in
+    S4D-real A = -(1..n) stored as A_log = log(1..n) (and -(1..k) for k periodic states); dt sampled log-uniformly in
     [dt_min, dt_max] (floored at dt_init_floor) and written as the inverse softplus into the
     dt_proj bias; dt_proj weight uniform in +-dt_scale / sqrt(dt_rank); D = 1; embeddings
     N(0, initializer_range); other linear layers keep PyTorch's default with zero biases;
@@ -60,8 +60,10 @@ def init_weights(model: GenomambaLM) -> None:
             nn.init.ones_(m.weight)
     for m in model.modules():
         if isinstance(m, MambaMixer):
-            n = m.d_state
-            m.A_log.copy_(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).expand(m.d_inner, n))
+            # S4D-real decays 1..n for the real states, 1..k for the periodic complex ones (slow
+            # decays first: a period-p component needs tens of bp to build up).
+            decays = list(range(1, m.d_state + 1)) + list(range(1, m.n_complex + 1))
+            m.A_log.copy_(torch.log(torch.tensor(decays, dtype=torch.float32)).expand(m.d_inner, len(decays)))
             m.D.fill_(1.0)
             std = m.dt_rank**-0.5 * cfg.dt_scale
             nn.init.uniform_(m.dt_proj.weight, -std, std)

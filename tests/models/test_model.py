@@ -24,6 +24,10 @@ VARIANTS = {
     "hybrid_full": {"attn_layers": [0], "attn_heads": 2},
     "hybrid_codon_rope": {"attn_layers": [1], "attn_window": 5, "attn_heads": 2, "rope_periods": [3]},
     "rc_hybrid": {"rc_equivariant": True, "attn_layers": [1], "attn_window": 6, "attn_heads": 2},
+    "ssm_periodic": {"ssm_periods": [3, 3, 5]},
+    "hybrid_ssm_periodic": {"attn_layers": [1], "attn_window": 5, "attn_heads": 2, "ssm_periods": [3]},
+    "rc_ssm_periodic": {"rc_equivariant": True, "ssm_periods": [3]},
+    "bidirectional_ssm_periodic": {"bidirectional": True, "ssm_periods": [3]},
 }
 COMPLEMENT = torch.tensor([3, 2, 1, 0, 4, 5, 6, 7, 8])
 
@@ -140,7 +144,7 @@ def assert_states_equal(s1: GenomambaState, s2: GenomambaState, rows1, rows2) ->
             assert torch.equal(c1.pos[rows1][v1], c2.pos[rows2][v2])
 
 
-@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full"])
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full", "ssm_periodic"])
 def test_padded_final_state_equals_unpadded(variant: str) -> None:
     model = make(**VARIANTS[variant])
     lengths = [17, 6]
@@ -166,7 +170,7 @@ def rc_ids(ids: torch.Tensor) -> torch.Tensor:
     return COMPLEMENT[ids].flip(-1)
 
 
-@pytest.mark.parametrize("variant", ["rc", "rc_bidirectional", "rc_hybrid"])
+@pytest.mark.parametrize("variant", ["rc", "rc_bidirectional", "rc_hybrid", "rc_ssm_periodic"])
 def test_rc_equivariance(variant: str) -> None:
     model = make(**VARIANTS[variant])
     ids = rand_ids(3, 27, high=5)
@@ -201,7 +205,9 @@ def test_plain_model_is_not_rc_equivariant() -> None:
     assert diff.abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "hybrid_full", "hybrid_codon_rope"])
+@pytest.mark.parametrize(
+    "variant", ["causal", "hybrid_window", "hybrid_full", "hybrid_codon_rope", "ssm_periodic", "hybrid_ssm_periodic"]
+)
 @pytest.mark.parametrize("chunk", [7, 13])
 def test_streaming_equals_one_shot(variant: str, chunk: int) -> None:
     model = make(**VARIANTS[variant])
@@ -231,7 +237,7 @@ def test_streaming_with_padded_last_chunk() -> None:
         assert_states_equal(second.state, alone.state, b, 0)
 
 
-@pytest.mark.parametrize("variant", ["causal", "hybrid_window"])
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "ssm_periodic"])
 @pytest.mark.parametrize("padded", [False, True])
 def test_cpu_chunked_forward_equals_one_pass_with_gradients(variant: str, padded: bool) -> None:
     # cpu_chunk_len runs long inputs chunk by chunk with carried state; outputs, the returned
@@ -268,7 +274,7 @@ def test_cpu_chunking_is_off_where_it_would_not_be_exact_or_bounded() -> None:
         GenomambaConfig(cpu_chunk_len=-1)
 
 
-@pytest.mark.parametrize("variant", ["causal", "hybrid_window"])
+@pytest.mark.parametrize("variant", ["causal", "hybrid_window", "ssm_periodic"])
 def test_step_equals_full_forward(variant: str) -> None:
     model = make(**VARIANTS[variant])
     ids = rand_ids(2, 17)
@@ -327,3 +333,73 @@ def test_cpu_depthwise_conv_matches_conv1d(bias: bool) -> None:
     b = torch.randn(6, dtype=torch.float64, generator=g) if bias else None
     got = causal_depthwise_conv(x.transpose(1, 2), w, b)  # channel-last in and out
     assert_close(got.transpose(1, 2), F.conv1d(x, w, b, groups=6))
+
+
+def _complex_mixer_reference(mix: MambaMixer, x: torch.Tensor) -> torch.Tensor:
+    """The periodic states written as an explicit complex recurrence (float64), step by step:
+    h_t = exp(delta_t a) exp(2 pi i / p) h_{t-1} + delta_t B_t u_t, y_t += C_t Re(h_t)."""
+    from genomamba.models.mixer import causal_depthwise_conv
+
+    n, k = mix.d_state, mix.n_complex
+    xs, z = mix.in_proj(x).chunk(2, -1)
+    xcat = torch.cat([xs.new_zeros(x.shape[0], mix.d_conv - 1, mix.d_inner), xs], 1)
+    xc = F.silu(causal_depthwise_conv(xcat, mix.conv1d.weight, mix.conv1d.bias))
+    delta, B, C = mix._ssm_inputs(xc)
+    A = -torch.exp(mix.A_log.float()).double()  # the mixer's A is fp32 whatever the model dtype
+    w = torch.exp(2j * math.pi / torch.tensor(mix.periods, dtype=torch.float64))
+    h = x.new_zeros(x.shape[0], mix.d_inner, n)
+    hc = torch.zeros(x.shape[0], mix.d_inner, k, dtype=torch.complex128)
+    ys = []
+    for t in range(x.shape[1]):
+        dt, u = delta[:, t, :, None], xc[:, t, :, None]
+        h = torch.exp(dt * A[:, :n]) * h + dt * B[:, t, None, :n] * u
+        hc = torch.exp(dt * A[:, n:]) * w * hc + dt * B[:, t, None, n:] * u
+        y = (h * C[:, t, None, :n]).sum(-1) + (hc.real * C[:, t, None, n:]).sum(-1) + mix.D * xc[:, t]
+        ys.append(y * F.silu(z[:, t]))
+    return mix.out_proj(torch.stack(ys, 1)), hc
+
+
+def test_periodic_ssm_states_are_a_complex_recurrence() -> None:
+    # The rotating-frame scan (real kernels, B and C times cos / -sin of the phase) must equal
+    # the complex recurrence it stands for, output and carried state (real, imaginary parts).
+    model = make(ssm_periods=[3, 3, 7], d_state=4).double()
+    mix = model.backbone.layers[0].mixer
+    x = torch.randn(2, 29, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        y, cache = mix(x, return_cache=True)
+        y_ref, hc = _complex_mixer_reference(mix, x)
+    assert_close(y, y_ref, atol=1e-11, rtol=1e-9)
+    assert_close(cache.ssm[..., 4:7], hc.real, atol=1e-11, rtol=1e-9)
+    assert_close(cache.ssm[..., 7:], hc.imag, atol=1e-11, rtol=1e-9)
+    assert cache.ssm.shape == (2, mix.d_inner, 4 + 2 * 3)
+    assert mix.x_proj.out_features == mix.dt_rank + 2 * (4 + 3) and mix.A_log.shape == (mix.d_inner, 7)
+
+
+def test_periodic_state_oscillates_with_its_period() -> None:
+    # One impulse into the complex state of period 3 (B = C = 1 there, 0 for the real states):
+    # y_t = Re(delta (rho w)^t) = delta rho^t cos(2 pi t / 3), rho = exp(delta a). A real decay's
+    # response, delta rho^t, never changes sign; this one flips every step that is not a multiple of 3.
+    from genomamba.kernels import selective_scan
+
+    mix = make(ssm_periods=[3], d_state=2).double().backbone.layers[0].mixer
+    with torch.no_grad():
+        mix.A_log.fill_(math.log(0.1))
+    L, d = 12, mix.d_inner
+    u = torch.zeros(1, d, L, dtype=torch.float64)
+    u[..., 0] = 1.0
+    delta = torch.full((1, d, L), 0.5, dtype=torch.float64)
+    B = torch.zeros(1, L, 3, dtype=torch.float64)
+    B[..., 2] = 1.0
+    Bs, Cs, A = mix._scan_operands(B, B.clone(), L)
+    assert Bs.shape == (1, L, 4) and A.shape == (d, 4)
+    with torch.no_grad():
+        y = selective_scan(u, delta, A.double(), Bs.transpose(1, 2), Cs.transpose(1, 2))
+    t = torch.arange(L, dtype=torch.float64)
+    expected = 0.5 * torch.exp(-0.1 * 0.5 * t) * torch.cos(2 * math.pi * t / 3)
+    assert_close(y[0], expected.expand(d, L), atol=1e-10, rtol=1e-6)  # A is exp of an fp32 A_log
+
+
+@pytest.mark.parametrize("periods", [[1], [0], [2.5], [True]])
+def test_ssm_periods_must_be_integers_of_at_least_2(periods: list) -> None:
+    with pytest.raises(ConfigError, match="ssm_periods"):
+        GenomambaConfig(d_model=16, ssm_periods=periods)

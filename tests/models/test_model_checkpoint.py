@@ -22,7 +22,9 @@ IDS = torch.randint(0, 5, (2, 13), generator=torch.Generator().manual_seed(0))
 
 
 @pytest.mark.parametrize(
-    "kw", [{}, {"tie_embeddings": False}, {"rc_equivariant": True, "attn_layers": [1], "attn_heads": 2}]
+    "kw",
+    [{}, {"tie_embeddings": False}, {"rc_equivariant": True, "attn_layers": [1], "attn_heads": 2},
+     {"ssm_periods": [3, 3]}],
 )
 def test_save_load_round_trip(tmp_path, kw) -> None:
     model = make(**kw)

@@ -34,6 +34,7 @@ VARIANTS = {
     "causal": {"n_layer": 1},
     "bidirectional": {"n_layer": 1, "bidirectional": True},
     "hybrid": {"n_layer": 2, "attn_layers": [1], "attn_window": 4, "attn_heads": 2},
+    "ssm_periodic": {"n_layer": 1, "ssm_periods": [3]},
 }
 
 

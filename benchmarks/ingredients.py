@@ -19,6 +19,7 @@ codon_rope         one rotary frequency per attention head set to exactly 2*pi/3
 wide_conv          the Mamba layers' causal convolution widened from 4 to 12 bp (four codons)
 ssm_period3        two complex states of period exactly 3 bp per channel in every Mamba layer
                    (``model.ssm_periods=[3,3]``): transitions exp(delta a) exp(2 pi i / 3)
+mamba_ssm_period3  mamba_only and ssm_period3 together; pair it with mamba_only, not base
 =================  ===========================================================================
 
 The last three test why the models do not learn the reading frame: neither geometric RoPE (every
@@ -86,6 +87,8 @@ def variants(batch: int, steps: int) -> dict[str, list[str]]:
         "codon_rope": ["model.rope_periods=[3]"],
         "wide_conv": ["model.d_conv=12"],
         "ssm_period3": ["model.ssm_periods=[3,3]"],
+        # Two changes: compare it with mamba_only (``--models base=<mamba_only run> ...``).
+        "mamba_ssm_period3": ["model.attn_layers=[]", "model.ssm_periods=[3,3]"],
     }
 
 
@@ -198,8 +201,39 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
                 sb = sign * model_scores(base)[idx]
                 both = ok & np.isfinite(sb)
                 entry[f"{key}_minus_base"] = paired_auroc_difference(y[both], s[both], sb[both], seed=seed)
+        entry["missense_within_substitution"] = within_substitution(r, base if paired else None, labels, seed)
         table.append(entry)
     return table
+
+
+def within_substitution(
+    r: dict[str, Any], base: dict[str, Any] | None, labels: list[dict[str, Any]], seed: int
+) -> dict[str, Any]:
+    """Missense vs synonymous AUROC over same-substitution-type pairs only (transitions with
+    transitions, transversions with transversions), for the LLR and the shift score, with the
+    paired difference from base: what a score knows beyond the transversion rule."""
+    from genomamba.downstream.gene_benchmark_metrics import (
+        contrast_indices,
+        substitution_type,
+        transversion_rule,
+    )
+    from genomamba.downstream.stats import paired_stratified_auroc_difference, stratified_auroc_ci
+
+    idx, y = contrast_indices(labels, "missense")
+    strata = substitution_type(transversion_rule(labels)[idx] < 0)
+    out: dict[str, Any] = {}
+    for scorer in ("model", "model_shift"):
+        if scorer not in r["variant_scores"]:
+            continue
+        score = -np.array([np.nan if x is None else x for x in r["variant_scores"][scorer]])[idx]
+        ok = np.isfinite(score)
+        out[scorer] = stratified_auroc_ci(y[ok], score[ok], strata[ok], seed=seed)
+        if base is not None and scorer in base["variant_scores"]:
+            sb = -np.array([np.nan if x is None else x for x in base["variant_scores"][scorer]])[idx]
+            both = ok & np.isfinite(sb)
+            out[f"{scorer}_minus_base"] = paired_stratified_auroc_difference(
+                y[both], score[both], sb[both], strata[both], seed=seed)
+    return out
 
 
 def compare_models(a: argparse.Namespace) -> int:

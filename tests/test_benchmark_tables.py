@@ -56,6 +56,28 @@ def test_ingredient_table_pairs_rows_with_the_base_row() -> None:
     assert table["better"]["codon_position_minus_base"]["ci"][0] > 0.3
 
 
+def test_ingredient_table_reports_missense_within_substitution_type() -> None:
+    # A score that knows only transition vs transversion ranks missense above synonymous, but
+    # over same-type pairs it ties them all: exactly 0.5. One that knows missense does not.
+    labels = read_benchmark_labels(LABELS)
+    bits = np.full(8, 1900.0)
+    noise = np.random.default_rng(1).normal(0, 1, len(labels))
+    purines = {"A", "G"}
+    transversion = np.array([(r["ref"] in purines) != (r["alt"] in purines) for r in labels])
+    missense = np.array([r["consequence"] == "missense" for r in labels])
+    rows = {"base": _row("base", bits, noise), "rule": _row("rule", bits, -1.0 * transversion),
+            "knows": _row("knows", bits, noise - 4.0 * missense)}
+    rows["knows"]["variant_scores"]["model_shift"] = (noise - 4.0 * missense).tolist()
+    table = {r["name"]: r for r in ingredients.summarize(rows, LABELS)}
+    assert table["rule"]["missense_auroc"]["auroc"] > 0.55
+    rule = table["rule"]["missense_within_substitution"]["model"]
+    assert rule["auroc"] == 0.5 and rule["ci"] == [0.5, 0.5]
+    knows = table["knows"]["missense_within_substitution"]
+    assert knows["model"]["auroc"] > 0.9 and knows["model_minus_base"]["ci"][0] > 0.3
+    assert "model_shift" in knows and "model_shift_minus_base" not in knows  # base has no shift scores
+    assert "model_minus_base" not in table["base"]["missense_within_substitution"]
+
+
 def test_ingredient_table_pairs_bits_only_on_the_same_windows() -> None:
     """Rows scored on different held-out windows (their digests differ) get no paired bits difference."""
     labels = read_benchmark_labels(LABELS)

@@ -150,6 +150,10 @@ class MambaMixer(nn.Module):
         # float64 so that the phase is exact to ~1e-16 before cos / sin, whatever the model dtype
         return torch.remainder(t[..., None], p).double() * (2 * math.pi / p.double())
 
+    def _enter_frame(self, h: Tensor) -> Tensor:
+        """Carried state h_{-1} (B, d_inner, scan_states) -> the rotating frame's g_{-1} = w h_{-1}."""
+        return rotate_pairs(h, self.d_state, self._turn(torch.ones((), dtype=torch.long, device=h.device)))
+
     def _scan_operands(self, B: Tensor, C: Tensor, L: int) -> tuple[Tensor, Tensor, Tensor]:
         """B, C (b, L, d_state + k) -> scan B, C (b, L, scan_states) in the rotating frame, and
         A (d_inner, scan_states) fp32."""
@@ -213,8 +217,7 @@ class MambaMixer(nn.Module):
         B, C, A = self._scan_operands(B, C, L)  # (B, L, n'), (B, L, n'), (d_inner, n')
         h0 = cache.ssm if cache is not None else None
         if h0 is not None and self.n_complex:
-            # The rotating frame starts at g_{-1} = w h_{-1} (t = -1).
-            h0 = rotate_pairs(h0, self.d_state, self._turn(torch.ones((), dtype=torch.long)).to(h0.device))
+            h0 = self._enter_frame(h0)
         y, last = selective_scan(
             xc.transpose(1, 2),
             delta.to(xc.dtype).transpose(1, 2),
@@ -227,7 +230,7 @@ class MambaMixer(nn.Module):
             return_last_state=True,
             initial_state=h0,
         )
-        if self.n_complex:
+        if self.n_complex and return_cache:
             # Back from the frame to h at each sample's last real token: h = w^(len - 1) g (pads
             # have delta = 0, so g stopped changing there).
             seen = lengths if lengths is not None else torch.full((x.shape[0],), L, device=x.device)
@@ -246,8 +249,6 @@ class MambaMixer(nn.Module):
         xc = F.silu(xc)
         delta, B, C = self._ssm_inputs(xc)
         B, C, A = self._scan_operands(B[:, None], C[:, None], 1)  # one step at t = 0 of its frame
-        state = cache.ssm
-        if self.n_complex:
-            state = rotate_pairs(state, self.d_state, self._turn(torch.ones((), dtype=torch.long)).to(state.device))
+        state = self._enter_frame(cache.ssm) if self.n_complex else cache.ssm
         y, ssm = selective_state_update(state, xc, delta.to(xc.dtype), A, B[:, 0], C[:, 0], D=self.D.float(), z=z)
         return self.out_proj(y.to(x.dtype)), MambaCache(conv=window[:, :, 1:], ssm=ssm)

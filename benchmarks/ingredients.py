@@ -19,7 +19,8 @@ codon_rope         one rotary frequency per attention head set to exactly 2*pi/3
 wide_conv          the Mamba layers' causal convolution widened from 4 to 12 bp (four codons)
 ssm_period3        two complex states of period exactly 3 bp per channel in every Mamba layer
                    (``model.ssm_periods=[3,3]``): transitions exp(delta a) exp(2 pi i / 3)
-mamba_ssm_period3  mamba_only and ssm_period3 together; pair it with mamba_only, not base
+mamba_ssm_period3  mamba_only and ssm_period3 together (pair it with ``--base mamba_only``)
+codon_rope_ssm_period3  codon_rope and ssm_period3 together (pair it with ``--base codon_rope``)
 =================  ===========================================================================
 
 The last three test why the models do not learn the reading frame: neither geometric RoPE (every
@@ -43,8 +44,8 @@ are then not comparable). On a GPU machine all ten rows fit at once.
     python benchmarks/ingredients.py --only base no_rc_augment --steps 5 --eval-windows 4   # smoke run
 
 ``--models NAME=PATH ...`` scores saved models (run directories, ``save_pretrained`` folders or
-shipped names) the same way instead of training rows, the one named ``base`` being the row the
-others are paired with, e.g. a shipped model against a longer run of a new recipe:
+shipped names) the same way instead of training rows, the one named ``base`` (or ``--base NAME``)
+being the row the others are paired with, e.g. a shipped model against a longer run of a new recipe:
 
     python benchmarks/ingredients.py --models base=ecoli536-hybrid-small codon=runs/ship_codon --out cmp.json
 """
@@ -87,8 +88,10 @@ def variants(batch: int, steps: int) -> dict[str, list[str]]:
         "codon_rope": ["model.rope_periods=[3]"],
         "wide_conv": ["model.d_conv=12"],
         "ssm_period3": ["model.ssm_periods=[3,3]"],
-        # Two changes: compare it with mamba_only (``--models base=<mamba_only run> ...``).
+        # Two changes: pair it with mamba_only (``--only mamba_only mamba_ssm_period3 --base mamba_only``).
         "mamba_ssm_period3": ["model.attn_layers=[]", "model.ssm_periods=[3,3]"],
+        # Two changes: compare it with codon_rope.
+        "codon_rope_ssm_period3": ["model.rope_periods=[3]", "model.ssm_periods=[3,3]"],
     }
 
 
@@ -156,8 +159,11 @@ def worker(name: str, a: argparse.Namespace) -> int:
     return 0
 
 
-def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) -> list[dict[str, Any]]:
-    """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from base."""
+def summarize(
+    rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0, base_name: str = "base"
+) -> list[dict[str, Any]]:
+    """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from
+    the row ``base_name`` (the ``*_minus_base`` keys)."""
     from genomamba.downstream.gene_benchmark import read_benchmark_labels
     from genomamba.downstream.gene_benchmark_metrics import codon_position_indices, contrast_indices
     from genomamba.downstream.stats import (
@@ -168,7 +174,7 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
     )
 
     labels = read_benchmark_labels(labels_tsv)
-    base = rows.get("base")
+    base = rows.get(base_name)
     if base is not None and "error" in base:
         base = None
 
@@ -184,7 +190,7 @@ def summarize(rows: dict[str, dict[str, Any]], labels_tsv: Path, seed: int = 0) 
                                  "objective": r["objective"], "comparable": r["comparable"],
                                  "bits_per_base": r["bits_per_base"],
                                  "bits_per_base_ci": ratio_ci(r["window_bits"], r["window_positions"], seed=seed)["ci"]}
-        paired = base is not None and name != "base"
+        paired = base is not None and name != base_name
         same_windows = paired and r.get("windows_sha1") == base.get("windows_sha1")
         if same_windows and r["comparable"] and len(r["window_bits"]) == len(base["window_bits"]):
             entry["bits_minus_base"] = paired_ratio_difference(
@@ -255,7 +261,8 @@ def compare_models(a: argparse.Namespace) -> int:
 def write_table(a: argparse.Namespace, rows: dict[str, dict[str, Any]], extra: dict[str, Any]) -> None:
     """Summarize ``rows`` into ``a.out`` (atomically) and print the table."""
     doc = {"benchmark": "ingredients", "settings": {k: str(v) for k, v in vars(a).items() if k != "worker"}, **extra,
-           "table": summarize(rows, Path(f"{BENCHMARK}.labels.tsv"), a.seed),
+           "paired_with": a.base,
+           "table": summarize(rows, Path(f"{BENCHMARK}.labels.tsv"), a.seed, a.base),
            "markov_bits_per_base": next((r.get("markov_bits_per_base") for r in rows.values() if "markov_bits_per_base" in r), None),
            "markov_gene_benchmark": next((({k: v for k, v in r["gene_benchmark"].items() if k != "model"})
                                           for r in rows.values() if "gene_benchmark" in r), None)}
@@ -282,6 +289,8 @@ def main() -> int:
     p.add_argument("--summarize-only", action="store_true", help="rebuild --out from the rows already in --runs-dir")
     p.add_argument("--models", nargs="+", metavar="NAME=PATH",
                    help="score these saved models instead of training rows (NAME base: the paired reference)")
+    p.add_argument("--base", default="base",
+                   help="the row every other row is paired with (e.g. mamba_only for mamba_ssm_period3)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     a.runs_dir = a.runs_dir.resolve()

@@ -76,6 +76,9 @@ def test_ingredient_table_reports_missense_within_substitution_type() -> None:
     assert knows["model"]["auroc"] > 0.9 and knows["model_minus_base"]["ci"][0] > 0.3
     assert "model_shift" in knows and "model_shift_minus_base" not in knows  # base has no shift scores
     assert "model_minus_base" not in table["base"]["missense_within_substitution"]
+    # --base: every row is paired with the named row instead
+    other = {r["name"]: r for r in ingredients.summarize(rows, LABELS, base_name="knows")}
+    assert "missense_minus_base" not in other["knows"] and other["base"]["missense_minus_base"]["ci"][1] < -0.3
 
 
 def test_ingredient_table_pairs_bits_only_on_the_same_windows() -> None:

@@ -90,7 +90,7 @@ def variants(batch: int, steps: int) -> dict[str, list[str]]:
         "ssm_period3": ["model.ssm_periods=[3,3]"],
         # Two changes: pair it with mamba_only (``--only mamba_only mamba_ssm_period3 --base mamba_only``).
         "mamba_ssm_period3": ["model.attn_layers=[]", "model.ssm_periods=[3,3]"],
-        # Two changes: compare it with codon_rope.
+        # Two changes: pair it with codon_rope (``--base codon_rope``).
         "codon_rope_ssm_period3": ["model.rope_periods=[3]", "model.ssm_periods=[3,3]"],
     }
 
@@ -178,9 +178,6 @@ def summarize(
     if base is not None and "error" in base:
         base = None
 
-    def model_scores(r: dict[str, Any]) -> np.ndarray:  # (N,) LLRs, NaN where not scored
-        return np.array([np.nan if x is None else x for x in r["variant_scores"]["model"]])
-
     table = []
     for name, r in rows.items():
         if "error" in r:
@@ -195,7 +192,7 @@ def summarize(
         if same_windows and r["comparable"] and len(r["window_bits"]) == len(base["window_bits"]):
             entry["bits_minus_base"] = paired_ratio_difference(
                 r["window_bits"], r["window_positions"], base["window_bits"], base["window_positions"], seed=seed)
-        score = model_scores(r)
+        score = row_scores(r)
         # A damaging SNV has a low LLR; a codon-position-3 SNV should have a high one.
         contrasts = {cls: (*contrast_indices(labels, cls), -1.0) for cls in CONTRASTS}
         contrasts["codon_position"] = (*codon_position_indices(labels), 1.0)
@@ -204,12 +201,17 @@ def summarize(
             ok = np.isfinite(s)
             entry[f"{key}_auroc"] = auroc_ci(y[ok], s[ok], seed=seed)
             if paired:
-                sb = sign * model_scores(base)[idx]
+                sb = sign * row_scores(base)[idx]
                 both = ok & np.isfinite(sb)
                 entry[f"{key}_minus_base"] = paired_auroc_difference(y[both], s[both], sb[both], seed=seed)
         entry["missense_within_substitution"] = within_substitution(r, base if paired else None, labels, seed)
         table.append(entry)
     return table
+
+
+def row_scores(r: dict[str, Any], scorer: str = "model") -> np.ndarray:
+    """A row's ``(N,)`` variant scores from one scorer (lower = more damaging), NaN where not scored."""
+    return np.array([np.nan if x is None else x for x in r["variant_scores"][scorer]])
 
 
 def within_substitution(
@@ -231,11 +233,11 @@ def within_substitution(
     for scorer in ("model", "model_shift"):
         if scorer not in r["variant_scores"]:
             continue
-        score = -np.array([np.nan if x is None else x for x in r["variant_scores"][scorer]])[idx]
+        score = -row_scores(r, scorer)[idx]
         ok = np.isfinite(score)
         out[scorer] = stratified_auroc_ci(y[ok], score[ok], strata[ok], seed=seed)
         if base is not None and scorer in base["variant_scores"]:
-            sb = -np.array([np.nan if x is None else x for x in base["variant_scores"][scorer]])[idx]
+            sb = -row_scores(base, scorer)[idx]
             both = ok & np.isfinite(sb)
             out[f"{scorer}_minus_base"] = paired_stratified_auroc_difference(
                 y[both], score[both], sb[both], strata[both], seed=seed)

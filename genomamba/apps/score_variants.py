@@ -23,7 +23,8 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="genomamba score-variants",
-        description="Zero-shot variant-effect scores (causal LLR or GPN masked logit difference, both strands).",
+        description="Zero-shot variant-effect scores (causal LLR or GPN masked logit difference, both strands), "
+                    "plus each SNV's hidden-state shift and, for causal models, its influence on the next-base predictions.",
     )
     p.add_argument("--model", required=True, help="save_pretrained directory, run directory or Lightning .ckpt")
     p.add_argument("--fasta", required=True, help="reference FASTA (.fa / bgzipped .fa.gz)")
@@ -86,9 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_scores_tsv(rows, args.out)
         labelled = _read_labels(args, variants, genome)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
-        # the shift grows with damage, so label-1 variants that score lower should shift more
+        # the shift and the influence grow with damage, so label-1 variants that score lower should have more
         shift_direction = "higher" if args.positive_scores == "lower" else "lower"
-        shift_metrics = label_metrics(rows, labelled[0], shift_direction, column="shift") if labelled else None
+        extra_metrics = {
+            name: label_metrics(rows, labelled[0], shift_direction, column=column)
+            for column, name in (("shift", "hidden-state shift"), ("influence", "influence"))
+        } if labelled else {}
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
@@ -106,13 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(chance {metrics['auprc_chance']:.3f}); 95% bootstrap CIs; label 1 expected to score {args.positive_scores}",
             file=sys.stderr,
         )
-        if shift_metrics:
-            print(
-                f"labels, hidden-state shift ({shift_metrics['n_labelled']} SNVs): AUROC "
-                f"{format_ci(shift_metrics['auroc'], shift_metrics['auroc_ci'])}, AUPRC "
-                f"{format_ci(shift_metrics['auprc'], shift_metrics['auprc_ci'])}; label 1 expected to shift {shift_direction}",
-                file=sys.stderr,
-            )
+        for name, m in extra_metrics.items():
+            if m:
+                print(
+                    f"labels, {name} ({m['n_labelled']} SNVs): AUROC {format_ci(m['auroc'], m['auroc_ci'])}, AUPRC "
+                    f"{format_ci(m['auprc'], m['auprc_ci'])}; label 1 expected to score {shift_direction}",
+                    file=sys.stderr,
+                )
     return 0
 
 

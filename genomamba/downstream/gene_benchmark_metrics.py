@@ -15,7 +15,8 @@ For the model and, side by side, order-k Markov baselines (k = 2..8 by default):
   the rule scores exactly 0.5; :func:`~genomamba.downstream.stats.stratified_auroc_ci`);
 * **paired differences**: model minus the best Markov order (best on these same SNVs, which
   favours the baseline) and minus the substitution-type rule, paired bootstrap CI; for each
-  contrast also the pooled within-substitution-type AUROC minus the best Markov order's.
+  contrast also the pooled within-substitution-type AUROC minus the best Markov order's. The
+  shift and the influence are also paired with the model's own LLR.
 * **supervised heads**, cross-validated on the same SNVs with the same folds: a logistic
   regression on the model's ALT - REF window embeddings, beside one on k-mer features of the
   same windows (REF k-mer frequencies and ALT - REF differences).
@@ -34,8 +35,9 @@ AUROC near 0.58 on the bundled benchmarks. A missense score that does not beat i
 nothing beyond the substitution type.
 
 Model scores: ``model`` is the zero-shot LLR (or the masked score) of
-:func:`~genomamba.downstream.variants.score_variants`; ``model_shift`` is minus its hidden-state
-``shift`` (so that, as for every scorer, lower = more damaging).
+:func:`~genomamba.downstream.variants.score_variants`; ``model_shift`` and ``model_influence``
+are minus its hidden-state ``shift`` and its ``influence`` (so that, as for every scorer, lower =
+more damaging).
 
 Markov LLR: each order is fitted on both strands of every base *outside* the benchmark region
 (the regions recorded in the VCF header: the training split) and scores the same windows as the
@@ -302,13 +304,17 @@ def evaluate_gene_benchmark(
     all_scores: dict[str, np.ndarray] = {}
     if scores is not None:
         all_scores["model"] = _read_scores(scores, labels)
-        shift = _read_scores(scores, labels, column="shift")
-        if np.isfinite(shift).any():
-            all_scores["model_shift"] = -shift
+        for column in ("shift", "influence"):  # optional columns (older TSVs lack them)
+            values = _read_scores(scores, labels, column=column)
+            if np.isfinite(values).any():
+                all_scores[f"model_{column}"] = -values
     elif model is not None:
         rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size)
         all_scores["model"] = np.array([r["score"] for r in rows], dtype=np.float64)
-        all_scores["model_shift"] = -np.array([r["shift"] for r in rows], dtype=np.float64)
+        for column in ("shift", "influence"):
+            values = np.array([r[column] for r in rows], dtype=np.float64)
+            if np.isfinite(values).any():  # the influence is nan for masked models
+                all_scores[f"model_{column}"] = -values
     markov = markov_llr(genome, labels, train, orders, window)
     all_scores.update({f"markov_k{k}": v for k, v in markov.items()})
     all_scores["transversion_rule"] = transversion_rule(labels)
@@ -338,11 +344,13 @@ def evaluate_gene_benchmark(
             # construction), against the Markov order that is best on that statistic.
             best_within = max(markov, key=lambda k: metrics["scorers"][f"markov_k{k}"].get(
                 "auroc_within_substitution", {}).get(cls, {}).get("auroc", 0))
-        for name in ("model", "model_shift"):
+        for name in ("model", "model_shift", "model_influence"):
             ok = np.isfinite(all_scores[name][idx]) if name in all_scores else np.zeros(len(idx), bool)
             if len(set(y[ok].tolist())) < 2:
                 continue
-            for rival, score in rivals.items():
+            # the shift and the influence are also compared with the model's own LLR
+            own = {"model": all_scores["model"]} if name != "model" and np.isfinite(all_scores["model"][idx][ok]).all() else {}
+            for rival, score in (rivals | own).items():
                 d = paired_auroc_difference(y[ok], -all_scores[name][idx][ok], -score[idx][ok], seed=seed)
                 paired[f"{name}_minus_{rival}/{cls}_vs_synonymous"] = {
                     "scorer": name, "baseline": rival, "contrast": cls, "statistic": "auroc", **d}

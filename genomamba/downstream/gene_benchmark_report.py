@@ -19,10 +19,10 @@ __all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]
 
 
 # Scorers that are not log-likelihood ratios (left out of the codon-position LLR panel).
-NOT_LLR = ("model_shift", "transversion_rule")
+NOT_LLR = ("model_shift", "model_influence", "transversion_rule")
 SCORER_LABEL = {
-    "model": "model LLR", "model_shift": "model hidden-state shift", "codon_usage": "codon usage (given frame)",
-    "transversion_rule": "transversion rule",
+    "model": "model LLR", "model_shift": "model hidden-state shift", "model_influence": "model influence",
+    "codon_usage": "codon usage (given frame)", "transversion_rule": "transversion rule",
 }
 
 
@@ -34,9 +34,9 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
     import matplotlib.pyplot as plt
 
     names = list(metrics["scorers"])
-    # Panel 1 compares log-likelihood ratios (nats); the shift and the rule are on other scales.
+    # Panel 1 compares log-likelihood ratios (nats); the shift, the influence and the rule are on other scales.
     llr_names = [n for n in names if n not in NOT_LLR]
-    colour = {"model": "black", "model_shift": "dimgrey"}
+    colour = {"model": "black", "model_shift": "dimgrey", "model_influence": "darkred"}
     baselines = [n for n in names if n not in colour]
     colour |= {n: f"C{baselines.index(n)}" for n in baselines}  # same colour in both panels
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -94,6 +94,9 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
         *(["- `model_shift`: minus the model's hidden-state shift (the largest distance between REF and ALT "
            "final hidden states over the window's positions and both strands; larger shift = more damaging)"]
           if "model_shift" in sc else []),
+        *(["- `model_influence`: minus the model's influence (the KL divergence of its next-base predictions after "
+           "the SNV, REF against ALT window, summed over positions and averaged over both strands, in nats; larger "
+           "influence = more damaging)"] if "model_influence" in sc else []),
         *(["- `transversion_rule`: transversions rank as damaging, transitions not, and nothing else. A missense "
            "score must beat it to show more than substitution type"] if "transversion_rule" in sc else []),
         "- 95% CIs: stratified bootstrap (AUROC), bootstrap (means), 2000 replicates",

@@ -176,7 +176,8 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path, capsys
     w = m["scorers"]["model_shift"]["auroc_within_substitution"]["missense"]
     assert f"missense within substitution type {format_ci(w['auroc'], w['ci'])}" in printed
     assert m["benchmark_regions"] == ["slice:40001-60000"] and m["markov_training_bp"] == 40_000
-    assert set(m["scorers"]) == {"model", "model_shift", "markov_k2", "markov_k4", "codon_usage", "transversion_rule"}
+    assert set(m["scorers"]) == {"model", "model_shift", "model_influence", "markov_k2", "markov_k4", "codon_usage",
+                                 "transversion_rule"}
     assert m["codon_usage_training_genes"] > 10
     assert "intergenic" not in m["scorers"]["codon_usage"]["auroc_vs_synonymous"]  # it scores coding SNVs only
     for sc in m["scorers"].values():
@@ -188,8 +189,14 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path, capsys
     # every model score against the best Markov order and the substitution-type rule, on the same SNVs
     paired = m["paired_differences"]
     best = m["model_minus_best_markov"]["missense_vs_synonymous"]["best_markov_order"]
-    assert {f"{s}_minus_{b}/{c}_vs_synonymous" for s in ("model", "model_shift") for b in ("transversion_rule", f"markov_k{best}")
-            for c in ("nonsense", "missense")} <= set(paired)
+    assert {f"{s}_minus_{b}/{c}_vs_synonymous" for s in ("model", "model_shift", "model_influence")
+            for b in ("transversion_rule", f"markov_k{best}") for c in ("nonsense", "missense")} <= set(paired)
+    # the shift and the influence are also paired with the model's own LLR (the model is not)
+    assert {f"{s}_minus_model/{c}_vs_synonymous" for s in ("model_shift", "model_influence")
+            for c in ("nonsense", "missense")} <= set(paired) and "model_minus_model/nonsense_vs_synonymous" not in paired
+    d = paired["model_influence_minus_model/nonsense_vs_synonymous"]
+    assert d["auroc_a"] == pytest.approx(m["scorers"]["model_influence"]["auroc_vs_synonymous"]["nonsense"]["auroc"])
+    assert d["auroc_b"] == pytest.approx(m["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]["auroc"])
     d = paired["model_shift_minus_transversion_rule/missense_vs_synonymous"]
     assert d["auroc_a"] == pytest.approx(m["scorers"]["model_shift"]["auroc_vs_synonymous"]["missense"]["auroc"])
     assert d["auroc_b"] == pytest.approx(m["scorers"]["transversion_rule"]["auroc_vs_synonymous"]["missense"]["auroc"])
@@ -201,7 +208,8 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path, capsys
     assert "model: pretraining overlap: not checked (the model records no training data)" in report
     assert (out / "benchmark.png").stat().st_size > 10_000
     rows = (out / "scores.tsv").read_text().splitlines()
-    assert rows[0].split("\t")[-6:] == ["model", "model_shift", "markov_k2", "markov_k4", "transversion_rule", "codon_usage"]
+    assert rows[0].split("\t")[-7:] == ["model", "model_shift", "model_influence", "markov_k2", "markov_k4",
+                                        "transversion_rule", "codon_usage"]
     assert len(rows) == 1 + 6 * 12 + 45
     # within one substitution type: the AUROC of the same SNVs restricted to transitions / transversions
     from genomamba.downstream.gene_benchmark import read_benchmark_labels

@@ -143,6 +143,35 @@ def test_shift_is_the_largest_hidden_state_distance_on_either_strand(motif_lm: G
     assert math.isnan(rows[3]["shift"]) and rows[3]["status"] == "ok" and math.isfinite(rows[3]["score"])
 
 
+def test_influence_is_the_kl_of_next_base_predictions_after_the_snv(motif_lm: GenomambaLM, genome: GenomeFile) -> None:
+    """influence = mean over strands of sum_t KL(p_ref,t || p_alt,t) over A, C, G, T, computed by
+    hand on separate (unbatched) passes for SNVs, one window clipped at the contig start; nan for
+    an indel, whose windows do not align."""
+    seq = _motif_seq()
+    snvs = [Variant("motif", p, seq[p - 1], "T" if seq[p - 1] != "T" else "G") for p in (5, 301, 590)]
+    v_del = Variant("motif", 311, seq[310:313], seq[310])
+    rows = score_variants(motif_lm, genome, [*snvs, v_del], window=32, batch_size=4)
+
+    def next_base_logp(s: str) -> torch.Tensor:  # (L - 1, 4): row t predicts base t + 1
+        return F.log_softmax(motif_lm(torch.from_numpy(TOK.encode(s))[None]).logits[0, :-1, :4].double(), -1)
+
+    for v, row in zip(snvs, rows, strict=False):
+        s = min(max(0, v.start - 16), len(seq) - 32)
+        ref_w = seq[s : s + 32]
+        alt_w = ref_w[: v.start - s] + v.alt + ref_w[v.start - s + 1 :]
+        per_strand = []
+        with torch.no_grad():
+            for r, a in ((ref_w, alt_w), (reverse_complement_str(ref_w), reverse_complement_str(alt_w))):
+                lr, la = next_base_logp(r), next_base_logp(a)
+                kl = (lr.exp() * (lr - la)).sum(-1)
+                off = next(i for i in range(32) if r[i] != a[i])  # the SNV; row off - 1 predicts it
+                assert kl[:off].abs().max() < 1e-5  # causal: predictions up to the SNV itself do not change
+                per_strand.append(float(kl[off:].sum()))
+        assert row["influence"] == pytest.approx(sum(per_strand) / 2, rel=1e-3, abs=1e-6)
+        assert row["influence"] > 0
+    assert math.isnan(rows[3]["influence"]) and rows[3]["status"] == "ok"
+
+
 # -- masked (GPN) score --------------------------------------------------------------------
 def test_masked_score_is_masked_logit_difference(genome: GenomeFile) -> None:
     torch.manual_seed(3)
@@ -169,6 +198,7 @@ def test_masked_score_is_masked_logit_difference(genome: GenomeFile) -> None:
             h_ref, h_alt = (model(torch.from_numpy(TOK.encode(w))[None]).hidden_states[0] for w in (seq[s : s + 48], alt))
         assert (h_alt - h_ref).norm(dim=-1)[: v.start - s].max() > 1e-3  # a bidirectional model moves both sides
         assert row["shift"] >= float((h_alt - h_ref).norm(dim=-1).max()) - 1e-4  # forward strand; max with reverse
+        assert math.isnan(row["influence"])  # defined for causal models only
 
 
 def test_rc_equivariant_model_strands_agree(genome: GenomeFile) -> None:
@@ -270,7 +300,10 @@ def test_score_variants_reports_auroc_from_info_labels_or_a_labels_tsv(
     # The hidden-state shift (column 9) ranks the other way round: label 1 expected to shift more.
     expected_shift = auroc(labels, [float(r[8]) for r in rows])
     assert f"hidden-state shift (40 SNVs): AUROC {expected_shift:.3f} [" in from_info
-    assert "label 1 expected to shift higher" in from_info
+    # So does the influence (column 10).
+    expected_influence = auroc(labels, [float(r[9]) for r in rows])
+    assert f"influence (40 SNVs): AUROC {expected_influence:.3f} [" in from_info
+    assert from_info.count("label 1 expected to score higher") == 2
     # The same labels from a TSV naming the contig by its accession alias give the same AUROC.
     tsv = tmp_path / "labels.tsv"
     tsv.write_text("chrom\tpos\tref\talt\tlabel\n" + "".join(

@@ -192,6 +192,9 @@ def test_variant_effect_workflow_runs(tiny_model: Path, tmp_path: Path) -> None:
     metrics = json.loads((work / "results" / "metrics.json").read_text())
     assert metrics["n_variants"] == 80 and metrics["status_counts"] == {"ok": 80}
     assert metrics["zero_shot"]["n"] == 80 and metrics["zero_shot"]["n_pos"] == 40
+    # the SNVs' hidden-state shift and influence, ranked the other way round (larger = label 1)
+    assert metrics["zero_shot_shift"]["n"] == metrics["zero_shot_influence"]["n"] == 80
+    assert metrics["zero_shot_influence"]["ranking"] == "higher influence = more likely label 1"
     for m in (metrics["zero_shot"], metrics["supervised"]["logistic"]):
         assert 0.0 <= m["auroc"] <= 1.0 and 0.0 <= m["auprc"] <= 1.0
     assert metrics["supervised"]["logistic"]["cv"] == 3
@@ -227,9 +230,10 @@ def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) ->
     assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
     res = work / "results" / "benchmark"
     metrics = json.loads((res / "metrics.json").read_text())
-    # the shift comes from the zero-shot TSV's shift column (all benchmark variants are SNVs)
-    assert set(metrics["scorers"]) == {"model", "model_shift", "markov_k2", "markov_k3", "codon_usage", "transversion_rule"}
-    assert metrics["n_scored"]["model"] == metrics["n_scored"]["model_shift"] == len(keep)
+    # the shift and the influence come from the zero-shot TSV's columns (all benchmark variants are SNVs)
+    assert set(metrics["scorers"]) == {"model", "model_shift", "model_influence", "markov_k2", "markov_k3", "codon_usage",
+                                       "transversion_rule"}
+    assert metrics["n_scored"]["model"] == metrics["n_scored"]["model_shift"] == metrics["n_scored"]["model_influence"] == len(keep)
     a = metrics["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]
     assert a["n_pos"] == 10 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
     assert metrics["supervised"]["cv"] == 3

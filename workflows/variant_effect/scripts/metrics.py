@@ -58,17 +58,19 @@ if smk.input.labels:
         "n_labels_unmatched": int(len(labels) - len(pairs)),
         "ranking": f"{smk.params.positive_scores} score = more likely label 1",
     }
-    # The hidden-state shift (larger = more damaging), where the TSV has it: ranked the other way round.
-    shift = [(labels[key(r)], -sign * float(r["shift"])) for r in scores
-             if r["status"] == "ok" and key(r) in labels and r.get("shift") not in (None, "")]
-    if len({y for y, _ in shift}) == 2:
-        y_sh, s_sh = np.array([y for y, _ in shift]), np.array([s for _, s in shift])
-        curves["zero-shot hidden-state shift"] = (y_sh, s_sh)
-        metrics["zero_shot_shift"] = {
-            "auroc": float(roc_auc_score(y_sh, s_sh)), "auprc": float(average_precision_score(y_sh, s_sh)),
-            "n": int(len(y_sh)), "n_pos": int(y_sh.sum()),
-            "ranking": f"{'higher' if smk.params.positive_scores == 'lower' else 'lower'} shift = more likely label 1",
-        }
+    # The hidden-state shift and the influence (larger = more damaging), where the TSV has them:
+    # ranked the other way round.
+    for column, title, key_name in (("shift", "hidden-state shift", "zero_shot_shift"), ("influence", "influence", "zero_shot_influence")):
+        extra = [(labels[key(r)], -sign * float(r[column])) for r in scores
+                 if r["status"] == "ok" and key(r) in labels and r.get(column) not in (None, "")]
+        if len({y for y, _ in extra}) == 2:
+            y_x, s_x = np.array([y for y, _ in extra]), np.array([s for _, s in extra])
+            curves[f"zero-shot {title}"] = (y_x, s_x)
+            metrics[key_name] = {
+                "auroc": float(roc_auc_score(y_x, s_x)), "auprc": float(average_precision_score(y_x, s_x)),
+                "n": int(len(y_x)), "n_pos": int(y_x.sum()),
+                "ranking": f"{'higher' if smk.params.positive_scores == 'lower' else 'lower'} {column} = more likely label 1",
+            }
     metrics["supervised"] = {}
     for name, path in zip(smk.params.classifiers, smk.input.supervised, strict=True):
         with open(path) as fh:

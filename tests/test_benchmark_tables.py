@@ -203,3 +203,43 @@ def test_relative_strain_lookup_counts_what_follows_a_context_on_both_strands() 
             )
             assert relative_strain.count(table, context, base) == expected, (context, base)
     assert relative_strain.count(table, "ANG", "A") == 0  # N never matches
+
+
+# -- species_ceiling.py: the composition-only classifiers ---------------------------------------
+species_ceiling = load_benchmark("species_ceiling")
+
+
+def test_markov_classifier_picks_the_chain_that_makes_a_window_likeliest() -> None:
+    """Two sources: GC-rich and AT-rich. Test windows of each go to their own class, and a window
+    scored on both strands is classified the same as its reverse complement."""
+    rng = np.random.default_rng(0)
+    gc = [rng.choice(4, 400, p=[0.1, 0.4, 0.4, 0.1]) for _ in range(20)]
+    at = [rng.choice(4, 400, p=[0.4, 0.1, 0.1, 0.4]) for _ in range(20)]
+    test = np.stack([rng.choice(4, 200, p=[0.1, 0.4, 0.4, 0.1]) for _ in range(5)]
+                    + [rng.choice(4, 200, p=[0.4, 0.1, 0.1, 0.4]) for _ in range(5)])
+    pred = species_ceiling.markov_classify([gc, at], test, order=2)
+    assert pred.tolist() == [0] * 5 + [1] * 5
+    rc = (3 - test)[:, ::-1]
+    assert species_ceiling.markov_classify([gc, at], rc, order=2).tolist() == pred.tolist()
+
+
+def test_codon_features_count_in_frame_codons_of_both_strands() -> None:
+    """A 30 bp window at record position 100. A plus-strand gene from 94 (its codons start at 94,
+    so 100 is a codon start) and a minus-strand gene ending at 127 (codons, read on the minus
+    strand, start at 126, 123, ...), counted by hand; codons cut by the window edge are left out."""
+    from types import SimpleNamespace
+
+    from genomamba.downstream.gene_consequences import Gene
+    from genomamba.tokens import A_ID, C_ID, G_ID, T_ID
+
+    window = np.array([A_ID, T_ID, G_ID] * 10, dtype=np.int8)  # ATGATG... from 100 to 130
+    plus = Gene("g1", "chr", 94, 115, 1)  # codons 94, 97 | 100, 103, 106, 109, 112 -> five ATG
+    minus = Gene("g2", "chr", 118, 127, -1)  # minus strand [118, 127): codons [124,127), [121,124), [118,121)
+    genes = {"toy": {"chr": (np.array([94, 118]), [plus, minus])}}
+    windows = SimpleNamespace(ids=window[None], labels=np.array([0]), start=np.array([100]), genome=["toy"], contig=["chr"])
+    feats = species_ceiling.codon_features(windows, genes)[0]
+    # minus-strand codons: reverse complement of ATG|ATG|ATG at 118..127 -> CAT CAT CAT
+    atg, cat = 16 * A_ID + 4 * T_ID + G_ID, 16 * C_ID + 4 * A_ID + T_ID
+    assert feats[atg] == pytest.approx(5 / 8) and feats[cat] == pytest.approx(3 / 8)
+    assert feats[:64].sum() == pytest.approx(1.0)
+    assert feats[64] == pytest.approx((15 + 9) / 30)  # coding fraction: [100, 115) and [118, 127)

@@ -243,3 +243,29 @@ def test_codon_features_count_in_frame_codons_of_both_strands() -> None:
     assert feats[atg] == pytest.approx(5 / 8) and feats[cat] == pytest.approx(3 / 8)
     assert feats[:64].sum() == pytest.approx(1.0)
     assert feats[64] == pytest.approx((15 + 9) / 30)  # coding fraction: [100, 115) and [118, 127)
+
+
+# -- compare_scorers.py ----------------------------------------------------------------------
+compare_scorers = load_benchmark("compare_scorers")
+
+
+def test_compare_scorers_pairs_two_columns_on_every_contrast() -> None:
+    """On the bundled benchmark's labels: a scorer that ranks every nonsense SNV below every
+    synonymous one, against a random one, paired on the same SNVs; NaNs are dropped pairwise."""
+    from genomamba.downstream.stats import auroc
+
+    labels = read_benchmark_labels(LABELS)
+    rng = np.random.default_rng(0)
+    damaging = np.array([r["consequence"] != "synonymous" for r in labels])
+    perfect = np.where(damaging, -1.0, 1.0) + 0.01 * rng.standard_normal(len(labels))
+    noise = rng.standard_normal(len(labels))
+    idx, y = contrast_indices(labels, "nonsense")
+    noise[idx[:5]] = np.nan  # not scored by b: left out of the pair
+    out = compare_scorers.compare(labels, {"a": perfect, "b": noise}, "a", "b")
+    assert set(out) == {"nonsense", "missense", "start_lost", "stop_lost", "intergenic"}
+    ok = np.isfinite(noise[idx])
+    assert out["nonsense"]["n"] == ok.sum() == len(idx) - 5
+    assert out["nonsense"]["auroc_a"] == pytest.approx(1.0)
+    assert out["nonsense"]["auroc_b"] == pytest.approx(auroc(y[ok], -noise[idx][ok]))
+    assert out["nonsense"]["difference"] == pytest.approx(1.0 - out["nonsense"]["auroc_b"])
+    assert out["nonsense"]["ci"][0] > 0.3

@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,11 @@ def main() -> None:
     if missing:
         ap.error(f"{args.out_dir}/scores.tsv has no column(s) {missing}; columns: {list(rows[0])[8:]}")
     scores = {c: np.array([float(r[c]) if r[c] not in ("", "nan") else math.nan for r in rows]) for c in {args.a, *args.b}}
-    doc = {"out_dir": str(args.out_dir), "benchmark": args.benchmark, "a": args.a,
-           "a_minus": {b: compare(labels, scores, args.a, b, args.seed) for b in args.b}}
-    text = json.dumps(doc, indent=1)
+    text = json.dumps({"out_dir": str(args.out_dir), "benchmark": args.benchmark, "a": args.a,
+                       "a_minus": {b: compare(labels, scores, args.a, b, args.seed) for b in args.b}}, indent=1) + "\n"
+    sys.stdout.write(text)
     if args.out:
-        atomic_write_text(args.out, text + "\n", option="--out")
-    print(text)
+        atomic_write_text(args.out, text, option="--out")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from genomamba.models import GenomambaLM
 from genomamba.models.checkpoint import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAME, pretrained_names
 
 SHIPPED = "ecoli536-hybrid-small"
-ALL_SHIPPED = ["ecoli536-hybrid-small", "ecoli536-hybrid-codon", "ecoli536-hybrid-d256", "bacteria4-hybrid-d256"]
+ALL_SHIPPED = ["ecoli536-hybrid-small", "ecoli536-hybrid-codon", "ecoli536-hybrid-d256", "bacteria4-hybrid-d256",
+               "ecoli536-mamba-periodic"]
 ECOLI = Path(__file__).resolve().parents[2] / "data" / "genomes" / "escherichia_coli_536.fa.gz"
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -28,7 +29,9 @@ def test_the_shipped_model_is_listed_small_and_documented(name: str) -> None:
     card = (folder / "MODEL_CARD.md").read_text()
     for section in ("## Data", "## Reproduce", "## Held-out results", "## Limits"):
         assert section in card, section
-    assert json.loads((folder / CONFIG_NAME).read_text())["attn_layers"], "the card describes a hybrid model"
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    # the name says the architecture: "hybrid" models have attention layers, "mamba" ones none
+    assert bool(config["attn_layers"]) == ("-hybrid-" in name), name
 
 
 @pytest.mark.parametrize("name", ALL_SHIPPED)
@@ -43,6 +46,11 @@ def test_the_codon_models_have_their_period_3_rotary_pair() -> None:
     for name in ("ecoli536-hybrid-codon", "ecoli536-hybrid-d256", "bacteria4-hybrid-d256"):
         assert GenomambaLM.load(name).config.rope_periods == [3], name
     assert not GenomambaLM.load(SHIPPED).config.rope_periods
+
+
+def test_the_periodic_mamba_model_has_two_period_3_states_per_channel() -> None:
+    config = GenomambaLM.load("ecoli536-mamba-periodic").config
+    assert config.ssm_periods == [3, 3] and not config.attn_layers and not config.rope_periods
 
 
 HELDOUT = {"window_length": 1024, "val_fraction": 0.05, "max_windows": 12}

@@ -34,8 +34,9 @@ Scores (higher = the model finds the ALT allele more plausible than REF; negativ
   positions follows the nucleotide-dependency analysis of Tomaz da Silva et al. 2024 (bioRxiv
   2024.07.27.605418, "Nucleotide dependency analysis of DNA language models reveals genomic
   functional elements"); the KL summed over the positions after the variant is our choice, made
-  on the E. coli gene benchmark and checked on the Klebsiella one (README, Benchmarks). It comes
-  from the passes that give the LLR. ``nan`` for masked models (their unmasked outputs see the
+  on the E. coli gene benchmark with ``ecoli536-hybrid-d256`` and checked on the Klebsiella one.
+  How much it gains over the LLR depends on the model and the class (README, Benchmarks): compare
+  both with ``variant-benchmark``. It comes from the passes that give the LLR. ``nan`` for masked models (their unmasked outputs see the
   base they predict) and for indels and multi-base substitutions.
 
 Records are never dropped: every (record, ALT) pair yields one row whose ``status`` is
@@ -188,7 +189,7 @@ def is_masked_model(model: GenomambaLM) -> bool:
 
 def _score_ok(
     model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(score_fwd, score_rev, shift, influence) float64 ``(N,)`` for variants that passed validation."""
     w = build_variant_windows(variants, genome, window)
     masked = is_masked_model(model)

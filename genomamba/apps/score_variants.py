@@ -88,9 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         labelled = _read_labels(args, variants, genome)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
         # the shift and the influence grow with damage, so label-1 variants that score lower should have more
-        shift_direction = "higher" if args.positive_scores == "lower" else "lower"
+        growing_direction = "higher" if args.positive_scores == "lower" else "lower"
         extra_metrics = {
-            name: label_metrics(rows, labelled[0], shift_direction, column=column)
+            name: label_metrics(rows, labelled[0], growing_direction, column=column)
             for column, name in (("shift", "hidden-state shift"), ("influence", "influence"))
         } if labelled else {}
     except GenomambaError as e:
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if m:
                 print(
                     f"labels, {name} ({m['n_labelled']} SNVs): AUROC {format_ci(m['auroc'], m['auroc_ci'])}, AUPRC "
-                    f"{format_ci(m['auprc'], m['auprc_ci'])}; label 1 expected to score {shift_direction}",
+                    f"{format_ci(m['auprc'], m['auprc_ci'])}; label 1 expected to score {growing_direction}",
                     file=sys.stderr,
                 )
     return 0

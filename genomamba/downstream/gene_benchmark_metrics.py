@@ -255,9 +255,12 @@ def supervised_heads(
     return out
 
 
-def _read_scores(path: str | os.PathLike[str], labels: Sequence[dict[str, Any]], column: str = "score") -> np.ndarray:
-    """Model scores (``column``) from a ``genomamba score-variants`` TSV, aligned with ``labels`` by
-    (chrom, pos, ref, alt); all NaN when an older TSV lacks an optional column such as ``shift``."""
+def _read_scores(
+    path: str | os.PathLike[str], labels: Sequence[dict[str, Any]], columns: Sequence[str] = ("score",)
+) -> dict[str, np.ndarray]:
+    """Model scores from a ``genomamba score-variants`` TSV, one ``(N,)`` array per name in
+    ``columns``, aligned with ``labels`` by (chrom, pos, ref, alt); all NaN for an optional
+    column that an older TSV lacks, such as ``shift``."""
     if not Path(path).is_file():
         raise ConfigError(f"--scores {path}: file not found; write it with `genomamba score-variants` on the benchmark VCF")
     with open(path, newline="") as fh:
@@ -265,9 +268,13 @@ def _read_scores(path: str | os.PathLike[str], labels: Sequence[dict[str, Any]],
     missing = {"chrom", "pos", "ref", "alt", "score", "status"} - set(rows[0] if rows else {})
     if missing:
         raise ConfigError(f"--scores {path}: not a score-variants TSV (missing columns {sorted(missing)})")
-    by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): (float(r[column]) if r.get(column) else math.nan)
-              for r in rows if r["status"] == "ok"}
-    return np.array([by_key.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]), math.nan) for r in labels])
+    ok = [r for r in rows if r["status"] == "ok"]
+    out = {}
+    for column in columns:
+        by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): (float(r[column]) if r.get(column) else math.nan)
+                  for r in ok}
+        out[column] = np.array([by_key.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]), math.nan) for r in labels])
+    return out
 
 
 def evaluate_gene_benchmark(
@@ -302,19 +309,18 @@ def evaluate_gene_benchmark(
         "never saw", allow_seen=allow_seen,
     )
     all_scores: dict[str, np.ndarray] = {}
+    columns: dict[str, np.ndarray] = {}  # score-variants columns, aligned with labels
     if scores is not None:
-        all_scores["model"] = _read_scores(scores, labels)
-        for column in ("shift", "influence"):  # optional columns (older TSVs lack them)
-            values = _read_scores(scores, labels, column=column)
-            if np.isfinite(values).any():
-                all_scores[f"model_{column}"] = -values
+        columns = _read_scores(scores, labels, columns=("score", "shift", "influence"))
     elif model is not None:
         rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size)
-        all_scores["model"] = np.array([r["score"] for r in rows], dtype=np.float64)
+        columns = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in ("score", "shift", "influence")}
+    if columns:
+        all_scores["model"] = columns["score"]
         for column in ("shift", "influence"):
-            values = np.array([r[column] for r in rows], dtype=np.float64)
-            if np.isfinite(values).any():  # the influence is nan for masked models
-                all_scores[f"model_{column}"] = -values
+            # all NaN: an older TSV without the column, or a masked model (no influence)
+            if np.isfinite(columns[column]).any():
+                all_scores[f"model_{column}"] = -columns[column]
     markov = markov_llr(genome, labels, train, orders, window)
     all_scores.update({f"markov_k{k}": v for k, v in markov.items()})
     all_scores["transversion_rule"] = transversion_rule(labels)

@@ -269,3 +269,70 @@ def test_compare_scorers_pairs_two_columns_on_every_contrast() -> None:
     assert out["nonsense"]["auroc_b"] == pytest.approx(auroc(y[ok], -noise[idx][ok]))
     assert out["nonsense"]["difference"] == pytest.approx(1.0 - out["nonsense"]["auroc_b"])
     assert out["nonsense"]["ci"][0] > 0.3
+
+
+# -- missense_ceiling.py: frame-given coding statistics ------------------------------------------
+missense_ceiling = load_benchmark("missense_ceiling")
+
+
+def test_periodic_chain_learns_one_table_per_codon_position() -> None:
+    """Coding sequences whose third positions are always G and whose first two are uniform: the
+    phase-2 table predicts G whatever the context, the phase-0 table stays near uniform."""
+    rng = np.random.default_rng(0)
+    cds = []
+    for _ in range(200):
+        codons = rng.integers(0, 4, (60, 3))
+        codons[:, 2] = 2
+        cds.append(codons.reshape(-1))
+    log_p = missense_ceiling.fit_periodic_markov(cds, order=2)
+    assert log_p.shape == (3, 16, 4)
+    np.testing.assert_allclose(np.exp(log_p).sum(-1), 1.0)
+    seen = [1 * 4 + 3, 0 * 4 + 1]  # contexts (C, T) and (A, C) before a third position
+    assert (np.exp(log_p[2, seen, 2]) > 0.99).all()
+    assert np.abs(np.exp(log_p[0]) - 0.25).max() < 0.1  # a first position after "?G": uniform
+
+
+def test_periodic_llr_sums_the_predictions_the_snv_enters() -> None:
+    """Order 1, by hand: the site term alone, then the site and the next base's term."""
+    log_p = np.log(np.full((3, 4, 4), 0.25))
+    log_p[1, 0] = np.log([0.7, 0.1, 0.1, 0.1])  # phase 1 after A
+    log_p[2, 0] = np.log([0.1, 0.1, 0.1, 0.7])  # phase 2 after A
+    log_p[2, 3] = np.log([0.4, 0.4, 0.1, 0.1])  # phase 2 after T
+    ref, alt = np.array([0, 0, 0]), np.array([0, 3, 0])  # AAA -> ATA at index 1
+    site = np.log(0.1) - np.log(0.7)
+    assert missense_ceiling.periodic_llr(log_p, ref, alt, 1, window=False) == pytest.approx(site)
+    nxt = np.log(0.4) - np.log(0.1)  # index 2 (phase 2): A after T instead of A after A
+    assert missense_ceiling.periodic_llr(log_p, ref, alt, 1, window=True) == pytest.approx(site + nxt)
+    # no context before index 0 at order 1: its own term is not scored, only the next one
+    assert missense_ceiling.periodic_llr(log_p, ref, alt, 0, window=False) == 0.0
+
+
+def test_codon_pair_llr_uses_the_pairs_on_both_sides() -> None:
+    log_p = np.zeros((64, 64))
+    log_p[0, 5] = -1.0  # AAA -> ACC
+    log_p[5, 63] = -2.0  # ACC -> TTT
+    log_p[0, 4] = -0.5  # AAA -> ACA
+    log_p[4, 63] = -0.25  # ACA -> TTT
+    ref = np.array([0, 0, 0, 0, 1, 1, 3, 3, 3])  # AAA ACC TTT
+    alt = ref.copy()
+    alt[5] = 0  # ACC -> ACA
+    llr = missense_ceiling.codon_pair_llr(log_p, ref, alt, 5)
+    assert llr == pytest.approx((-0.5 - 0.25) - (-1.0 - 2.0))
+    assert missense_ceiling.codon_pair_llr(log_p, ref, ref, 0) == 0.0  # first codon: one pair only
+
+
+def test_coding_sites_read_minus_strand_genes_on_their_coding_strand() -> None:
+    """A minus-strand gene on record positions [3, 12): its coding strand is the reverse
+    complement, so VCF position 11 (0-based 10, REF C) is coding index 1 (G), codon 1 position 2."""
+    from genomamba.downstream.gene_consequences import Gene, encode_bases
+
+    seq = encode_bases("AAATTAGCACCATTT")  # [3, 12) = TTAGCACCA -> coding strand TGGTGCTAA
+    gene = Gene("g", "chr", 3, 12, -1)
+    row = {"id": "v1", "gene_id": "g", "codon_index": "1", "codon_position": "2", "ref": "C", "alt": "T"}
+    [(ref, alt, site)] = missense_ceiling.coding_sites([row], {"g": gene}, {"chr": seq})
+    assert site == 1
+    assert "".join("ACGT"[b] for b in ref) == "TGGTGCTAA"
+    assert "".join("ACGT"[b] for b in alt) == "TAGTGCTAA"  # C>T on the plus strand = G>A here
+    assert missense_ceiling.coding_sites([{"gene_id": "."}], {}, {}) == [None]
+    with pytest.raises(ValueError, match="v1"):
+        missense_ceiling.coding_sites([{**row, "ref": "A", "alt": "G"}], {"g": gene}, {"chr": seq})

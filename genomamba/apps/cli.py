@@ -135,9 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return variant_benchmark_main(rest)
         if cmd == "evaluate":
+            ns = _evaluate_parser().parse_args(rest)  # before the imports: --help is instant
             from genomamba.training.evaluate import evaluate_model
 
-            ns = _evaluate_parser().parse_args(rest)
             if ns.output is not None:
                 check_output_path(ns.output, option="--output")  # before the work, not after
             result = evaluate_model(
@@ -153,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 atomic_write_text(ns.output, text + "\n", option="--output")
             return 0
         if cmd == "demo":
+            ns = _demo_parser().parse_args(rest)
             from genomamba.apps.demo import run_demo
 
-            ns = _demo_parser().parse_args(rest)
             run_demo(run_dir=ns.run_dir, overrides=ns.overrides)
             return 0
     except GenomambaError as e:

@@ -19,6 +19,16 @@ that inferred the frame perfectly could learn from the coding sequence of this o
   ``log p(c_i | c_{i-1}) + log p(c_{i+1} | c_i)`` with ALT minus with REF.
 * ``codon_usage``: the benchmark's own frame-given reference, for comparison.
 
+And what one related species adds, the kind of information GPN-MSA reads from a whole-genome
+alignment (Benegas et al. 2025, Nat. Biotechnol., "A DNA language model based on multispecies
+alignment predicts the effects of genome-wide variants"):
+
+* ``relative_species``: the conservation reference of ``genomamba variant-benchmark --relative``
+  (:mod:`genomamba.downstream.homologs`): each benchmark gene aligned to its best homolog in
+  the relative through the protein; ``[relative base == ALT] - [relative base == REF]`` at the
+  aligned base, 0 where none is aligned. No genetic code is used in the score. The relatives:
+  E. coli 536 for the Klebsiella benchmark, K. pneumoniae MGH 78578 for the E. coli one.
+
 Each scorer is scored with the benchmark's metrics (:func:`scorer_metrics`: 400 stratified SNVs
 per class against 400 synonymous, 95% bootstrap CIs, the AUROC within substitution type, and the
 codon-position AUROC on the uniform sample). Missense within substitution type is also paired
@@ -39,11 +49,12 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLED = (
-    ("data/genomes/escherichia_coli_536.fa.gz", "data/variants/ecoli536_genes_last5pct"),
-    ("data/genomes/klebsiella_pneumoniae_HS11286.fa.gz", "data/variants/kpneumoniae_HS11286_genes_last5pct"),
+BUNDLED = (  # (genome, its gene benchmark, a genome of a related species)
+    ("data/genomes/escherichia_coli_536.fa.gz", "data/variants/ecoli536_genes_last5pct",
+     "data/genomes/klebsiella_pneumoniae_MGH78578.fa.gz"),
+    ("data/genomes/klebsiella_pneumoniae_HS11286.fa.gz", "data/variants/kpneumoniae_HS11286_genes_last5pct",
+     "data/genomes/escherichia_coli_536.fa.gz"),
 )
-COMPLEMENT = dict(zip("ACGT", "TGCA", strict=True))
 
 
 def fit_periodic_markov(cds: list[np.ndarray], order: int, alpha: float = 0.5) -> np.ndarray:
@@ -104,29 +115,6 @@ def codon_pair_llr(log_p: np.ndarray, ref: np.ndarray, alt: np.ndarray, site: in
     return terms(alt) - terms(ref)
 
 
-def coding_sites(labels: list[dict[str, Any]], genes: dict[str, Any], seq_ids: dict[str, np.ndarray]) -> list[Any]:
-    """Per label row, ``(REF coding sequence, ALT coding sequence, coding index of the SNV)``, or
-    None for intergenic SNVs. ``genes``: gene id -> :class:`Gene`; ``seq_ids``: record -> codes.
-    ``codon_index`` and ``codon_position`` of the labels TSV are 1-based."""
-    from genomamba.downstream.gene_consequences import coding_base_codes, encode_bases
-
-    sites: list[Any] = []
-    for row in labels:
-        if row["gene_id"] in (".", ""):
-            sites.append(None)
-            continue
-        gene = genes[row["gene_id"]]
-        ref_cds = coding_base_codes(gene, seq_ids[gene.chrom])
-        site = 3 * (int(row["codon_index"]) - 1) + int(row["codon_position"]) - 1
-        ref, alt = (row["ref"], row["alt"]) if gene.strand > 0 else (COMPLEMENT[row["ref"]], COMPLEMENT[row["alt"]])
-        if ref_cds[site] != encode_bases(ref)[0]:
-            raise ValueError(f"{row['id']}: the labels say REF {row['ref']} but the genome has another base there")
-        alt_cds = ref_cds.copy()
-        alt_cds[site] = encode_bases(alt)[0]
-        sites.append((ref_cds, alt_cds, site))
-    return sites
-
-
 def _summary(m: dict[str, Any]) -> dict[str, Any]:
     keep = {"missense_vs_synonymous": m["auroc_vs_synonymous"].get("missense"),
             "nonsense_vs_synonymous": m["auroc_vs_synonymous"].get("nonsense"),
@@ -136,8 +124,9 @@ def _summary(m: dict[str, Any]) -> dict[str, Any]:
             for k, v in keep.items() if v is not None}
 
 
-def evaluate(fasta: str, prefix: str, orders: list[int]) -> dict[str, Any]:
-    """All scorers' metrics on one gene benchmark (``prefix.vcf`` + ``prefix.labels.tsv``)."""
+def evaluate(fasta: str, prefix: str, orders: list[int], relative: str | None = None) -> dict[str, Any]:
+    """All scorers' metrics on one gene benchmark (``prefix.vcf`` + ``prefix.labels.tsv``), with
+    ``relative`` (a FASTA of a related species) for the ``relative_species`` scorer."""
     from genomamba.data.fasta import GenomeFile
     from genomamba.downstream.gene_benchmark import (
         complement_regions,
@@ -152,7 +141,13 @@ def evaluate(fasta: str, prefix: str, orders: list[int]) -> dict[str, Any]:
         substitution_type,
         transversion_rule,
     )
-    from genomamba.downstream.gene_consequences import call_genes, coding_base_codes, encode_bases
+    from genomamba.downstream.gene_consequences import (
+        call_genes,
+        coding_base_codes,
+        encode_bases,
+        snv_coding_sequences,
+    )
+    from genomamba.downstream.homologs import relative_species_llr
     from genomamba.downstream.stats import paired_stratified_auroc_difference
 
     genome = GenomeFile(REPO / fasta if not Path(fasta).is_absolute() else fasta)
@@ -165,7 +160,7 @@ def evaluate(fasta: str, prefix: str, orders: list[int]) -> dict[str, Any]:
     inside = [g for g in genes if not g.partial
               and any(r.contig == g.chrom and r.start <= g.start and g.end <= r.end for r in train)]
     train_cds = [coding_base_codes(g, seq_ids[g.chrom]) for g in inside]
-    sites = coding_sites(labels, {g.id: g for g in genes}, seq_ids)
+    sites = snv_coding_sequences(labels, {g.id: g for g in genes}, seq_ids)
 
     scores: dict[str, np.ndarray] = {}
     for k in orders:
@@ -176,6 +171,10 @@ def evaluate(fasta: str, prefix: str, orders: list[int]) -> dict[str, Any]:
     pairs = fit_codon_pairs(train_cds)
     scores["codon_pairs"] = np.array([np.nan if s is None else codon_pair_llr(pairs, *s) for s in sites])
     scores["codon_usage"] = codon_usage_llr(genome, labels, train)[0]
+    homolog_counts = None
+    if relative is not None:
+        other = GenomeFile(REPO / relative if not Path(relative).is_absolute() else relative)
+        scores["relative_species"], homolog_counts = relative_species_llr(genome, labels, other, genes=genes)
 
     idx, y = contrast_indices(labels, "missense")
     strata = substitution_type(transversion_rule(labels)[idx] < 0)
@@ -185,13 +184,15 @@ def evaluate(fasta: str, prefix: str, orders: list[int]) -> dict[str, Any]:
         if name != "codon_usage":
             rows[name]["missense_within_substitution_minus_codon_usage"] = paired_stratified_auroc_difference(
                 y, -s[idx], -scores["codon_usage"][idx], strata)
-    return {"fasta": fasta, "benchmark": prefix, "training_genes": len(inside), "scorers": rows}
+    return {"fasta": fasta, "benchmark": prefix, "training_genes": len(inside), "relative": relative,
+            "homologs": homolog_counts, "scorers": rows}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--benchmark", nargs=2, action="append", metavar=("FASTA", "PREFIX"),
-                    help="a genome and its gene benchmark (repeatable; default: both bundled ones)")
+    ap.add_argument("--benchmark", nargs=3, action="append", metavar=("FASTA", "PREFIX", "RELATIVE"),
+                    help="a genome, its gene benchmark and a genome of a related species (repeatable; "
+                         "default: both bundled ones)")
     ap.add_argument("--orders", type=int, nargs="+", default=[2, 4, 6, 8])
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     a = ap.parse_args()
@@ -199,8 +200,8 @@ def main() -> None:
 
     pairs = a.benchmark or BUNDLED
     doc = {"command": "python benchmarks/missense_ceiling.py --orders " + " ".join(map(str, a.orders))
-           + "".join(f" --benchmark {f} {p}" for f, p in (a.benchmark or [])),
-           "genomes": [evaluate(f, p, a.orders) for f, p in pairs]}
+           + "".join(f" --benchmark {f} {p} {r}" for f, p, r in (a.benchmark or [])),
+           "genomes": [evaluate(f, p, a.orders, r) for f, p, r in pairs]}
     text = json.dumps(doc, indent=1)
     if a.out:
         atomic_write_text(a.out, text + "\n", option="--out")

@@ -319,20 +319,3 @@ def test_codon_pair_llr_uses_the_pairs_on_both_sides() -> None:
     llr = missense_ceiling.codon_pair_llr(log_p, ref, alt, 5)
     assert llr == pytest.approx((-0.5 - 0.25) - (-1.0 - 2.0))
     assert missense_ceiling.codon_pair_llr(log_p, ref, ref, 0) == 0.0  # first codon: one pair only
-
-
-def test_coding_sites_read_minus_strand_genes_on_their_coding_strand() -> None:
-    """A minus-strand gene on record positions [3, 12): its coding strand is the reverse
-    complement, so VCF position 11 (0-based 10, REF C) is coding index 1 (G), codon 1 position 2."""
-    from genomamba.downstream.gene_consequences import Gene, encode_bases
-
-    seq = encode_bases("AAATTAGCACCATTT")  # [3, 12) = TTAGCACCA -> coding strand TGGTGCTAA
-    gene = Gene("g", "chr", 3, 12, -1)
-    row = {"id": "v1", "gene_id": "g", "codon_index": "1", "codon_position": "2", "ref": "C", "alt": "T"}
-    [(ref, alt, site)] = missense_ceiling.coding_sites([row], {"g": gene}, {"chr": seq})
-    assert site == 1
-    assert "".join("ACGT"[b] for b in ref) == "TGGTGCTAA"
-    assert "".join("ACGT"[b] for b in alt) == "TAGTGCTAA"  # C>T on the plus strand = G>A here
-    assert missense_ceiling.coding_sites([{"gene_id": "."}], {}, {}) == [None]
-    with pytest.raises(ValueError, match="v1"):
-        missense_ceiling.coding_sites([{**row, "ref": "A", "alt": "G"}], {"g": gene}, {"chr": seq})

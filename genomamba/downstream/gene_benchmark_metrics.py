@@ -28,6 +28,12 @@ counted over the complete genes that lie entirely in the training split (add-0.5
 It scores coding SNVs only. It marks what knowing the frame alone can buy: a language model
 that must beat it on missense vs synonymous needs to know which amino acid a protein wants.
 
+Related-species reference (``relative_species``, with ``relative=``): a conservation score from
+one genome of a related species, given as a FASTA. Each benchmark gene is aligned to its best
+homolog there, through the protein, and an SNV scores ``[relative base == ALT] - [relative base
+== REF]`` at the aligned base (:mod:`genomamba.downstream.homologs`). It marks what aligned
+related genomes tell, the information alignment-based models such as GPN-MSA read.
+
 Substitution-type rule (``transversion_rule``): ``-1`` for a transversion (purine <-> pyrimidine),
 ``0`` for a transition, nothing else. At third codon positions transitions are mostly synonymous
 and transversions often are not, so this rule alone ranks missense below synonymous SNVs with an
@@ -65,6 +71,7 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_labels,
     read_benchmark_regions,
 )
+from genomamba.downstream.gene_consequences import call_genes, codon_code, codon_counts, encode_bases
 from genomamba.downstream.stats import (
     auroc_ci,
     mean_ci,
@@ -131,19 +138,18 @@ def markov_llr(
 
 def codon_usage_llr(
     genome: GenomeFile, labels: Sequence[dict[str, Any]], train_regions: Sequence[Any], alpha: float = 0.5,
+    genes: Sequence[Any] | None = None,
 ) -> tuple[np.ndarray, int]:
     """The frame-aware reference score of every SNV (see the module docstring).
 
-    Genes are called on the whole genome, as for the benchmark; only complete genes lying
-    entirely inside one of ``train_regions`` are counted.
+    Genes are called on the whole genome, as for the benchmark (or given as ``genes``, those
+    calls); only complete genes lying entirely inside one of ``train_regions`` are counted.
 
     Returns:
         (scores (N,) in nats, NaN for SNVs without a codon (intergenic); number of genes counted).
     """
-    from genomamba.downstream.gene_consequences import call_genes, codon_code, codon_counts, encode_bases
-
     seqs = {c: genome.fetch(c, 0, n).upper() for c, n in genome.lengths.items()}
-    genes = call_genes(genome, seqs)
+    genes = call_genes(genome, seqs) if genes is None else genes
     inside = [g for g in genes if not g.partial
               and any(r.contig == g.chrom and r.start <= g.start and g.end <= r.end for r in train_regions)]
     counts = codon_counts(inside, {c: encode_bases(s) for c, s in seqs.items()})
@@ -281,7 +287,7 @@ def evaluate_gene_benchmark(
     model: ModelLike | None, fasta: str | os.PathLike[str], vcf: str | os.PathLike[str], labels_tsv: str | os.PathLike[str],
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
-    codon_usage: bool = True, allow_seen: bool = False,
+    codon_usage: bool = True, allow_seen: bool = False, relative: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of one benchmark: ``(metrics, {scorer name: (N,) scores})``.
 
@@ -289,6 +295,8 @@ def evaluate_gene_benchmark(
         model: a ``GenomambaModel`` or ``GenomambaLM`` (None: baselines only, or with ``scores`` precomputed).
         scores: a ``genomamba score-variants`` TSV to use instead of scoring with ``model``.
         codon_usage: add the frame-aware ``codon_usage`` reference scorer (module docstring).
+        relative: a FASTA of a related species: add the ``relative_species`` reference scorer
+            (:mod:`genomamba.downstream.homologs`).
         allow_seen: score the model even when its training-data record says it was trained on
             the benchmark region (by default that is a ``ConfigError``; see
             :func:`~genomamba.data.provenance.check_held_out`). ``metrics["pretraining_overlap"]``
@@ -325,14 +333,24 @@ def evaluate_gene_benchmark(
     all_scores.update({f"markov_k{k}": v for k, v in markov.items()})
     all_scores["transversion_rule"] = transversion_rule(labels)
     n_codon_genes = 0
+    genes = call_genes(genome) if codon_usage or relative is not None else None
     if codon_usage:
-        codon_scores, n_codon_genes = codon_usage_llr(genome, labels, train)
+        codon_scores, n_codon_genes = codon_usage_llr(genome, labels, train, genes=genes)
         if n_codon_genes and np.isfinite(codon_scores).any():
             all_scores["codon_usage"] = codon_scores
+    homologs = None
+    if relative is not None:
+        from genomamba.downstream.homologs import relative_species_llr
+
+        other = GenomeFile(relative)
+        if Path(relative).resolve() == Path(fasta).resolve():
+            raise ConfigError(f"--relative {relative} is the benchmark's own genome; give a genome of a related species")
+        all_scores["relative_species"], counts = relative_species_llr(genome, labels, other, genes=genes)
+        homologs = {"fasta": str(relative), **counts}
     metrics: dict[str, Any] = {
         "fasta": str(fasta), "vcf": str(vcf), "benchmark_regions": region_specs,
         "markov_training_bp": int(sum(r.end - r.start for r in train)), "window": window,
-        "codon_usage_training_genes": n_codon_genes, "pretraining_overlap": overlap,
+        "codon_usage_training_genes": n_codon_genes, "relative_species": homologs, "pretraining_overlap": overlap,
         "n_variants": len(labels), "n_scored": {k: int(np.isfinite(v).sum()) for k, v in all_scores.items()},
         "scorers": {k: scorer_metrics(labels, v, seed=seed) for k, v in all_scores.items()},
     }

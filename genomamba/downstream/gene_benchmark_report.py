@@ -19,10 +19,11 @@ __all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]
 
 
 # Scorers that are not log-likelihood ratios (left out of the codon-position LLR panel).
-NOT_LLR = ("model_shift", "model_influence", "transversion_rule")
+NOT_LLR = ("model_shift", "model_influence", "transversion_rule", "relative_species")
 SCORER_LABEL = {
     "model": "model LLR", "model_shift": "model hidden-state shift", "model_influence": "model influence",
     "codon_usage": "codon usage (given frame)", "transversion_rule": "transversion rule",
+    "relative_species": "related species (aligned base)",
 }
 
 
@@ -91,6 +92,13 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
            f"the codon usage of the {metrics.get('codon_usage_training_genes', 0):,} complete genes in the training split; "
            "coding SNVs only. It knows the reading frame but no protein, so a missense AUROC above it needs "
            "protein-level knowledge"] if "codon_usage" in sc else []),
+        *([f"- `relative_species`: a conservation reference from one related genome, "
+           f"`{Path(metrics['relative_species']['fasta']).name}`: each gene aligned to its best homolog there through "
+           f"the protein ({metrics['relative_species']['genes_with_homolog']} of {metrics['relative_species']['genes']} "
+           f"benchmark genes have one; {metrics['relative_species']['snvs_with_aligned_base']} of "
+           f"{metrics['relative_species']['coding_snvs']} coding SNVs get an aligned base); an SNV scores +1 if the "
+           "relative carries the ALT base there, -1 if it carries the REF base, 0 otherwise. It uses no genetic code "
+           "and no model: what aligned related genomes tell"] if "relative_species" in sc else []),
         *(["- `model_shift`: minus the model's hidden-state shift (the largest distance between REF and ALT "
            "final hidden states over the window's positions and both strands; larger shift = more damaging)"]
           if "model_shift" in sc else []),

@@ -28,6 +28,8 @@ __all__ = [
     "coding_base_codes",
     "encode_bases",
     "snv_candidates",
+    "snv_coding_sequences",
+    "translate",
 ]
 
 CODING_CLASSES = ("synonymous", "missense", "nonsense")
@@ -220,3 +222,53 @@ def snv_candidates(gene: Gene, cds: np.ndarray, end_margin: int) -> dict[str, np
                 sel = cls == c
                 out.setdefault(c, []).append(np.stack([j[sel], alt_base[sel]], 1))
     return {c: np.concatenate(v) for c, v in out.items()}
+
+
+def translate(cds: np.ndarray) -> str:
+    """Protein of coding-strand base codes (A,C,G,T = 0..3) under table 11, up to its first stop
+    codon or non-ACGT codon (the start codon reads as its amino acid, e.g. GTG as V)."""
+    codons = np.asarray(cds)[: len(cds) // 3 * 3].reshape(-1, 3)
+    protein = []
+    for codon in codons:
+        if (codon > 3).any() or _IS_STOP[int(codon @ [16, 4, 1])]:
+            break
+        protein.append(str(_AA[int(codon @ [16, 4, 1])]))
+    return "".join(protein)
+
+
+def snv_coding_sequences(
+    labels: list[dict[str, Any]], genes: dict[str, Gene], seq_ids: dict[str, np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray, int] | None]:
+    """Per gene-benchmark label row, ``(REF coding sequence, ALT coding sequence, 0-based coding
+    index of the SNV)``, both (n,) coding-strand codes, or None for intergenic SNVs.
+
+    Args:
+        labels: rows of a ``*.labels.tsv`` (``gene_id``, 1-based ``codon_index`` and
+            ``codon_position``, genomic-strand ``ref`` / ``alt``).
+        genes: gene id -> :class:`Gene` (the calls the labels were made from); ``seq_ids``:
+            record -> (n,) codes.
+
+    Raises:
+        ConfigError: a row's gene is not among ``genes`` or its REF is not the genome's base
+            (labels made from another genome or other gene calls).
+    """
+    out: list[tuple[np.ndarray, np.ndarray, int] | None] = []
+    complement = dict(zip(BASES, "TGCA", strict=True))
+    for row in labels:
+        if row["gene_id"] in (".", ""):
+            out.append(None)
+            continue
+        gene = genes.get(row["gene_id"])
+        if gene is None:
+            raise ConfigError(f"variant {row.get('id', '?')}: gene {row['gene_id']} is not among the genome's gene "
+                              "calls; make the benchmark from this genome with `genomamba make-variant-benchmark`")
+        ref_cds = coding_base_codes(gene, seq_ids[gene.chrom])
+        site = 3 * (int(row["codon_index"]) - 1) + int(row["codon_position"]) - 1
+        ref, alt = (row["ref"], row["alt"]) if gene.strand > 0 else (complement[row["ref"]], complement[row["alt"]])
+        if ref_cds[site] != BASES.index(ref):
+            raise ConfigError(f"variant {row.get('id', '?')}: the labels say REF {row['ref']} at {row['chrom']}:"
+                              f"{row['pos']} but the genome has another base; use the FASTA the benchmark was made from")
+        alt_cds = ref_cds.copy()
+        alt_cds[site] = BASES.index(alt)
+        out.append((ref_cds, alt_cds, site))
+    return out

@@ -293,6 +293,45 @@ def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
     assert far and np.allclose(fwd[far], -back[far])
 
 
+def test_relative_species_reference_reads_the_relatives_aligned_base(small_benchmark, tmp_path):
+    """A "relative" that is the slice with some synonymous ALT alleles planted: those SNVs score
+    +1 (the relative carries ALT), every other coding SNV with an aligned base -1 (it carries REF).
+    Through the CLI: the scorer, its counts, the report line and the scores.tsv column."""
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+
+    fasta, bench = small_benchmark
+    labels = read_benchmark_labels(f"{bench}.labels.tsv")
+    planted = {r["id"] for r in labels if r["consequence"] == "synonymous"}
+    seq = list(GenomeFile(fasta).fetch("slice", 0, 60_000))
+    for r in labels:
+        if r["id"] in planted:
+            seq[r["pos"] - 1] = r["alt"]
+    relative = tmp_path / "relative.fa"
+    relative.write_text(">relative\n" + "".join(seq) + "\n")
+    out = tmp_path / "out"
+    assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir", str(out),
+                     "--window", "64", "--orders", "2", "--relative", str(relative)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    counts = m["relative_species"]
+    assert counts["fasta"] == str(relative) and counts["genes_with_homolog"] == counts["genes"] > 3
+    rows = [line.split("\t") for line in (out / "scores.tsv").read_text().splitlines()]
+    col = rows[0].index("relative_species")
+    score = {r[0]: r[col] for r in rows[1:]}
+    coding = [r for r in labels if r["gene_id"] != "."]
+    assert all(score[r["id"]] == "nan" for r in labels if r["gene_id"] == ".")  # intergenic: not scored
+    assert {float(score[r["id"]]) for r in coding if r["id"] in planted} == {1.0}
+    others = [float(score[r["id"]]) for r in coding if r["id"] not in planted]
+    assert others and set(others) == {-1.0}  # start and stop codons included
+    assert counts["snvs_with_aligned_base"] == sum(float(score[r["id"]]) != 0 for r in coding)
+    # every planted SNV is synonymous: the reference separates missense from synonymous perfectly here
+    assert m["scorers"]["relative_species"]["auroc_vs_synonymous"]["missense"]["auroc"] == 1.0
+    assert "`relative_species`: a conservation reference from one related genome, `relative.fa`" in (
+        out / "report.md").read_text()
+    # the benchmark's own genome is not a relative
+    assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir",
+                     str(tmp_path / "same"), "--orders", "2", "--relative", str(fasta)]) == 2
+
+
 def test_codon_usage_reference_counts_training_genes_only(small_benchmark):
     """log f(ALT codon) - log f(REF codon), f from the complete genes of the training split, checked
     against codon strings cut out of those genes with Biopython; antisymmetric; NaN outside genes."""

@@ -225,6 +225,7 @@ def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) ->
     config = variant_config(
         tiny_model, vcf=vcf, labels=None, benchmark=str(labels), window=64, markov_orders=[2, 3],
         supervised={"classifiers": ["logistic"], "cv": 3, "window": 32},
+        benchmark_relative=str(DATA / "genomes" / "klebsiella_pneumoniae_MGH78578.fa.gz"),
     )
     work = tmp_path / "work"
     assert_ok(run_snakemake("variant_effect", work, config, "--cores", "2"))
@@ -232,7 +233,9 @@ def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) ->
     metrics = json.loads((res / "metrics.json").read_text())
     # the shift and the influence come from the zero-shot TSV's columns (all benchmark variants are SNVs)
     assert set(metrics["scorers"]) == {"model", "model_shift", "model_influence", "markov_k2", "markov_k3", "codon_usage",
-                                       "transversion_rule"}
+                                       "transversion_rule", "relative_species"}
+    assert metrics["relative_species"]["fasta"].endswith("klebsiella_pneumoniae_MGH78578.fa.gz")
+    assert 0 < metrics["relative_species"]["snvs_with_aligned_base"] <= metrics["relative_species"]["coding_snvs"]
     assert metrics["n_scored"]["model"] == metrics["n_scored"]["model_shift"] == metrics["n_scored"]["model_influence"] == len(keep)
     a = metrics["scorers"]["model"]["auroc_vs_synonymous"]["nonsense"]
     assert a["n_pos"] == 10 and a["ci"][0] <= a["auroc"] <= a["ci"][1]
@@ -321,6 +324,7 @@ def test_missing_genome_in_inline_mapping(tiny_model: Path, tmp_path: Path) -> N
         ("species_classification", "model", "config key 'model': model not found"),
         ("variant_effect", "vcf", "config key 'vcf': VCF not found"),
         ("variant_effect", "labels", "config key 'labels': labels TSV not found"),
+        ("variant_effect", "benchmark_relative", "config key 'benchmark_relative': related-species FASTA not found"),
         ("pretrain", "fasta", "config key 'fasta': training FASTA not found"),
     ],
 )

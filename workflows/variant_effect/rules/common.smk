@@ -25,6 +25,13 @@ BENCHMARK = (
     if config.get("benchmark")
     else None
 )
+BENCHMARK_RELATIVE = (
+    check_fasta("benchmark_relative", config_path(
+        "benchmark_relative", config["benchmark_relative"], "related-species FASTA",
+        "fix the path, or set benchmark_relative to '' to skip the conservation reference"))
+    if config.get("benchmark_relative")
+    else None
+)
 
 
 wildcard_constraints:

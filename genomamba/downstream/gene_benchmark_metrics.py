@@ -310,6 +310,11 @@ def evaluate_gene_benchmark(
         raise ConfigError(f"{vcf}: no '##genomamba_benchmark_region=' header lines; make the VCF with "
                           "`genomamba make-variant-benchmark`")
     regions = parse_regions(region_specs, genome.lengths, source=f"{vcf} region")
+    other = None
+    if relative is not None:  # checked before the work, not after it
+        if Path(relative).resolve() == Path(fasta).resolve():
+            raise ConfigError(f"--relative {relative} is the benchmark's own genome; give a genome of a related species")
+        other = GenomeFile(relative)
     train = complement_regions(regions, genome.lengths)
     overlap = check_held_out(
         model, [(genome, regions)], f"variant benchmark {vcf}",
@@ -339,12 +344,9 @@ def evaluate_gene_benchmark(
         if n_codon_genes and np.isfinite(codon_scores).any():
             all_scores["codon_usage"] = codon_scores
     homologs = None
-    if relative is not None:
+    if other is not None:
         from genomamba.downstream.homologs import relative_species_llr
 
-        other = GenomeFile(relative)
-        if Path(relative).resolve() == Path(fasta).resolve():
-            raise ConfigError(f"--relative {relative} is the benchmark's own genome; give a genome of a related species")
         all_scores["relative_species"], counts = relative_species_llr(genome, labels, other, genes=genes)
         homologs = {"fasta": str(relative), **counts}
     metrics: dict[str, Any] = {

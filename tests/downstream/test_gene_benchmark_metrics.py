@@ -293,7 +293,7 @@ def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
     assert far and np.allclose(fwd[far], -back[far])
 
 
-def test_relative_species_reference_reads_the_relatives_aligned_base(small_benchmark, tmp_path):
+def test_relative_species_reference_reads_the_relatives_aligned_base(small_benchmark, tmp_path, capsys):
     """A "relative" that is the slice with some synonymous ALT alleles planted: those SNVs score
     +1 (the relative carries ALT), every other coding SNV with an aligned base -1 (it carries REF).
     Through the CLI: the scorer, its counts, the report line and the scores.tsv column."""
@@ -327,9 +327,19 @@ def test_relative_species_reference_reads_the_relatives_aligned_base(small_bench
     assert m["scorers"]["relative_species"]["auroc_vs_synonymous"]["missense"]["auroc"] == 1.0
     assert "`relative_species`: a conservation reference from one related genome, `relative.fa`" in (
         out / "report.md").read_text()
-    # the benchmark's own genome is not a relative
+    # the benchmark's own genome is not a relative, and a relative that is not FASTA is refused;
+    # both before any work, leaving no output directory
+    capsys.readouterr()
     assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir",
                      str(tmp_path / "same"), "--orders", "2", "--relative", str(fasta)]) == 2
+    assert "is the benchmark's own genome" in capsys.readouterr().err
+    text = tmp_path / "notes.txt"
+    text.write_text("not a genome\n")
+    assert cli_main(["variant-benchmark", "--fasta", str(fasta), "--benchmark", str(bench), "--out-dir",
+                     str(tmp_path / "bad"), "--orders", "2", "--relative", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert str(text) in err and "does not look like FASTA" in err and err.count("\n") == 1
+    assert not (tmp_path / "same").exists() and not (tmp_path / "bad").exists()
 
 
 def test_codon_usage_reference_counts_training_genes_only(small_benchmark):

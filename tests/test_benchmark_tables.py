@@ -319,3 +319,42 @@ def test_codon_pair_llr_uses_the_pairs_on_both_sides() -> None:
     llr = missense_ceiling.codon_pair_llr(log_p, ref, alt, 5)
     assert llr == pytest.approx((-0.5 - 0.25) - (-1.0 - 2.0))
     assert missense_ceiling.codon_pair_llr(log_p, ref, ref, 0) == 0.0  # first codon: one pair only
+
+
+# -- track_model.py: the aligned-relative track prototype ---------------------------------------
+track_model = load_benchmark("track_model")
+
+
+def test_track_conditioned_model_starts_as_the_wrapped_model_and_stays_causal() -> None:
+    """Zero table: the wrapped model's logits. Then the track's base at position t enters the
+    prediction of base t (made at t - 1) and no earlier one; the wrapped model alone is unchanged."""
+    import torch
+
+    from genomamba.models import GenomambaConfig, GenomambaLM
+
+    torch.manual_seed(0)
+    lm = GenomambaLM(GenomambaConfig(d_model=16, n_layer=2)).eval()
+    model = track_model.TrackConditioned(lm)
+    ids, track = torch.randint(0, 4, (2, 32)), torch.randint(0, 5, (2, 32))
+    with torch.no_grad():
+        base = lm(ids).logits
+        torch.testing.assert_close(model(ids, track), base)
+        model.track_embed.weight.normal_()
+        out = model(ids, track)
+        changed = track.clone()
+        changed[:, 20] = (changed[:, 20] + 1) % 5
+        out2 = model(ids, changed)
+        torch.testing.assert_close(out[:, :19], out2[:, :19])
+        assert not torch.allclose(out[:, 19], out2[:, 19])
+        torch.testing.assert_close(lm(ids).logits, base)
+
+
+def test_track_prototype_strands_and_next_base_loss() -> None:
+    import torch
+
+    ids, track = torch.tensor([[0, 1, 2, 3, 4]]), torch.tensor([[4, 4, 0, 2, 1]])
+    rc_ids, rc_track = track_model.reverse_complement(ids, track)
+    assert rc_ids.tolist() == [[4, 0, 1, 2, 3]] and rc_track.tolist() == [[2, 1, 3, 4, 4]]
+    logits = torch.zeros(1, 5, 9)  # uniform over A, C, G, T after renormalising
+    nats = track_model.next_base_nats(logits, ids)
+    assert torch.allclose(nats[0, :3], torch.full((3,), float(np.log(4)))) and torch.isnan(nats[0, 3])  # target N

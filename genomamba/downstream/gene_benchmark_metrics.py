@@ -72,6 +72,7 @@ from genomamba.downstream.gene_benchmark import (
     read_benchmark_regions,
 )
 from genomamba.downstream.gene_consequences import call_genes, codon_code, codon_counts, encode_bases
+from genomamba.downstream.homologs import relative_species_llr
 from genomamba.downstream.stats import (
     auroc_ci,
     mean_ci,
@@ -345,8 +346,6 @@ def evaluate_gene_benchmark(
             all_scores["codon_usage"] = codon_scores
     homologs = None
     if other is not None:
-        from genomamba.downstream.homologs import relative_species_llr
-
         all_scores["relative_species"], counts = relative_species_llr(genome, labels, other, genes=genes)
         homologs = {"fasta": str(relative), **counts}
     metrics: dict[str, Any] = {

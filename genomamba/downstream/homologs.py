@@ -34,7 +34,8 @@ from genomamba.downstream.gene_consequences import (
     translate,
 )
 
-__all__ = ["MIN_COVERAGE", "MIN_IDENTITY", "ProteinIndex", "relative_species_scores"]
+__all__ = ["MIN_COVERAGE", "MIN_IDENTITY", "ProteinIndex", "aligned_relative_track", "relative_species_llr",
+           "relative_species_scores"]
 
 PROTEIN_K = 4  # shared protein k-mers that short-list the candidates
 N_CANDIDATES = 5  # candidates aligned per gene
@@ -128,3 +129,36 @@ def relative_species_llr(
     other = {c: encode_bases(relative.fetch(c, 0, n).upper()) for c, n in relative.lengths.items()}
     relative_cds = [coding_base_codes(g, other[g.chrom]) for g in call_genes(relative) if not g.partial]
     return relative_species_scores(sites, relative_cds)
+
+
+def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The relative's aligned base at every position of ``genome``: ``{record: (n,) int64}`` codes
+    A,C,G,T = 0..3 as read on the genome's plus strand, 4 where nothing is aligned (intergenic
+    DNA, genes without a homolog, codons outside the alignment). Every complete gene of
+    ``genome`` is aligned to its best homolog in ``relative`` as for :func:`relative_species_scores`
+    (stop codons included when both proteins end together); counts of genes and aligned bases."""
+    from genomamba.downstream.gene_consequences import COMPLEMENT_CODES
+
+    seq_ids = {c: encode_bases(genome.fetch(c, 0, n).upper()) for c, n in genome.lengths.items()}
+    other = {c: encode_bases(relative.fetch(c, 0, n).upper()) for c, n in relative.lengths.items()}
+    relative_cds = [coding_base_codes(g, other[g.chrom]) for g in call_genes(relative) if not g.partial]
+    index = ProteinIndex([translate(c) for c in relative_cds])
+    track = {c: np.full(len(s), 4, dtype=np.int64) for c, s in seq_ids.items()}
+    genes = [g for g in call_genes(genome) if not g.partial]
+    n_homologs = 0
+    for gene in genes:
+        hit = index.best_homolog(translate(coding_base_codes(gene, seq_ids[gene.chrom])))
+        if hit is None:
+            continue
+        n_homologs += 1
+        j, pairs = hit
+        q = np.array(sorted(pairs), dtype=np.int64)
+        r = np.array([pairs[i] for i in q], dtype=np.int64)
+        coding = (3 * q[:, None] + np.arange(3)).reshape(-1)  # the query's coding indices, codon by codon
+        bases = relative_cds[j][(3 * r[:, None] + np.arange(3)).reshape(-1)]
+        if gene.strand < 0:  # a coding-strand base reads as its complement on the plus strand
+            bases = np.where(bases < 4, COMPLEMENT_CODES[np.minimum(bases, 3)], 4)
+        track[gene.chrom][gene.genomic_position(coding)] = bases
+    counts = {"genes": len(genes), "genes_with_homolog": n_homologs,
+              "aligned_bases": int(sum((t < 4).sum() for t in track.values()))}
+    return track, counts

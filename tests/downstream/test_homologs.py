@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,51 @@ def test_relative_species_score_reads_the_aligned_base_only() -> None:
     assert same_end.tolist() == [-1.0]
     assert np.isnan(scores[4])
     assert counts == {"genes": 1, "genes_with_homolog": 1, "coding_snvs": 4, "snvs_with_aligned_base": 3}
+
+
+def test_aligned_relative_track_puts_the_relatives_bases_on_the_plus_strand(tmp_path) -> None:
+    """The genome's slice as its own "relative" with one planted synonymous change in a plus-
+    and one in a minus-strand gene: the track equals the genome on every aligned base except the
+    two planted ones, which read as the relative's bases on the plus strand; N elsewhere."""
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.downstream.gene_consequences import call_genes, coding_base_codes, encode_bases
+    from genomamba.downstream.homologs import aligned_relative_track
+
+    repo = Path(__file__).resolve().parents[2]
+    ecoli = GenomeFile(repo / "data" / "genomes" / "escherichia_coli_536.fa.gz")
+    seq = ecoli.fetch(next(iter(ecoli.lengths)), 1_000_000, 1_030_000).upper()
+    genome_fa = tmp_path / "g.fa"
+    genome_fa.write_text(">g\n" + seq + "\n")
+    genome = GenomeFile(genome_fa)
+    genes = [g for g in call_genes(genome) if not g.partial]
+    plus = next(g for g in genes if g.strand > 0)
+    minus = next(g for g in genes if g.strand < 0)
+    codes = encode_bases(seq)
+    planted = {}
+    for gene in (plus, minus):
+        cds = coding_base_codes(gene, codes)
+        for c in range(5, gene.n_codons - 1):  # a third position whose change keeps the amino acid
+            alt = cds.copy()
+            alt[3 * c + 2] = (cds[3 * c + 2] + 2) % 4  # A<->G, C<->T: a transition
+            if translate(alt) == translate(cds):
+                planted[int(gene.genomic_position(np.array([3 * c + 2]))[0])] = None
+                break
+    rel = list(seq)
+    for pos in planted:
+        rel[pos] = {"A": "G", "G": "A", "C": "T", "T": "C"}[seq[pos]]
+    relative_fa = tmp_path / "r.fa"
+    relative_fa.write_text(">r\n" + "".join(rel) + "\n")
+    track, counts = aligned_relative_track(genome, GenomeFile(relative_fa))
+    t = track["g"]
+    assert len(planted) == 2 and counts["genes_with_homolog"] == counts["genes"] == len(genes)
+    aligned = t < 4
+    assert counts["aligned_bases"] == aligned.sum() > 0.5 * len(seq)
+    for pos in planted:
+        assert t[pos] == "ACGT".index(rel[pos]) != codes[pos]
+    others = aligned.copy()
+    others[list(planted)] = False
+    assert (t[others] == codes[others]).all()
+    in_gene = np.zeros(len(seq), bool)
+    for g in genes:
+        in_gene[g.start : g.end] = True
+    assert not aligned[~in_gene].any()  # nothing outside genes

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,10 @@ def main() -> None:
     doc = {"command": "python benchmarks/missense_ceiling.py --orders " + " ".join(map(str, a.orders))
            + "".join(f" --benchmark {f} {p} {r}" for f, p, r in (a.benchmark or [])),
            "genomes": [evaluate(f, p, a.orders, r) for f, p, r in pairs]}
-    text = json.dumps(doc, indent=1)
+    text = json.dumps(doc, indent=1) + "\n"
+    sys.stdout.write(text)
     if a.out:
-        atomic_write_text(a.out, text + "\n", option="--out")
-    print(text)
+        atomic_write_text(a.out, text, option="--out")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ def make_tracks(out_dir: Path) -> dict[str, Any]:
     return out
 
 
-def training_intervals(prefix: Path, genome: Any) -> list[Any]:
+def training_intervals(prefix: Path, genome: Any) -> tuple[list[Any], list[Any]]:
+    """(the benchmark's held-out regions, the training split: everything else) of ``genome``."""
     from genomamba.downstream.gene_benchmark import complement_regions, parse_regions, read_benchmark_regions
 
     regions = parse_regions(read_benchmark_regions(f"{prefix}.vcf"), genome.lengths)

@@ -312,7 +312,7 @@ def main() -> None:
     fit["wall_s_this_call"] = round(time.time() - t0)
     doc: dict[str, Any] = {
         "command": f"python benchmarks/track_model.py --out-dir {a.out_dir} --model {a.model} --steps {a.steps} "
-                   f"--lr {a.lr} --batch {a.batch} --length {a.length}"
+                   f"--lr {a.lr} --batch {a.batch} --length {a.length} --seed {a.seed}"
                    + (f" --limit-snvs {a.limit_snvs}" if a.limit_snvs else ""),
         "base_model": a.model, "train": {k: v for k, v in fit.items() if k != "log"}, "train_log_tail": fit["log"][-5:],
         "tracks": {str(Path(g).relative_to(REPO)): {"relative": v["relative"], **v["counts"]} for g, v in tracks.items()},

@@ -145,7 +145,7 @@ def evaluate(fasta: str, prefix: str, orders: list[int], relative: str | None = 
     from genomamba.downstream.gene_consequences import (
         call_genes,
         coding_base_codes,
-        encode_bases,
+        genome_codes,
         snv_coding_sequences,
     )
     from genomamba.downstream.homologs import relative_species_llr
@@ -155,9 +155,8 @@ def evaluate(fasta: str, prefix: str, orders: list[int], relative: str | None = 
     labels = read_benchmark_labels(REPO / f"{prefix}.labels.tsv")
     regions = parse_regions(read_benchmark_regions(REPO / f"{prefix}.vcf"), genome.lengths)
     train = complement_regions(regions, genome.lengths)
-    seqs = {c: genome.fetch(c, 0, n).upper() for c, n in genome.lengths.items()}
-    seq_ids = {c: encode_bases(s) for c, s in seqs.items()}
-    genes = call_genes(genome, seqs)
+    seq_ids = genome_codes(genome)
+    genes = call_genes(genome)
     inside = [g for g in genes if not g.partial
               and any(r.contig == g.chrom and r.start <= g.start and g.end <= r.end for r in train)]
     train_cds = [coding_base_codes(g, seq_ids[g.chrom]) for g in inside]
@@ -171,7 +170,7 @@ def evaluate(fasta: str, prefix: str, orders: list[int], relative: str | None = 
                 [np.nan if s is None else periodic_llr(log_p, *s, window=window) for s in sites])
     pairs = fit_codon_pairs(train_cds)
     scores["codon_pairs"] = np.array([np.nan if s is None else codon_pair_llr(pairs, *s) for s in sites])
-    scores["codon_usage"] = codon_usage_llr(genome, labels, train)[0]
+    scores["codon_usage"] = codon_usage_llr(genome, labels, train, genes=genes)[0]
     homolog_counts = None
     if relative is not None:
         other = GenomeFile(REPO / relative if not Path(relative).is_absolute() else relative)

@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from genomamba.data.tokenizer import COMPLEMENT_IDS
+
 REPO = Path(__file__).resolve().parents[1]
 ECOLI = REPO / "data/genomes/escherichia_coli_536.fa.gz"
 KLEB_REL = REPO / "data/genomes/klebsiella_pneumoniae_MGH78578.fa.gz"
@@ -52,7 +54,7 @@ BENCHMARKS = (  # (genome, benchmark prefix, relative)
     (KLEB, REPO / "data/variants/kpneumoniae_HS11286_genes_last5pct", ECOLI),
 )
 N_CODE = 4
-TRACK_COMPLEMENT = torch.tensor([3, 2, 1, 0, 4])
+COMPLEMENT = torch.tensor(COMPLEMENT_IDS)  # the track's codes are token ids too (A, C, G, T, N)
 
 
 class TrackConditioned(nn.Module):
@@ -82,7 +84,7 @@ class TrackConditioned(nn.Module):
 
 def reverse_complement(ids: torch.Tensor, track: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Both strands of a window flip together: (B, L) ids (A,C,G,T,N = 0..4) and track."""
-    return TRACK_COMPLEMENT[ids].flip(-1), TRACK_COMPLEMENT[track].flip(-1)
+    return COMPLEMENT[ids].flip(-1), COMPLEMENT[track].flip(-1)
 
 
 def next_base_nats(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -200,34 +202,37 @@ def heldout_bits(model: TrackConditioned, base: TrackConditioned, seqs: dict[str
     return out
 
 
-@torch.inference_mode()
-def snv_llr(model: TrackConditioned, genome: Any, track: dict[str, np.ndarray], labels: list[dict[str, Any]],
-            window: int, use_track: bool) -> np.ndarray:
-    """Both-strand LLR (nats) of each benchmark SNV's window, REF and ALT with the same track."""
-    from genomamba.downstream.variant_windows import window_bounds
+def snv_windows(genome: Any, track: dict[str, np.ndarray], labels: list[dict[str, Any]], window: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """REF windows, ALT windows and the track of each, ``(N, L)`` each, centred on every benchmark
+    SNV as ``score-variants`` centres them (:func:`build_variant_windows`)."""
+    from genomamba.downstream.variant_windows import build_variant_windows
+    from genomamba.downstream.vcf import Variant
 
-    llr = np.zeros(len(labels))
-    for b in range(0, len(labels), 16):
-        rows = labels[b : b + 16]
-        ref, alt, trk = [], [], []
-        for r in rows:
-            s, e = window_bounds(r["pos"] - 1, 1, genome.length(r["chrom"]), window)
-            seq = torch.as_tensor(np.frombuffer(genome.fetch(r["chrom"], s, e).upper().encode(), np.uint8).copy())
-            codes = torch.full_like(seq, N_CODE, dtype=torch.long)
-            for i, base in enumerate(b"ACGT"):
-                codes[seq == base] = i
-            a = codes.clone()
-            a[r["pos"] - 1 - s] = "ACGT".index(r["alt"])
-            ref.append(codes)
-            alt.append(a)
-            trk.append(torch.as_tensor(track[r["chrom"]][s:e]) if use_track else torch.full_like(codes, N_CODE))
-        x = torch.stack(ref + alt)
-        t = torch.stack(trk + trk)
+    variants = [Variant(r["chrom"], r["pos"], r["ref"], r["alt"]) for r in labels]
+    w = build_variant_windows(variants, genome, window)
+    trk = [track[v.chrom][v.start - o : v.start - o + len(x)] for v, o, x in zip(variants, w.offset, w.ref, strict=True)]
+    return (torch.as_tensor(np.stack(w.ref)).long(), torch.as_tensor(np.stack(w.alt)).long(),
+            torch.as_tensor(np.stack(trk)))
+
+
+@torch.inference_mode()
+def snv_llr(model: TrackConditioned, ref: torch.Tensor, alt: torch.Tensor, track: torch.Tensor, use_track: bool
+            ) -> np.ndarray:
+    """Both-strand LLR (nats) of each SNV window pair of :func:`snv_windows`, REF and ALT with the
+    same track (an all-N track unless ``use_track``)."""
+    if not use_track:
+        track = torch.full_like(track, N_CODE)
+    llr = np.zeros(len(ref))
+    for b in range(0, len(ref), 16):
+        n = len(ref[b : b + 16])
+        x = torch.cat([ref[b : b + 16], alt[b : b + 16]])
+        t = torch.cat([track[b : b + 16]] * 2)
         total = 0
         for xs, ts in ((x, t), reverse_complement(x, t)):
             nll = torch.nan_to_num(next_base_nats(model(xs, ts), xs)).sum(1).double().numpy()
-            total = total + (nll[: len(rows)] - nll[len(rows) :])  # log P(alt) - log P(ref)
-        llr[b : b + len(rows)] = total / 2
+            total = total + (nll[:n] - nll[n:])  # log P(alt) - log P(ref)
+        llr[b : b + n] = total / 2
     return llr
 
 
@@ -252,9 +257,10 @@ def evaluate_benchmark(model: TrackConditioned, base: TrackConditioned, genome_p
         labels = [labels[i] for i in keep]
     regions, train_iv = training_intervals(prefix, genome)
     relative = next(r for g, p, r in BENCHMARKS if g == genome_path)
-    scores = {"track_model": snv_llr(model, genome, track, labels, window, use_track=True)}
-    scores["shipped_model"] = snv_llr(base, genome, track, labels, window, use_track=False)
-    scores["track_model_all_n"] = snv_llr(model, genome, track, labels, window, use_track=False)
+    windows = snv_windows(genome, track, labels, window)  # built once for the three scorers
+    scores = {"track_model": snv_llr(model, *windows, use_track=True)}
+    scores["shipped_model"] = snv_llr(base, *windows, use_track=False)
+    scores["track_model_all_n"] = snv_llr(model, *windows, use_track=False)
     scores["relative_species"], counts = relative_species_llr(genome, labels, GenomeFile(relative))
     markov = markov_llr(genome, labels, train_iv, orders, window)
     metrics = {name: scorer_metrics(labels, s) for name, s in scores.items()}
@@ -295,7 +301,7 @@ def main() -> None:
     import genomamba
     from genomamba.api import as_lm
     from genomamba.data.fasta import GenomeFile
-    from genomamba.downstream.gene_consequences import encode_bases
+    from genomamba.downstream.gene_consequences import genome_codes
     from genomamba.outputs import atomic_write_text
 
     torch.manual_seed(a.seed)
@@ -304,7 +310,7 @@ def main() -> None:
     model = TrackConditioned(as_lm(genomamba.load(a.model)))
     base = TrackConditioned(as_lm(genomamba.load(a.model))).eval()  # the shipped model, never trained here
     ecoli = GenomeFile(ECOLI)
-    seqs = {c: encode_bases(ecoli.fetch(c, 0, n).upper()) for c, n in ecoli.lengths.items()}
+    seqs = genome_codes(ecoli)
     regions, train_iv = training_intervals(BENCHMARKS[0][1], ecoli)
     track = tracks[str(ECOLI)]["track"]
     t0 = time.time()

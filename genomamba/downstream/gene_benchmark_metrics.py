@@ -275,13 +275,9 @@ def _read_scores(
     missing = {"chrom", "pos", "ref", "alt", "score", "status"} - set(rows[0] if rows else {})
     if missing:
         raise ConfigError(f"--scores {path}: not a score-variants TSV (missing columns {sorted(missing)})")
-    ok = [r for r in rows if r["status"] == "ok"]
-    out = {}
-    for column in columns:
-        by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): (float(r[column]) if r.get(column) else math.nan)
-                  for r in ok}
-        out[column] = np.array([by_key.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]), math.nan) for r in labels])
-    return out
+    by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): r for r in rows if r["status"] == "ok"}
+    found = [by_key.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]), {}) for r in labels]
+    return {column: np.array([float(r[column]) if r.get(column) else math.nan for r in found]) for column in columns}
 
 
 def evaluate_gene_benchmark(

@@ -27,6 +27,7 @@ __all__ = [
     "codon_counts",
     "coding_base_codes",
     "encode_bases",
+    "genome_codes",
     "snv_candidates",
     "snv_coding_sequences",
     "translate",
@@ -86,6 +87,11 @@ def encode_bases(seq: str) -> np.ndarray:
     for i, b in enumerate(BASES):
         lut[ord(b)] = lut[ord(b.lower())] = i
     return lut[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+def genome_codes(genome: GenomeFile) -> dict[str, np.ndarray]:
+    """Every record of ``genome`` as :func:`encode_bases` codes: record -> (n,) int64."""
+    return {c: encode_bases(genome.fetch(c, 0, n).upper()) for c, n in genome.lengths.items()}
 
 
 def call_genes(genome: GenomeFile, sequences: dict[str, str] | None = None) -> list[Gene]:

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from genomamba.data.fasta import GenomeFile
+from genomamba.data.tokenizer import COMPLEMENT_IDS
 from genomamba.downstream.gene_consequences import (
     Gene,
     call_genes,
     coding_base_codes,
-    encode_bases,
+    genome_codes,
     snv_coding_sequences,
     translate,
 )
@@ -80,6 +81,12 @@ class ProteinIndex:
         return best, pairs
 
 
+def _complete_coding_sequences(relative: GenomeFile) -> list[np.ndarray]:
+    """Coding-strand codes of every complete Prodigal gene of ``relative``."""
+    codes = genome_codes(relative)
+    return [coding_base_codes(g, codes[g.chrom]) for g in call_genes(relative) if not g.partial]
+
+
 def relative_species_scores(
     sites: Sequence[tuple[np.ndarray, np.ndarray, int] | None], relative_cds: Sequence[np.ndarray]
 ) -> tuple[np.ndarray, dict[str, int]]:
@@ -123,12 +130,9 @@ def relative_species_llr(
 ) -> tuple[np.ndarray, dict[str, int]]:
     """:func:`relative_species_scores` of every gene-benchmark SNV of ``genome`` against the
     complete genes of ``relative``. ``genes``: the genome's own gene calls, if already made."""
-    seq_ids = {c: encode_bases(genome.fetch(c, 0, n).upper()) for c, n in genome.lengths.items()}
     genes = call_genes(genome) if genes is None else genes
-    sites = snv_coding_sequences(labels, {g.id: g for g in genes}, seq_ids)
-    other = {c: encode_bases(relative.fetch(c, 0, n).upper()) for c, n in relative.lengths.items()}
-    relative_cds = [coding_base_codes(g, other[g.chrom]) for g in call_genes(relative) if not g.partial]
-    return relative_species_scores(sites, relative_cds)
+    sites = snv_coding_sequences(labels, {g.id: g for g in genes}, genome_codes(genome))
+    return relative_species_scores(sites, _complete_coding_sequences(relative))
 
 
 def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[dict[str, np.ndarray], dict[str, int]]:
@@ -137,11 +141,8 @@ def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[di
     DNA, genes without a homolog, codons outside the alignment). Every complete gene of
     ``genome`` is aligned to its best homolog in ``relative`` as for :func:`relative_species_scores`
     (stop codons included when both proteins end together); counts of genes and aligned bases."""
-    from genomamba.downstream.gene_consequences import COMPLEMENT_CODES
-
-    seq_ids = {c: encode_bases(genome.fetch(c, 0, n).upper()) for c, n in genome.lengths.items()}
-    other = {c: encode_bases(relative.fetch(c, 0, n).upper()) for c, n in relative.lengths.items()}
-    relative_cds = [coding_base_codes(g, other[g.chrom]) for g in call_genes(relative) if not g.partial]
+    seq_ids = genome_codes(genome)
+    relative_cds = _complete_coding_sequences(relative)
     index = ProteinIndex([translate(c) for c in relative_cds])
     track = {c: np.full(len(s), 4, dtype=np.int64) for c, s in seq_ids.items()}
     genes = [g for g in call_genes(genome) if not g.partial]
@@ -157,7 +158,7 @@ def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[di
         coding = (3 * q[:, None] + np.arange(3)).reshape(-1)  # the query's coding indices, codon by codon
         bases = relative_cds[j][(3 * r[:, None] + np.arange(3)).reshape(-1)]
         if gene.strand < 0:  # a coding-strand base reads as its complement on the plus strand
-            bases = np.where(bases < 4, COMPLEMENT_CODES[np.minimum(bases, 3)], 4)
+            bases = COMPLEMENT_IDS[bases]  # the codes are the token ids A, C, G, T, N
         track[gene.chrom][gene.genomic_position(coding)] = bases
     counts = {"genes": len(genes), "genes_with_homolog": n_homologs,
               "aligned_bases": int(sum((t < 4).sum() for t in track.values()))}

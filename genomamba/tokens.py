@@ -29,6 +29,7 @@ __all__ = [
     "N_ID",
     "N_NUCLEOTIDES",
     "PAD_ID",
+    "TRACK_CODES",
     "T_ID",
     "VOCAB_SIZE",
 ]
@@ -47,4 +48,8 @@ NUCLEOTIDE_LETTERS = "ACGT"
 #: ``COMPLEMENT_MAP[i]`` is the id of the Watson-Crick complement of id ``i``
 #: (A<->T, C<->G; N and the special tokens map to themselves). For nucleotides this is
 #: ``N_NUCLEOTIDES - 1 - i``.
+#: A relative-track's codes (``GenomambaConfig.relative_track``) are the ids A, C, G, T, N, so
+#: track positions complement with ``COMPLEMENT_MAP`` like tokens; N = 4 means "nothing aligned".
+TRACK_CODES = N_ID + 1
+
 COMPLEMENT_MAP: tuple[int, ...] = (T_ID, G_ID, C_ID, A_ID, N_ID, PAD_ID, MASK_ID, BOS_ID, EOS_ID)

@@ -17,6 +17,7 @@ from genomamba.models.attention import CausalSelfAttention
 from genomamba.models.blocks import BiMixer, Block, LayerCache, RCPSMixer, RCPSNorm
 from genomamba.models.config import GenomambaConfig
 from genomamba.models.mixer import MambaMixer, RMSNorm
+from genomamba.tokens import N_ID, TRACK_CODES
 
 __all__ = ["Backbone", "GenomambaState", "check_inputs"]
 
@@ -41,6 +42,8 @@ class Backbone(nn.Module):
         self.cfg = cfg
         width = cfg.d_model // 2 if cfg.rc_equivariant else cfg.d_model
         self.embeddings = nn.Embedding(cfg.padded_vocab_size, width)
+        # A related genome's aligned bases (config.relative_track); zero at init (init_weights).
+        self.track_embeddings = nn.Embedding(TRACK_CODES, width) if cfg.relative_track else None
         comp = list(cfg.complement_map) + list(range(cfg.vocab_size, cfg.padded_vocab_size))
         self.register_buffer("complement", torch.tensor(comp, dtype=torch.long), persistent=False)
 
@@ -80,8 +83,10 @@ class Backbone(nn.Module):
         attention_mask: Tensor | None = None,
         state: GenomambaState | None = None,
         return_state: bool = False,
+        track_ids: Tensor | None = None,
     ) -> Tensor | tuple[Tensor, GenomambaState | None]:
-        """input_ids (B, L) long; attention_mask (B, L) bool, right padding, True = real.
+        """input_ids (B, L) long; attention_mask (B, L) bool, right padding, True = real;
+        track_ids (B, L) long codes 0..4 (relative-track models only, see :meth:`track_input`).
 
         Returns hidden states (B, L, d_model), or (hidden, new state) when ``return_state``.
         On CPU, a causal model runs inputs longer than ``config.cpu_chunk_len`` chunk by chunk
@@ -98,19 +103,49 @@ class Backbone(nn.Module):
             raise ModelInputError(
                 f"state batch size {state.seqlen_offset.shape[0]} != input batch size {input_ids.shape[0]}"
             )
+        extra = self.track_input(input_ids, track_ids)
         chunk = self.chunk_len(input_ids)
         if not chunk or input_ids.shape[1] <= chunk:
-            return self._run(input_ids, mask, lengths, state, return_state)
+            return self._run(input_ids, mask, lengths, state, return_state, extra)
         if state is None:
             state = self.allocate_state(input_ids.shape[0], input_ids.device, self.embeddings.weight.dtype)
         hidden = []
         for start in range(0, input_ids.shape[1], chunk):
             part = slice(start, start + chunk)
             m = mask[:, part] if mask is not None else None
-            h, state = self._run(input_ids[:, part], m, m.sum(1) if m is not None else None, state, True)
+            e = extra[:, part] if extra is not None else None
+            h, state = self._run(input_ids[:, part], m, m.sum(1) if m is not None else None, state, True, e)
             hidden.append(h)
         hidden_all = torch.cat(hidden, dim=1)
         return (hidden_all, state) if return_state else hidden_all
+
+    def track_input(self, input_ids: Tensor, track_ids: Tensor | None) -> Tensor | None:
+        """What a relative-track model adds to the token embedding: ``(B, L, width)``, row t the
+        embedding of the track's code at t + 1 (N after the last position); None for other models.
+
+        A track model given no track reads an all-N one (no relative aligned anywhere)."""
+        if self.track_embeddings is None:
+            if track_ids is not None:
+                raise ModelInputError(
+                    "this model does not read a relative track (config.relative_track is false); call it without "
+                    "track_ids, or use a model trained with model.relative_track=true"
+                )
+            return None
+        if track_ids is None:
+            track_ids = torch.full_like(input_ids, N_ID)
+        if track_ids.shape != input_ids.shape or track_ids.dtype != torch.long:
+            raise ModelInputError(
+                f"track_ids must be a long tensor shaped like input_ids {tuple(input_ids.shape)}, got "
+                f"{tuple(track_ids.shape)} {track_ids.dtype}"
+            )
+        if track_ids.numel() and (int(track_ids.min()) < 0 or int(track_ids.max()) >= TRACK_CODES):
+            raise ModelInputError(
+                f"track codes must lie in [0, {TRACK_CODES}) (A, C, G, T, N), got range "
+                f"[{int(track_ids.min())}, {int(track_ids.max())}]; encode the track FASTA with the genomamba tokenizer"
+            )
+        ahead = torch.cat([track_ids[:, 1:], torch.full_like(track_ids[:, :1], N_ID)], dim=1)
+        e = self.track_embeddings(ahead)
+        return e.float() if self.cfg.residual_in_fp32 else e
 
     def chunk_len(self, input_ids: Tensor) -> int:
         """Tokens per chunk for this input (0 = one pass); see ``GenomambaConfig.cpu_chunk_len``."""
@@ -126,11 +161,14 @@ class Backbone(nn.Module):
 
     def _run(
         self, input_ids: Tensor, mask: Tensor | None, lengths: Tensor | None, state: GenomambaState | None,
-        return_state: bool,
+        return_state: bool, extra: Tensor | None = None,
     ) -> Tensor | tuple[Tensor, GenomambaState]:
-        """One pass over validated inputs (see :meth:`forward`)."""
+        """One pass over validated inputs (see :meth:`forward`); ``extra`` (B, L, width) is added
+        to the token embedding (:meth:`track_input`)."""
         offsets = state.seqlen_offset if state is not None else None
         h = self.embed(input_ids)
+        if extra is not None:
+            h = h + extra
         new_caches: list[LayerCache] = []
         for i, layer in enumerate(self.layers):
             cache = state.layers[i] if state is not None else None

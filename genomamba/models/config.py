@@ -35,6 +35,16 @@ class GenomambaConfig:
             Fourier component of its input (Mamba-1's real decays cannot oscillate; Grazzi et al.
             2025). The state gets its own B and C columns and decay; it runs as two real scan
             states in a rotating frame (see :class:`~genomamba.models.mixer.MambaMixer`).
+        relative_track: the model also reads a second input, ``track_ids`` (B, L): a related
+            genome's base aligned to each position (A, C, G, T = 0..3, N = 4 where nothing is
+            aligned; see ``genomamba make-relative-track``). The track's base at t + 1, the
+            position predicted at t, is embedded by its own table and added to the token
+            embedding at t, so the model stays causal in the genome's own bases while it sees
+            what the relative has where it predicts (an alignment-aware LM in the spirit of
+            GPN-MSA, Benegas et al. 2025, with one relative). The table starts at zero, so a
+            track model initialised from a plain one computes the same function until trained.
+            Causal models only; no streaming state or generation (the next base's track is not
+            known one token at a time). Called without a track, the model reads an all-N track.
         attn_layers: indices of layers that are causal (sliding-window when ``attn_window``
             is set) multi-head attention with rotary position encoding instead of Mamba
             (Jamba-style hybrid).
@@ -84,6 +94,8 @@ class GenomambaConfig:
     # Exact periods (bp) of complex-eigenvalue SSM states added to every Mamba layer, e.g. [3]
     # for codon phase; one complex state per entry (repeat a period for several decay rates).
     ssm_periods: list[int] = field(default_factory=list)
+    # Read a related genome's aligned bases as a second input (see the docstring).
+    relative_track: bool = False
     cpu_chunk_len: int | None = 4096
 
     def __post_init__(self) -> None:
@@ -115,6 +127,11 @@ class GenomambaConfig:
             raise ConfigError(f"attn_window must be None or >= 1, got {self.attn_window!r}")
         if self.cpu_chunk_len is not None and int(self.cpu_chunk_len) < 0:
             raise ConfigError(f"cpu_chunk_len must be None, 0 (off) or a positive int, got {self.cpu_chunk_len!r}")
+        if self.relative_track and not self.is_causal:
+            raise ConfigError(
+                "relative_track needs a causal model (bidirectional=False, rc_equivariant=False): the track is read "
+                "one position ahead of the base it helps predict"
+            )
         width = self.d_model // 2 if self.rc_equivariant else self.d_model
         if self.rc_equivariant and self.d_model % 2:
             raise ConfigError(f"rc_equivariant needs an even d_model, got {self.d_model}")
@@ -141,6 +158,18 @@ class GenomambaConfig:
     def is_causal(self) -> bool:
         """True when position t only sees tokens <= t (next-token LM, streaming, generate)."""
         return not (self.bidirectional or self.rc_equivariant)
+
+    def check_track_input(self, track: object, model_name: object, option: str = "--track") -> None:
+        """:class:`ConfigError` unless a relative track is given exactly when this model reads one
+        (``track``: the track FASTA or None; ``model_name`` and ``option`` name them in the message)."""
+        if self.relative_track and track is None:
+            raise ConfigError(
+                f"{model_name} reads a relative track (config.relative_track); pass {option} <the genome's track "
+                "FASTA>, made with genomamba make-relative-track --fasta GENOME --relative RELATIVE --out TRACK.fa "
+                "(the model card names the relative it was trained with)"
+            )
+        if track is not None and not self.relative_track:
+            raise ConfigError(f"{option} {track}: {model_name} does not read a relative track; drop {option}")
 
     @property
     def padded_vocab_size(self) -> int:

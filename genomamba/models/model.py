@@ -48,7 +48,8 @@ def init_weights(model: GenomambaLM) -> None:
     [dt_min, dt_max] (floored at dt_init_floor) and written as the inverse softplus into the
     dt_proj bias; dt_proj weight uniform in +-dt_scale / sqrt(dt_rank); D = 1; embeddings
     N(0, initializer_range); other linear layers keep PyTorch's default with zero biases;
-    output projections scaled by 1/sqrt(n_layer) as GPT-2 does for residual branches.
+    output projections scaled by 1/sqrt(n_layer) as GPT-2 does for residual branches; a relative
+    track's embedding table zero.
     """
     cfg = model.config
     for m in model.modules():
@@ -72,6 +73,9 @@ def init_weights(model: GenomambaLM) -> None:
             m.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus^{-1}(dt)
         if isinstance(m, (MambaMixer, CausalSelfAttention)) and cfg.rescale_prenorm_residual:
             m.out_proj.weight.div_(math.sqrt(cfg.n_layer))
+    if model.backbone.track_embeddings is not None:
+        # zero: a track model starts as the same function as its track-free twin (init_from)
+        nn.init.zeros_(model.backbone.track_embeddings.weight)
 
 
 class GenomambaLM(nn.Module):
@@ -124,9 +128,14 @@ class GenomambaLM(nn.Module):
         attention_mask: Tensor | None = None,
         state: GenomambaState | None = None,
         return_state: bool = False,
+        track_ids: Tensor | None = None,
     ) -> GenomambaOutput:
-        """input_ids (B, L) long; attention_mask (B, L) bool right padding -> GenomambaOutput."""
-        res = self.backbone(input_ids, attention_mask, state=state, return_state=return_state)
+        """input_ids (B, L) long; attention_mask (B, L) bool right padding; track_ids (B, L) long
+        codes A, C, G, T, N = 0..4 of a related genome aligned to input_ids (relative-track
+        models only; None = all N) -> GenomambaOutput."""
+        if state is not None or return_state:
+            self._refuse_track_streaming("streaming state")
+        res = self.backbone(input_ids, attention_mask, state=state, return_state=return_state, track_ids=track_ids)
         hidden, new_state = res if return_state else (res, None)
         return GenomambaOutput(logits=self._head(hidden), hidden_states=hidden, state=new_state)
 
@@ -134,6 +143,7 @@ class GenomambaLM(nn.Module):
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> GenomambaState:
         """Empty streaming state for ``batch_size`` sequences (causal models only)."""
+        self._refuse_track_streaming("allocate_state")
         if not self.config.is_causal:
             raise ConfigError(
                 "allocate_state needs a causal model (bidirectional=False, rc_equivariant=False)"
@@ -143,8 +153,16 @@ class GenomambaLM(nn.Module):
         dtype = p.dtype if dtype is None else dtype
         return self.backbone.allocate_state(batch_size, device, dtype)
 
+    def _refuse_track_streaming(self, what: str) -> None:
+        if self.config.relative_track:
+            raise ConfigError(
+                f"{what}: this model reads a relative track one position ahead (config.relative_track), so it "
+                "cannot stream or generate token by token; score whole windows with model(input_ids, track_ids=...)"
+            )
+
     def step(self, input_ids: Tensor, state: GenomambaState) -> tuple[Tensor, GenomambaState]:
         """One token per sequence: input_ids (B,) -> (logits (B, vocab_size), new state)."""
+        self._refuse_track_streaming("step")
         if not self.config.is_causal:
             raise ConfigError("step needs a causal model (bidirectional=False, rc_equivariant=False)")
         check_inputs(self.config, input_ids[:, None], None)
@@ -170,6 +188,7 @@ class GenomambaLM(nn.Module):
 
         Sampling is restricted to ``config.nucleotide_token_ids``; temperature 0 is greedy.
         """
+        self._refuse_track_streaming("generate")
         squeeze = prompt_ids.dim() == 1
         ids = prompt_ids[None] if squeeze else prompt_ids
         if ids.shape[1] == 0:

@@ -14,7 +14,7 @@ from genomamba import __version__
 from genomamba.errors import GenomambaError
 from genomamba.outputs import atomic_write_text, check_output_path
 
-_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,demo} ...
+_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
 
   train      train a model; Hydra overrides, e.g.
              genomamba train data=fasta data.fasta=/path/genome.fa model=small trainer.max_steps=2000
@@ -31,6 +31,9 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
   variant-benchmark
              genomamba variant-benchmark --model M --fasta G.fa --benchmark out/bench --out-dir results
              zero-shot AUROCs with 95% CIs, codon-position LLRs, Markov and k-mer baselines
+  make-relative-track
+             genomamba make-relative-track --fasta G.fa --relative R.fa --out G.track.fa
+             a related genome's bases aligned to G's genes (protein alignment), for relative-track models
   demo       train the tiny model on the bundled genome on CPU and evaluate it
 """
 
@@ -75,6 +78,7 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-windows", type=int, default=None, help="cap on held-out windows scored (default: the run's eval.max_windows, else 256)")
     p.add_argument("--orders", type=int, nargs="+", default=list(range(1, 9)), help="Markov orders (1..8)")
     p.add_argument("--alpha", type=float, default=0.5, help="Markov additive smoothing (0.5 = KT, 1 = Laplace)")
+    p.add_argument("--track", default=None, help="the FASTA's relative track (make-relative-track), for relative-track models")
     p.add_argument("--output", type=Path, default=None, help="also write the JSON here")
     p.add_argument("--allow-seen", action="store_true",
                    help="evaluate held-out windows the model trained on (refused by default); the JSON records the overlap")
@@ -130,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from genomamba.apps.make_variant_benchmark import main as make_variant_benchmark_main
 
             return make_variant_benchmark_main(rest)
+        if cmd == "make-relative-track":
+            from genomamba.apps.make_relative_track import main as make_relative_track_main
+
+            return make_relative_track_main(rest)
         if cmd == "variant-benchmark":
             from genomamba.apps.variant_benchmark import main as variant_benchmark_main
 
@@ -142,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_output_path(ns.output, option="--output")  # before the work, not after
             result = evaluate_model(
                 ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
-                max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha, allow_seen=ns.allow_seen,
+                max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha, allow_seen=ns.allow_seen, track=ns.track,
             )
             from genomamba.training.evaluation import format_heldout_report
 

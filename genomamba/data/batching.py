@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import DistributedSampler
 
 from genomamba.errors import ConfigError
-from genomamba.tokens import PAD_ID
+from genomamba.tokens import N_ID, PAD_ID
 
 __all__ = ["EpochKeySampler", "collate_windows", "pad_token_ids", "padded_model_inputs"]
 
@@ -147,13 +147,15 @@ def collate_windows(items: Sequence[dict[str, Any]], pad_id: int = PAD_ID) -> di
     Returns:
         ``input_ids`` (B, L) long, ``soft_mask`` (B, L) bool, ``attention_mask`` (B, L) bool
         (False on padding), ``labels`` (B,) long, ``start`` (B,) long, and lists ``genome``,
-        ``contig``, ``strand``.
+        ``contig``, ``strand``; ``track_ids`` (B, L) long (padded with N) when the items have it.
     """
     if not items:
         raise ValueError("cannot collate an empty batch")
     input_ids, attention_mask = pad_token_ids([x["input_ids"] for x in items], pad_id=pad_id)
     soft_mask = pad_token_ids([x["soft_mask"] for x in items], pad_id=0)[0].bool()
+    extra = {"track_ids": pad_token_ids([x["track_ids"] for x in items], pad_id=N_ID)[0]} if "track_ids" in items[0] else {}
     return {
+        **extra,
         "input_ids": input_ids,
         "soft_mask": soft_mask,
         "attention_mask": attention_mask,

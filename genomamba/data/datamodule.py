@@ -6,6 +6,8 @@ Batches are dicts (see :func:`~genomamba.data.windows.collate_windows`)::
     soft_mask       (B, L) bool     lowercase (soft-masked) positions
     attention_mask  (B, L) bool     all True here: every window in a batch has length L
     labels          (B,)   long     genome label index into ``label_names``
+    track_ids       (B, L) long     with ``track_fasta`` only: the relative's aligned base codes
+                                    (A, C, G, T, N = 0..4), same coordinates and strand as input_ids
     start (B,) long; genome, contig, strand: lists of str
 
 Splits (:mod:`genomamba.data.intervals`): with ``holdout_contigs`` (or ``split_by="contig"``)
@@ -34,6 +36,7 @@ from genomamba.data.fasta import FastaSpec, GenomeFile, open_genomes
 from genomamba.data.intervals import Interval, read_bed, split_intervals
 from genomamba.data.provenance import describe_training_data
 from genomamba.data.tokenizer import DNATokenizer
+from genomamba.data.tracks import open_track
 from genomamba.data.windows import RandomWindowDataset, TilingWindowDataset
 from genomamba.errors import ConfigError
 
@@ -63,6 +66,10 @@ class GenomeDataModule(L.LightningDataModule):
         split_by: ``"auto"`` (contig if ``holdout_contigs`` else region), ``"region"`` or ``"contig"``.
         balance_labels: draw training labels uniformly (True) or by genome size.
         pin_memory: passed to the DataLoaders.
+        track_fasta: relative-track FASTA(s) (``genomamba make-relative-track``) for models with
+            ``relative_track``: one path per genome file, in the order of ``fasta`` (a single path
+            for a single genome). Every window then carries ``track_ids`` cut with the same
+            coordinates and reverse-complemented with it.
     """
 
     def __init__(
@@ -84,6 +91,7 @@ class GenomeDataModule(L.LightningDataModule):
         split_by: str = "auto",
         balance_labels: bool = True,
         pin_memory: bool = False,
+        track_fasta: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     ):
         super().__init__()
         # Recorded in checkpoints so a run's data can be rebuilt; not sent to the logger.
@@ -119,6 +127,8 @@ class GenomeDataModule(L.LightningDataModule):
             self.split_by = "region"
         self.balance_labels = balance_labels
         self.pin_memory = pin_memory
+        self.track_fasta = track_fasta
+        self.tracks: list[GenomeFile] | None = None
         self.tokenizer = DNATokenizer()
         self.files: list[GenomeFile] = []
         self.label_names: list[str] = []
@@ -137,6 +147,7 @@ class GenomeDataModule(L.LightningDataModule):
         if self.files:
             return
         self.files, self.label_names = open_genomes(self.fasta)
+        self.tracks = self._open_tracks()
         allowed = self._read_beds()
         self.splits = {"train": [], "val": [], "test": []}
         for f in self.files:
@@ -152,6 +163,19 @@ class GenomeDataModule(L.LightningDataModule):
             for k in self.splits:
                 self.splits[k].append(parts[k])
         self._build_datasets()
+
+    def _open_tracks(self) -> list[GenomeFile] | None:
+        """One checked track per genome file (``track_fasta``), or None."""
+        spec = self.track_fasta
+        if spec is None:
+            return None
+        paths = [spec] if isinstance(spec, str | os.PathLike) else list(spec)
+        if len(paths) != len(self.files):
+            raise ConfigError(
+                f"data.track_fasta gives {len(paths)} track(s) for {len(self.files)} genome file(s) "
+                f"({', '.join(f.path.name for f in self.files)}); give one track per genome, in the same order"
+            )
+        return [open_track(p, f, option="data.track_fasta") for p, f in zip(paths, self.files, strict=True)]
 
     def _holdout_for(self, f: GenomeFile) -> Any:
         """Hold-out records that exist in ``f`` (names may refer to several files)."""
@@ -201,6 +225,7 @@ class GenomeDataModule(L.LightningDataModule):
                 rc_augment=self.rc_augment,
                 max_n_fraction=self.max_n_fraction,
                 balance_labels=self.balance_labels,
+                tracks=self.tracks,
             )
         }
         for split in ("val", "test"):
@@ -213,6 +238,7 @@ class GenomeDataModule(L.LightningDataModule):
                     max_windows=self.max_val_windows,
                     max_n_fraction=self.max_n_fraction,
                     split=split,
+                    tracks=self.tracks,
                 )
 
     def set_window_length(self, window_length: int) -> None:

@@ -29,7 +29,8 @@ from genomamba.data.intervals import Interval, merge
 from genomamba.errors import ConfigError
 
 __all__ = [
-    "RECORD_FORMAT", "check_held_out", "describe_held_out", "describe_training_data", "seen_overlap", "sequence_digest",
+    "RECORD_FORMAT", "check_held_out", "describe_held_out", "describe_training_data", "merge_training_records",
+    "seen_overlap", "sequence_digest",
 ]
 
 RECORD_FORMAT = 1
@@ -59,6 +60,14 @@ def describe_training_data(files: Sequence[GenomeFile], intervals: Sequence[Sequ
                 "intervals": [[iv.start, iv.end] for iv in merge(parts)],
             })
     return {"format": RECORD_FORMAT, "records": records}
+
+
+def merge_training_records(first: Mapping[str, Any] | None, then: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The record of a model trained on ``first``'s data and then on ``then``'s (fine-tuning from a
+    saved model): both records' entries; None when either is unknown, since then so is the union."""
+    if first is None or then is None:
+        return None
+    return {"format": RECORD_FORMAT, "records": [*first.get("records", []), *then.get("records", [])]}
 
 
 def seen_overlap(

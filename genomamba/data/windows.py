@@ -21,6 +21,8 @@ Items are dicts::
     input_ids  LongTensor (L,)   token ids (see DNATokenizer)
     soft_mask  BoolTensor (L,)   lowercase (soft-masked) positions, in window orientation
     label      LongTensor ()     genome label index
+    track_ids  LongTensor (L,)   only with tracks: the relative's aligned base codes (A, C, G, T,
+                                 N = 0..4; :mod:`genomamba.data.tracks`), in window orientation
     genome, contig, strand: str; start: int (0-based, forward-strand coordinate)
 """
 
@@ -40,6 +42,7 @@ from genomamba.data.batching import EpochKeySampler, collate_windows
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval
 from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, DNATokenizer
+from genomamba.data.tracks import reverse_complement_track, track_codes
 from genomamba.errors import ConfigError, WindowError
 
 __all__ = ["EpochKeySampler", "RandomWindowDataset", "TilingWindowDataset", "collate_windows", "fetch_window"]
@@ -49,13 +52,15 @@ _TOKENIZER = DNATokenizer()
 
 
 def fetch_window(
-    genome: GenomeFile, contig: str, start: int, end: int, *, strand: str = "+", allow_all_n: bool = False
+    genome: GenomeFile, contig: str, start: int, end: int, *, strand: str = "+", allow_all_n: bool = False,
+    track: GenomeFile | None = None,
 ) -> dict[str, Any]:
     """Fetch and tokenize one window ``contig[start:end]``.
 
     Args:
         strand: ``"+"`` or ``"-"`` (reverse complement; ``soft_mask`` is flipped with it).
         allow_all_n: if False, a window made only of N raises :class:`WindowError`.
+        track: the genome's relative track (adds ``track_ids``, flipped with the window).
 
     Returns:
         An item dict (see module docstring) with ``input_ids`` ``(end - start,)``.
@@ -67,18 +72,22 @@ def fetch_window(
             f"{genome.path}:{contig}:{start}-{end} contains only N (unsequenced gap); choose another region "
             "or restrict windows with a BED file"
         )
-    return _item(genome, contig, start, strand, ids, soft)
+    return _item(genome, contig, start, strand, ids, soft, track)
 
 
 def _item(
-    genome: GenomeFile, contig: str, start: int, strand: str, ids: np.ndarray, soft: np.ndarray
+    genome: GenomeFile, contig: str, start: int, strand: str, ids: np.ndarray, soft: np.ndarray,
+    track: GenomeFile | None = None,
 ) -> dict[str, Any]:
+    codes = track_codes(track, contig, start, start + len(ids)) if track is not None else None
     if strand == "-":
         ids = COMPLEMENT_IDS[ids][::-1].copy()
         soft = soft[::-1].copy()
+        codes = reverse_complement_track(codes) if codes is not None else None
     elif strand != "+":
         raise ValueError(f"strand must be '+' or '-', got {strand!r}")
-    return {
+    extra = {"track_ids": torch.from_numpy(codes)} if codes is not None else {}
+    return {**extra,
         "input_ids": torch.from_numpy(ids),
         "soft_mask": torch.from_numpy(np.ascontiguousarray(soft)),
         "label": torch.tensor(genome.label, dtype=torch.long),
@@ -137,6 +146,14 @@ def _regions(
     return out
 
 
+def _check_tracks(tracks: Sequence[GenomeFile] | None, files: Sequence[GenomeFile]) -> list[GenomeFile] | None:
+    if tracks is None:
+        return None
+    if len(tracks) != len(files):
+        raise ValueError(f"need one track per genome file, got {len(tracks)} for {len(files)}")
+    return list(tracks)
+
+
 def _all_n(genome: GenomeFile, iv: Interval) -> bool:
     """True when ``iv`` (shorter than a window here, so cheap to read) is only N."""
     ids = _TOKENIZER.encode(genome.fetch(iv.contig, iv.start, iv.end), source=f"{genome.path}:{iv.contig}")
@@ -156,6 +173,7 @@ class RandomWindowDataset(Dataset):
         max_n_fraction: redraw windows with a larger fraction of N.
         balance_labels: draw labels uniformly (True) or in proportion to their size.
         max_tries: draws per item before giving up with :class:`WindowError`.
+        tracks: ``tracks[i]`` is the relative track of ``files[i]`` (items get ``track_ids``).
     """
 
     def __init__(
@@ -171,6 +189,7 @@ class RandomWindowDataset(Dataset):
         balance_labels: bool = True,
         max_tries: int = 100,
         split: str = "train",
+        tracks: Sequence[GenomeFile] | None = None,
     ):
         if not 0 <= max_n_fraction <= 1:
             raise ConfigError(f"max_n_fraction must be in [0, 1], got {max_n_fraction}")
@@ -183,6 +202,7 @@ class RandomWindowDataset(Dataset):
         self.balance_labels = balance_labels
         self.max_tries = int(max_tries)
         self.split = split
+        self.tracks = _check_tracks(tracks, self.files)
         self.set_window_length(window_length)
 
     def set_window_length(self, window_length: int) -> None:
@@ -235,7 +255,8 @@ class RandomWindowDataset(Dataset):
                 seq, return_soft_mask=True, source=f"{f.path}:{region.contig}:{start}-{start + L}"
             )
             if np.count_nonzero(ids == N_ID) <= self.max_n_fraction * L:
-                return _item(f, region.contig, start, strand, ids, soft)
+                track = self.tracks[region.file] if self.tracks else None
+                return _item(f, region.contig, start, strand, ids, soft, track)
         raise WindowError(
             f"could not draw a {self.split} window of {L} bp with at most {self.max_n_fraction:.0%} N in "
             f"{self.max_tries} tries (last: {f.path}:{region.contig}:{start}-{start + L}); the regions are mostly N. "
@@ -253,6 +274,7 @@ class TilingWindowDataset(Dataset):
         max_windows: keep this many windows, evenly spaced over the tiling (deterministic).
         max_n_fraction: drop windows with a larger fraction of N (reads the regions once).
         cover_end: add a window ending exactly at each region's end if the stride misses it.
+        tracks: as for :class:`RandomWindowDataset`.
     """
 
     def __init__(
@@ -266,6 +288,7 @@ class TilingWindowDataset(Dataset):
         max_n_fraction: float = 1.0,
         cover_end: bool = True,
         split: str = "val",
+        tracks: Sequence[GenomeFile] | None = None,
     ):
         self.files = list(files)
         self.intervals = [list(x) for x in intervals]
@@ -274,6 +297,7 @@ class TilingWindowDataset(Dataset):
         self.max_n_fraction = float(max_n_fraction)
         self.cover_end = cover_end
         self.split = split
+        self.tracks = _check_tracks(tracks, self.files)
         self.set_window_length(window_length)
 
     def set_window_length(self, window_length: int) -> None:
@@ -348,4 +372,5 @@ class TilingWindowDataset(Dataset):
         if not -len(self) <= i < len(self):
             raise IndexError(f"window {i} out of range ({len(self)} windows)")
         fi, contig, start = self._window(i % len(self))
-        return fetch_window(self.files[fi], contig, start, start + self.window_length, allow_all_n=True)
+        track = self.tracks[fi] if self.tracks else None
+        return fetch_window(self.files[fi], contig, start, start + self.window_length, allow_all_n=True, track=track)

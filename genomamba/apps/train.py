@@ -23,7 +23,7 @@ from genomamba.training.schema import register_schemas
 register_schemas()
 
 
-def format_summary(metrics: dict[str, Any], seconds: float, fasta: Any = None) -> str:
+def format_summary(metrics: dict[str, Any], seconds: float, fasta: Any = None, track: Any = None) -> str:
     """What a person wants after training: the held-out figure beside the Markov baselines, where
     the outputs are, how long it took and what to run next."""
     from genomamba.training.evaluation import format_heldout_report
@@ -40,7 +40,8 @@ def format_summary(metrics: dict[str, Any], seconds: float, fasta: Any = None) -
             f"run directory: {shown} ({metrics['train']['global_step']} steps, "
             f"{metrics['train']['n_parameters']:,} parameters, wall time {minutes}m{secs:02d}s)",
             "next:",
-            f"  genomamba evaluate {shown} --fasta {fasta if isinstance(fasta, str) else '<FASTA>'}",
+            f"  genomamba evaluate {shown} --fasta {fasta if isinstance(fasta, str) else '<FASTA>'}"
+            + (f" --track {track if isinstance(track, str) else '<TRACK>'}" if metrics.get("relative_track") else ""),
             f"  python -c \"import genomamba; print(genomamba.load('{shown}').embed(['ACGT' * 64]).shape)\"",
         ]
     )
@@ -51,7 +52,13 @@ def preflight(overrides: Sequence[str]) -> str | None:
     when training may start. Hydra's own flags (``--help``, ``-m``, ``--cfg`` ...) are left to
     Hydra."""
     from genomamba.training.compose import compose_config
-    from genomamba.training.train import check_fasta, check_run_dir, resolve_ckpt_path
+    from genomamba.training.train import (
+        check_fasta,
+        check_init_from,
+        check_run_dir,
+        check_track,
+        resolve_ckpt_path,
+    )
 
     def check() -> None:
         from hydra.errors import InstantiationException
@@ -66,6 +73,8 @@ def preflight(overrides: Sequence[str]) -> str | None:
             raise
         run_dir = check_run_dir(Path(cfg.run_dir).resolve())
         check_fasta(cfg)
+        check_track(cfg)
+        check_init_from(cfg)
         resolve_ckpt_path(cfg.ckpt_path, run_dir)
 
     return preflight_error("train", overrides, check)
@@ -88,7 +97,8 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     if metrics:  # global rank 0
         fasta = OmegaConf.select(cfg, "data.fasta", default=None)
-        print(format_summary(metrics, time.perf_counter() - start, fasta), flush=True)
+        track = OmegaConf.select(cfg, "data.track_fasta", default=None)
+        print(format_summary(metrics, time.perf_counter() - start, fasta, track), flush=True)
 
 
 if __name__ == "__main__":

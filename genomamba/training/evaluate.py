@@ -20,16 +20,18 @@ DEFAULT_MAX_WINDOWS = 256
 
 def heldout_datamodule(
     model_path: str | Path, fasta: str | Path, window_length: int | None = None, val_fraction: float | None = None,
-    seed: int | None = None, batch_size: int = 16,
+    seed: int | None = None, batch_size: int = 16, track: str | Path | None = None,
 ) -> tuple[GenomambaLM, GenomeDataModule, dict[str, Any]]:
     """The saved model, a set-up datamodule over ``fasta`` with the run's own split, and the split
     settings used: those left ``None`` are the run's (its ``config.yaml``). The held-out windows are
-    ``heldout_windows(dm, n)``, the same for every model evaluated with the same settings."""
+    ``heldout_windows(dm, n)``, the same for every model evaluated with the same settings.
+    ``track``: the relative track of ``fasta``, required by (and only by) a relative-track model."""
     model, settings = load_model(GenomambaLM, model_path)
+    model.config.check_track_input(track, model_path)
     for key, value in (("window_length", window_length), ("val_fraction", val_fraction), ("seed", seed)):
         if value is not None:
             settings[key] = value
-    dm = GenomeDataModule(fasta=str(fasta), batch_size=batch_size, **settings)
+    dm = GenomeDataModule(fasta=str(fasta), batch_size=batch_size, track_fasta=None if track is None else str(track), **settings)
     dm.prepare_data()
     dm.setup("fit")
     return model, dm, settings
@@ -46,6 +48,7 @@ def evaluate_model(
     alpha: float = 0.5,
     batch_size: int = 16,
     allow_seen: bool = False,
+    track: str | Path | None = None,
 ) -> dict[str, Any]:
     """Held-out windows of ``fasta`` (the training split logic), model vs Markov, as a dict.
 
@@ -63,7 +66,7 @@ def evaluate_model(
         raise ConfigError(f"val-fraction must be in (0, 1), got {val_fraction} (--val-fraction)")
     if not Path(fasta).exists():
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
-    model, dm, settings = heldout_datamodule(model_path, fasta, window_length, val_fraction, seed, batch_size)
+    model, dm, settings = heldout_datamodule(model_path, fasta, window_length, val_fraction, seed, batch_size, track)
     overlap = check_held_out(
         model, zip(dm.files, dm.splits["val"], strict=True), f"genomamba evaluate {model_path} on {fasta}",
         "evaluate on a region it never saw (a smaller --val-fraction holds out less of each record's end) or on a "
@@ -75,11 +78,14 @@ def evaluate_model(
     objective = "causal" if model.config.is_causal else "mlm"
     if torch.cuda.is_available():
         model = model.cuda()
+    windows, tracks = heldout_windows(dm, max_windows, with_tracks=True)
     result = evaluate_heldout(
-        model, training_sequences(dm), heldout_windows(dm, max_windows), objective=objective, orders=orders, alpha=alpha
+        model, training_sequences(dm), windows, objective=objective, orders=orders, alpha=alpha, tracks=tracks
     )
     result["model_path"] = str(model_path)
     result["fasta"] = str(fasta)
+    if track is not None:
+        result["track"] = str(track)
     result["split"] = {k: v for k, v in settings.items()}
     result["pretraining_overlap"] = overlap
     return result

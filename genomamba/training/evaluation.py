@@ -22,17 +22,21 @@ from genomamba.tokens import MASK_ID
 from genomamba.training.markov import MAX_ORDER, markov_baselines, scoring_mask
 
 
-def heldout_windows(datamodule: Any, max_windows: int | None = None) -> list[np.ndarray]:
-    """The validation windows of a set-up datamodule as (L,) int64 id arrays."""
+def heldout_windows(datamodule: Any, max_windows: int | None = None, with_tracks: bool = False) -> Any:
+    """The validation windows of a set-up datamodule as (L,) int64 id arrays; with ``with_tracks``
+    the pair (windows, their relative tracks (L,) int64 or None when the datamodule has none)."""
     if max_windows is not None and max_windows < 1:
         raise ConfigError(f"max_windows must be >= 1 (or None for all), got {max_windows}")
     out: list[np.ndarray] = []
+    tracks: list[np.ndarray] | None = None if getattr(datamodule, "tracks", None) is None else []
     for batch in datamodule.val_dataloader():
-        for row in batch["input_ids"].cpu().numpy():
+        for i, row in enumerate(batch["input_ids"].cpu().numpy()):
             out.append(row.astype(np.int64))
+            if tracks is not None:
+                tracks.append(batch["track_ids"][i].cpu().numpy().astype(np.int64))
             if max_windows is not None and len(out) >= max_windows:
-                return out
-    return out
+                return (out, tracks) if with_tracks else out
+    return (out, tracks) if with_tracks else out
 
 
 class _TrainingPieces:
@@ -77,8 +81,11 @@ def model_bits(
     mask_prob: float = 0.15,
     mask_token_id: int = MASK_ID,
     seed: int = 0,
+    tracks: Sequence[np.ndarray] | None = None,
 ) -> tuple[float, int]:
     """Total bits and number of scored positions of ``model`` over ``windows``.
+
+    ``tracks`` (one (L,) array per window): the relative tracks a relative-track model reads.
 
     causal: ``-log2 P(x_t | x_<t)`` at every scoring position.
     mlm: a seeded BERT-style masking of ``mask_prob`` of the positions (all replaced by MASK);
@@ -95,7 +102,8 @@ def model_bits(
         ids = torch.as_tensor(np.stack(chunk), dtype=torch.long)  # (B, L)
         score = torch.as_tensor(np.stack([scoring_mask(w, MAX_ORDER) for w in chunk]))  # (B, L)
         if objective == "causal":
-            logits = model(ids.to(device)).logits[:, :-1].float().cpu()  # (B, L-1, V)
+            track = {} if tracks is None else {"track_ids": torch.as_tensor(np.stack(tracks[i : i + batch_size])).long().to(device)}
+            logits = model(ids.to(device), **track).logits[:, :-1].float().cpu()  # (B, L-1, V)
             targets, score = ids[:, 1:], score[:, 1:]
         else:
             chosen = (torch.rand(ids.shape, generator=gen) < mask_prob) & score
@@ -111,11 +119,13 @@ def model_bits(
     return total, count
 
 
-def window_bits(model: nn.Module, windows: Sequence[np.ndarray], objective: str = "causal") -> tuple[np.ndarray, np.ndarray]:
+def window_bits(model: nn.Module, windows: Sequence[np.ndarray], objective: str = "causal",
+                tracks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bits and scored positions of each window, shapes (W,) and (W,): what :func:`model_bits` sums,
     kept apart so that bits per base can get a bootstrap CI over windows (and a paired one between
     two models on the same windows). For ``mlm`` window i is masked with seed i."""
-    pairs = [model_bits(model, [w], objective, seed=i) for i, w in enumerate(windows)]
+    pairs = [model_bits(model, [w], objective, seed=i, tracks=None if tracks is None else [tracks[i]])
+             for i, w in enumerate(windows)]
     return np.array([b for b, _ in pairs], dtype=np.float64), np.array([n for _, n in pairs], dtype=np.int64)
 
 
@@ -127,11 +137,13 @@ def evaluate_heldout(
     orders: Iterable[int] = range(1, MAX_ORDER + 1),
     alpha: float = 0.5,
     mask_token_id: int = MASK_ID,
+    tracks: Sequence[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Model bits per base and Markov baselines (fitted on ``train_seqs``) on ``windows``."""
+    """Model bits per base and Markov baselines (fitted on ``train_seqs``) on ``windows``
+    (a relative-track model reads ``tracks``, one per window; the Markov chains never do)."""
     if not windows:
         raise WindowError("no held-out windows to evaluate on; check the split (val_fraction / holdout_contigs / BED)")
-    bits, n = model_bits(model, windows, objective, mask_token_id=mask_token_id)
+    bits, n = model_bits(model, windows, objective, mask_token_id=mask_token_id, tracks=tracks)
     if n == 0:
         raise WindowError(
             f"the {len(windows)} held-out window(s) have no scorable position (a nucleotide with {MAX_ORDER} "
@@ -152,6 +164,7 @@ def evaluate_heldout(
             "n_positions_markov": int(sum(int(m.sum()) for m in masks)),
             "scored_positions": f"targets with {MAX_ORDER} in-window nucleotide predecessors",
         },
+        "relative_track": tracks is not None,
         "comparable_to_markov": objective == "causal",
         "beats_markov_order2": bool(objective == "causal" and "2" in {str(k) for k in markov} and model_bpb < markov[2]),
         "beats_best_markov": bool(objective == "causal" and best_k is not None and model_bpb < markov[best_k]),
@@ -170,6 +183,8 @@ def format_heldout_report(metrics: dict[str, Any]) -> str:
     for k, v in metrics["markov"].items():
         mark = "  <- best Markov" if best and int(k) == best["order"] else ""
         lines.append(f"  Markov order {k}: {v:.4f}{mark}")
+    if metrics.get("relative_track"):
+        lines.append("(the model also reads a related genome's aligned bases, the relative track; the Markov chains do not)")
     if metrics.get("comparable_to_markov", True):
         lines.append(
             f"beats order-2 Markov: {metrics['beats_markov_order2']}; beats best Markov: {metrics['beats_best_markov']}"

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genomamba.data.provenance import merge_training_records
 from genomamba.errors import ConfigError
 from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.models.checkpoint import CKPT_TRAINING_DATA_KEY
@@ -46,6 +47,26 @@ def _as_model_config(model_config: Any) -> GenomambaConfig:
     if isinstance(model_config, Mapping):
         return GenomambaConfig.from_dict({str(k): v for k, v in model_config.items()})
     raise ConfigError(f"model_config must be a GenomambaConfig or a mapping, got {type(model_config).__name__}")
+
+
+def load_initial_weights(model: GenomambaLM, source: str) -> dict[str, Any] | None:
+    """Copy the weights of the saved model ``source`` into ``model`` (see ``init_from``); returns
+    the saved model's training-data record. :class:`ConfigError` names the settings that differ."""
+    saved = GenomambaLM.load(source)
+    own, theirs = model.state_dict(), saved.state_dict()
+    track_only = {"backbone.track_embeddings.weight"} - set(theirs)
+    bad = [k for k in own if k not in track_only and (k not in theirs or theirs[k].shape != own[k].shape)]
+    bad += [k for k in theirs if k not in own]
+    if bad:
+        a, b = saved.config.to_dict(), model.config.to_dict()
+        diff = [f"{k}={a[k]!r} (config: {b[k]!r})" for k in a if k not in ("relative_track", "cpu_chunk_len") and a[k] != b[k]]
+        what = f"its settings {', '.join(diff[:6])}" if diff else f"tensors, e.g. {bad[:3]}"
+        raise ConfigError(
+            f"module.init_from={source}: the saved model does not fit this model config: {what}. Set the model "
+            "overrides to the saved model's config.json (e.g. model=small model.ssm_periods=[3,3])"
+        )
+    model.load_state_dict(theirs, strict=False)
+    return saved.training_data
 
 
 def lr_lambda(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
@@ -76,6 +97,11 @@ class GenomambaLitModule(L.LightningModule):
         warmup_steps, min_lr_ratio: linear warm-up then cosine decay to ``lr * min_lr_ratio``
             at the last step (``trainer.max_steps``).
         mask_token_id: the tokenizer's MASK id.
+        init_from: start from the weights of a saved model (a shipped model's name, a
+            ``save_pretrained`` / run directory or a ``.ckpt``) instead of the random init. Every
+            tensor must match the configured model's, except a relative-track table this model
+            adds (it stays zero, so step 0 computes the saved model's function). The saved
+            model's training-data record is carried into this model's.
     """
 
     def __init__(
@@ -92,6 +118,7 @@ class GenomambaLitModule(L.LightningModule):
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.1,
         mask_token_id: int = MASK_ID,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         config = model.config if model is not None else _as_model_config(model_config)
@@ -121,18 +148,31 @@ class GenomambaLitModule(L.LightningModule):
                 "warmup_steps": warmup_steps,
                 "min_lr_ratio": min_lr_ratio,
                 "mask_token_id": mask_token_id,
+                "init_from": init_from,
             }
         )
         self.model = model if model is not None else GenomambaLM(config)
+        #: the training-data record of the ``init_from`` model (merged into the final one)
+        self.init_training_data: dict[str, Any] | None = None
+        if init_from is not None:
+            self.init_training_data = load_initial_weights(self.model, str(init_from))
         self._t_last: float | None = None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # .ckpt files carry the training-data record too (the run's model/ directory has it as
         # training_data.json), so held-out checks work on checkpoints as well.
         datamodule = getattr(self.trainer, "datamodule", None)
-        record = datamodule.training_record() if hasattr(datamodule, "training_record") else None
+        record = self.training_record(datamodule)
         if record is not None:
             checkpoint[CKPT_TRAINING_DATA_KEY] = record
+
+    def training_record(self, datamodule: Any) -> dict[str, Any] | None:
+        """What the model has been trained on: ``datamodule``'s training-data record, plus the
+        ``init_from`` model's (None when unknown)."""
+        record = datamodule.training_record() if hasattr(datamodule, "training_record") else None
+        if self.hparams.get("init_from") is None:
+            return record
+        return merge_training_records(self.init_training_data, record)
 
     # ------------------------------------------------------------------ objective
     def _mlm_corrupt(self, input_ids: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -165,7 +205,9 @@ class GenomambaLitModule(L.LightningModule):
         if soft is None:
             soft = torch.zeros_like(input_ids, dtype=torch.bool)
         if self.hparams.objective == "causal":
-            logits = self.model(input_ids, attention_mask=attn).logits[:, :-1]
+            # a relative-track model's second input (windows of a datamodule with track_fasta)
+            track = {"track_ids": batch["track_ids"]} if "track_ids" in batch else {}
+            logits = self.model(input_ids, attention_mask=attn, **track).logits[:, :-1]
             targets = input_ids[:, 1:]
             valid = targets < N_NUCLEOTIDES
             soft = soft[:, 1:]

@@ -68,6 +68,25 @@ def check_fasta(cfg: DictConfig) -> None:
             )
 
 
+def check_track(cfg: DictConfig) -> None:
+    """A relative-track model trains on windows with a track (``data.track_fasta``, on disk), and
+    only such a model does."""
+    track = OmegaConf.select(cfg, "data.track_fasta", default=None)
+    relative_track = bool(OmegaConf.select(cfg, "model.relative_track", default=False))
+    if relative_track and track is None:
+        raise ConfigError(
+            "model.relative_track=true needs data.track_fasta=<the genome's track FASTA> (make it with "
+            "genomamba make-relative-track --fasta GENOME --relative RELATIVE --out TRACK.fa)"
+        )
+    if track is not None and not relative_track:
+        raise ConfigError("data.track_fasta is set but the model does not read a track: add model.relative_track=true, "
+                          "or drop data.track_fasta")
+    for p in _fasta_paths(track) if track is not None else []:
+        if not Path(p).exists():
+            raise FastaError(f"track FASTA not found: {p} (data.track_fasta); make it with genomamba make-relative-track "
+                             "--fasta GENOME --relative RELATIVE --out TRACK.fa")
+
+
 def check_run_dir(run_dir: Path) -> Path:
     """Fail early, naming ``run_dir``, when the run directory could not be created or written."""
     if run_dir.exists() and not run_dir.is_dir():
@@ -191,6 +210,37 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
     return str(path)
 
 
+def _build(node: DictConfig, **kwargs: Any) -> Any:
+    """``instantiate(node)``, with a genomamba error raised inside a constructor (a bad setting, a
+    missing ``module.init_from`` model) re-raised as itself rather than wrapped by Hydra, so the
+    CLI prints its one line."""
+    from hydra.errors import InstantiationException
+
+    try:
+        return instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, GenomambaError):
+            raise e.__cause__ from None
+        raise
+
+
+def check_init_from(cfg: DictConfig) -> None:
+    """Fail before training, naming ``module.init_from``, when that model cannot be loaded or does
+    not fit the configured model."""
+    source = OmegaConf.select(cfg, "module.init_from", default=None)
+    if source is None:
+        return
+    from genomamba.models import GenomambaLM
+    from genomamba.training.lit_module import load_initial_weights
+
+    try:
+        load_initial_weights(GenomambaLM(_build(cfg.model)), str(source))
+    except ConfigError:
+        raise
+    except GenomambaError as e:
+        raise ConfigError(f"module.init_from={source}: {e}") from None
+
+
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
@@ -201,6 +251,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured model; on global rank 0 also save and evaluate. Returns metrics."""
     run_dir = Path(cfg.run_dir).resolve()
     check_fasta(cfg)
+    check_track(cfg)
     check_run_dir(run_dir)
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -213,12 +264,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: bool) -> dict[str, Any]:
     # Data and model are built and checked before anything is written into run_dir.
-    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule = _build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     tok = datamodule.tokenizer
-    model_config = instantiate(cfg.model, _convert_="all", vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
-    module = instantiate(cfg.module, _convert_="all", model_config=model_config, mask_token_id=tok.mask_id)
+    model_config = _build(cfg.model, vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
+    module = _build(cfg.module, model_config=model_config, mask_token_id=tok.mask_id)
     if ckpt_path is not None:
         check_resume_checkpoint(ckpt_path, module)
     if rank_zero:
@@ -258,7 +309,7 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: boo
 def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
     model = module.model.cpu().float()
-    model.training_data = datamodule.training_record() if hasattr(datamodule, "training_record") else None
+    model.training_data = module.training_record(datamodule)
     try:
         model.save_pretrained(run_dir / "model")
     except (OSError, RuntimeError) as e:  # safetensors / rename errors on a full or read-only disk
@@ -266,11 +317,12 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
             f"cannot write the final model to {run_dir / 'model'} ({_first_line(e)}); is the disk full? Free space, "
             "then rerun with ckpt_path=last (training is done; last.ckpt holds it)"
         ) from None
-    windows = heldout_windows(datamodule, cfg.eval.max_windows)
+    windows, tracks = heldout_windows(datamodule, cfg.eval.max_windows, with_tracks=True)
     metrics = evaluate_heldout(
         model,
         training_sequences(datamodule),
         windows,
+        tracks=tracks,
         objective=module.hparams.objective,
         orders=cfg.eval.orders,
         alpha=cfg.eval.alpha,

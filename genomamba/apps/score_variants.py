@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from genomamba.data.fasta import GenomeFile
+from genomamba.data.tracks import open_track
 from genomamba.devices import resolve_device
 from genomamba.downstream.stats import format_ci
 from genomamba.downstream.variant_labels import VariantKey, labels_by_variant, read_labelled_variants
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)")
     p.add_argument("--out", required=True, help="output TSV")
     p.add_argument("--window", type=int, default=512, help="window length in bp centred on the variant (default 512)")
+    p.add_argument("--track", default=None,
+                   help="the reference's relative track (make-relative-track), for models trained with model.relative_track=true")
     p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--labels", default=None,
@@ -81,9 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device, option="--device")
         check_output_path(args.out, option="--out")
         model = GenomambaLM.load(args.model)
+        model.config.check_track_input(args.track, args.model)
         genome = GenomeFile(args.fasta)
+        track = None if args.track is None else open_track(args.track, genome, option="--track")
         variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
-        rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device)
+        rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device,
+                              track=track)
         write_scores_tsv(rows, args.out)
         labelled = _read_labels(args, variants, genome)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--orders", type=int, nargs="+", default=list(range(2, 9)), help="Markov orders (default 2..8)")
     p.add_argument("--relative", default=None, metavar="FASTA",
                    help="a genome of a related species: adds the relative_species conservation reference")
+    p.add_argument("--track", default=None, metavar="FASTA",
+                   help="the genome's relative track (make-relative-track), for models trained with model.relative_track=true")
     p.add_argument("--no-supervised", action="store_true", help="skip the cross-validated supervised heads")
     p.add_argument("--embed-window", type=int, default=128, help="window of the supervised heads (default 128)")
     p.add_argument("--kmer-k", type=int, default=4, help="k of the k-mer head (default 4)")
@@ -74,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics, scores = evaluate_gene_benchmark(
         model, a.fasta, vcf, tsv, window=a.window, orders=a.orders, scores=a.scores, supervised=not a.no_supervised,
         embed_window=a.embed_window, kmer_k=a.kmer_k, cv=a.cv, seed=a.seed, batch_size=a.batch_size,
-        allow_seen=a.allow_seen, relative=a.relative,
+        allow_seen=a.allow_seen, relative=a.relative, track=a.track,
     )
     metrics["model"] = a.model
     out = Path(a.out_dir)

@@ -65,6 +65,7 @@ from genomamba.api import ModelLike, as_lm
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.provenance import check_held_out
 from genomamba.data.tokenizer import DNATokenizer
+from genomamba.data.tracks import open_track
 from genomamba.downstream.gene_benchmark import (
     complement_regions,
     parse_regions,
@@ -285,6 +286,7 @@ def evaluate_gene_benchmark(
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
     codon_usage: bool = True, allow_seen: bool = False, relative: str | os.PathLike[str] | None = None,
+    track: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of one benchmark: ``(metrics, {scorer name: (N,) scores})``.
 
@@ -294,6 +296,8 @@ def evaluate_gene_benchmark(
         codon_usage: add the frame-aware ``codon_usage`` reference scorer (module docstring).
         relative: a FASTA of a related species: add the ``relative_species`` reference scorer
             (:mod:`genomamba.downstream.homologs`).
+        track: the genome's relative track, for a relative-track model (required by it and only
+            by it; :func:`~genomamba.data.tracks.open_track`). The supervised heads embed without it.
         allow_seen: score the model even when its training-data record says it was trained on
             the benchmark region (by default that is a ``ConfigError``; see
             :func:`~genomamba.data.provenance.check_held_out`). ``metrics["pretraining_overlap"]``
@@ -312,6 +316,12 @@ def evaluate_gene_benchmark(
         if Path(relative).resolve() == Path(fasta).resolve():
             raise ConfigError(f"--relative {relative} is the benchmark's own genome; give a genome of a related species")
         other = GenomeFile(relative)
+    track_file = None
+    if track is not None and (model is None or scores is not None):
+        raise ConfigError(f"--track {track} is read by the model as it scores: give --model and no --scores")
+    if model is not None and scores is None:
+        model.config.check_track_input(track, "the model")
+        track_file = None if track is None else open_track(track, genome, option="--track")
     train = complement_regions(regions, genome.lengths)
     overlap = check_held_out(
         model, [(genome, regions)], f"variant benchmark {vcf}",
@@ -323,7 +333,7 @@ def evaluate_gene_benchmark(
     if scores is not None:
         columns = _read_scores(scores, labels, columns=("score", "shift", "influence"))
     elif model is not None:
-        rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size)
+        rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size, track=track_file)
         columns = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in ("score", "shift", "influence")}
     if columns:
         all_scores["model"] = columns["score"]
@@ -348,6 +358,7 @@ def evaluate_gene_benchmark(
         "fasta": str(fasta), "vcf": str(vcf), "benchmark_regions": region_specs,
         "markov_training_bp": int(sum(r.end - r.start for r in train)), "window": window,
         "codon_usage_training_genes": n_codon_genes, "relative_species": homologs, "pretraining_overlap": overlap,
+        "track": None if track_file is None else str(track),
         "n_variants": len(labels), "n_scored": {k: int(np.isfinite(v).sum()) for k, v in all_scores.items()},
         "scorers": {k: scorer_metrics(labels, v, seed=seed) for k, v in all_scores.items()},
     }
@@ -358,6 +369,8 @@ def evaluate_gene_benchmark(
     for cls in ("nonsense", "missense"):
         idx, y = contrast_indices(labels, cls)
         rivals = {"transversion_rule": all_scores["transversion_rule"]}
+        if "relative_species" in all_scores:  # what a relative-track model must beat: the track's own reading
+            rivals["relative_species"] = all_scores["relative_species"]
         if markov:
             best = max(markov, key=lambda k: metrics["scorers"][f"markov_k{k}"]["auroc_vs_synonymous"].get(cls, {}).get("auroc", 0))
             rivals[f"markov_k{best}"] = markov[best]
@@ -375,16 +388,19 @@ def evaluate_gene_benchmark(
                 d = paired_auroc_difference(y[ok], -all_scores[name][idx][ok], -score[idx][ok], seed=seed)
                 paired[f"{name}_minus_{rival}/{cls}_vs_synonymous"] = {
                     "scorer": name, "baseline": rival, "contrast": cls, "statistic": "auroc", **d}
-                if name == "model" and rival != "transversion_rule":  # the long-standing headline comparison
+                if name == "model" and rival.startswith("markov_k"):  # the long-standing headline comparison
                     metrics.setdefault("model_minus_best_markov", {})[f"{cls}_vs_synonymous"] = {"best_markov_order": best, **d}
-            if markov:
-                rival = f"markov_k{best_within}"
+            within_rivals = {f"markov_k{best_within}": markov[best_within]} if markov else {}
+            if "relative_species" in all_scores:
+                within_rivals["relative_species"] = all_scores["relative_species"]
+            for rival, score in within_rivals.items():
                 d = paired_stratified_auroc_difference(
-                    y[ok], -all_scores[name][idx][ok], -markov[best_within][idx][ok], substitution_type(is_tv[idx][ok]),
-                    seed=seed)
+                    y[ok], -all_scores[name][idx][ok], -score[idx][ok], substitution_type(is_tv[idx][ok]), seed=seed)
                 paired[f"{name}_minus_{rival}/{cls}_within_substitution"] = {
                     "scorer": name, "baseline": rival, "contrast": cls, "statistic": "auroc_within_substitution", **d}
     metrics["paired_differences"] = paired
     if supervised and model is not None:
         metrics["supervised"] = supervised_heads(model, genome, labels, embed_window, kmer_k, cv, seed, batch_size=batch_size)
+        if track_file is not None:
+            metrics["supervised"]["track"] = "not read: the model's embeddings are of an all-N track"
     return metrics, all_scores

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
+from genomamba.data.tracks import track_codes
 from genomamba.downstream.vcf import Variant
+from genomamba.tokens import N_ID
 
 __all__ = ["VariantWindows", "build_variant_windows", "window_bounds"]
 
@@ -37,15 +39,23 @@ class VariantWindows:
         ref: N reference windows, token ids ``(L_i,)`` (``window`` bp unless the contig is shorter).
         alt: N windows with the ALT allele in place of REF, ``(L_i + len(alt) - len(ref),)``.
         offset: 0-based position of each variant's first REF base inside its reference window.
+        ref_track, alt_track: with a relative track, its codes over each REF and ALT window
+            (``(L_i,)``; the ALT allele's own bases read N, nothing aligns to an inserted base);
+            empty lists otherwise.
     """
 
     ref: list[np.ndarray]
     alt: list[np.ndarray]
     offset: list[int]
+    ref_track: list[np.ndarray] = field(default_factory=list)
+    alt_track: list[np.ndarray] = field(default_factory=list)
 
 
-def build_variant_windows(variants: Sequence[Variant], genome: GenomeFile, window: int) -> VariantWindows:
-    """REF and ALT windows of ``window`` bp centred on each variant (see :func:`window_bounds`).
+def build_variant_windows(
+    variants: Sequence[Variant], genome: GenomeFile, window: int, track: GenomeFile | None = None
+) -> VariantWindows:
+    """REF and ALT windows of ``window`` bp centred on each variant (see :func:`window_bounds`),
+    and the relative ``track``'s codes over them when given (:func:`~genomamba.data.tracks.open_track`).
 
     The variants must have passed :func:`~genomamba.downstream.vcf.validate_variants`.
     """
@@ -58,4 +68,12 @@ def build_variant_windows(variants: Sequence[Variant], genome: GenomeFile, windo
         windows.ref.append(_TOK.encode(seq, source=f"{genome.path.name}:{v.chrom}"))
         windows.alt.append(_TOK.encode(alt_seq))
         windows.offset.append(offset)
+        if track is not None:
+            codes = track_codes(track, v.chrom, s, e)
+            windows.ref_track.append(codes)
+            if len(v.ref) == len(v.alt):  # a substitution: the relative's bases stay aligned
+                windows.alt_track.append(codes)
+            else:
+                gap = np.full(len(v.alt), N_ID, dtype=np.int64)
+                windows.alt_track.append(np.concatenate([codes[:offset], gap, codes[offset + len(v.ref) :]]))
     return windows

@@ -60,9 +60,10 @@ import numpy as np
 import torch
 
 from genomamba.api import ModelLike, as_lm
-from genomamba.data.batching import padded_model_inputs
+from genomamba.data.batching import pad_token_ids, padded_model_inputs
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
+from genomamba.data.tracks import open_track, reverse_complement_track
 from genomamba.devices import resolve_device
 from genomamba.downstream import vcf as vcf_io
 from genomamba.downstream.stats import auprc_ci, auroc_ci
@@ -71,7 +72,7 @@ from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models import GenomambaLM
 from genomamba.models.scoring import log_likelihood_from_logits
 from genomamba.outputs import atomic_write_text
-from genomamba.tokens import N_NUCLEOTIDES
+from genomamba.tokens import N_ID, N_NUCLEOTIDES
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -107,9 +108,12 @@ def __getattr__(name: str) -> Any:
 
 @torch.inference_mode()
 def _pair_scores(
-    model: GenomambaLM, ref: Sequence[np.ndarray], alt: Sequence[np.ndarray], batch_size: int, causal: bool
+    model: GenomambaLM, ref: Sequence[np.ndarray], alt: Sequence[np.ndarray], batch_size: int, causal: bool,
+    ref_track: Sequence[np.ndarray] = (), alt_track: Sequence[np.ndarray] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LLR, hidden-state shift and influence of N (REF, ALT) token-id windows, each float64 ``(N,)``.
+    A relative-track model reads ``ref_track`` / ``alt_track`` (N windows of codes each, shaped like
+    ``ref`` / ``alt``) beside them.
 
     REF and ALT windows of a pair share one forward pass. ``LLR = log P(alt) - log P(ref)`` (causal
     models; ``nan`` otherwise). ``shift`` = max over positions of ``||h_alt - h_ref||_2`` of the final
@@ -126,7 +130,10 @@ def _pair_scores(
     for b in range(0, n, pairs):
         idx = order[b : b + pairs]
         ids, mask = padded_model_inputs([ref[i] for i in idx] + [alt[i] for i in idx], device)
-        out = model(ids, attention_mask=mask)
+        track = None
+        if len(ref_track):
+            track = pad_token_ids([ref_track[i] for i in idx] + [alt_track[i] for i in idx], pad_id=N_ID)[0].to(device)
+        out = model(ids, attention_mask=mask, track_ids=track)
         k = len(idx)
         same = np.array([len(ref[i]) == len(alt[i]) for i in idx])
         if causal:
@@ -188,14 +195,16 @@ def is_masked_model(model: GenomambaLM) -> bool:
 
 
 def _score_ok(
-    model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int
+    model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int,
+    track: GenomeFile | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(score_fwd, score_rev, shift, influence) float64 ``(N,)`` for variants that passed validation."""
-    w = build_variant_windows(variants, genome, window)
+    w = build_variant_windows(variants, genome, window, track)
     masked = is_masked_model(model)
     rc_ref, rc_alt = [_rc(r) for r in w.ref], [_rc(a) for a in w.alt]
-    llr_fwd, shift_fwd, influence_fwd = _pair_scores(model, w.ref, w.alt, batch_size, causal=not masked)
-    llr_rev, shift_rev, influence_rev = _pair_scores(model, rc_ref, rc_alt, batch_size, causal=not masked)
+    rc_tracks = [reverse_complement_track(t) for t in w.ref_track], [reverse_complement_track(t) for t in w.alt_track]
+    llr_fwd, shift_fwd, influence_fwd = _pair_scores(model, w.ref, w.alt, batch_size, not masked, w.ref_track, w.alt_track)
+    llr_rev, shift_rev, influence_rev = _pair_scores(model, rc_ref, rc_alt, batch_size, not masked, *rc_tracks)
     shift = np.fmax(shift_fwd, shift_rev)  # nan only where both are (indels)
     influence = (influence_fwd + influence_rev) / 2  # each strand sees the bases on one side
     if not masked:
@@ -218,6 +227,7 @@ def score_variants(
     window: int = 512,
     batch_size: int = 64,
     device: str | torch.device | None = None,
+    track: str | os.PathLike[str] | GenomeFile | None = None,
 ) -> list[dict[str, Any]]:
     """Score every (record, ALT) of a VCF; see the module docstring for the definitions.
 
@@ -227,6 +237,8 @@ def score_variants(
         vcf: VCF path, or already-read :class:`~genomamba.downstream.vcf.Variant` objects.
         window: reference window length in bp, centred on the variant.
         device: move the model there first (default: where it already is).
+        track: the reference's relative track (``genomamba make-relative-track``), required by and
+            only by a relative-track model (``config.relative_track``).
 
     Returns:
         One dict per (record, ALT), in file order, with keys :data:`OUTPUT_COLUMNS` plus
@@ -238,6 +250,9 @@ def score_variants(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
         raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     genome = fasta if isinstance(fasta, GenomeFile) else GenomeFile(fasta)
+    model.config.check_track_input(track, "the model", option="track")
+    if track is not None:
+        track = open_track(track, genome)
     variants = vcf_io.read_vcf(vcf) if isinstance(vcf, (str, os.PathLike)) else list(vcf)
     if device is not None:
         model = model.to(resolve_device(device))
@@ -248,7 +263,7 @@ def score_variants(
         ok = [v for v in variants if v.status == "ok"]
         fwd = rev = shift = influence = np.empty(0)
         if ok:
-            fwd, rev, shift, influence = _score_ok(model, ok, genome, window, batch_size)
+            fwd, rev, shift, influence = _score_ok(model, ok, genome, window, batch_size, track)
     finally:
         model.train(was_training)
     scores = {id(v): tuple(map(float, vals)) for v, *vals in zip(ok, fwd, rev, shift, influence, strict=True)}

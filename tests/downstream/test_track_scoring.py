@@ -1,0 +1,108 @@
+"""Variant scoring with a relative-track model: the track is cut with each window and flipped with
+it, and the commands refuse a missing or unwanted track before any work."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genomamba.data.fasta import GenomeFile
+from genomamba.downstream.variants import score_variants
+from genomamba.downstream.vcf import Variant
+from genomamba.errors import ConfigError
+from genomamba.models import GenomambaConfig, GenomambaLM
+
+_COMP = str.maketrans("ACGTN", "TGCAN")
+
+
+def random_dna(n: int, seed: int, alphabet: str = "ACGT") -> str:
+    return "".join(np.random.default_rng(seed).choice(list(alphabet), n))
+
+
+def write_fasta(path, records: dict[str, str]):
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in records.items()))
+    return path
+
+
+def _revcomp(s: str) -> str:
+    return s.translate(_COMP)[::-1]
+
+
+@pytest.fixture(scope="module")
+def track_model(tmp_path_factory) -> GenomambaLM:
+    torch.manual_seed(1)
+    model = GenomambaLM(GenomambaConfig(d_model=16, n_layer=2, relative_track=True))
+    with torch.no_grad():
+        model.backbone.track_embeddings.weight.normal_()  # a trained model's table is not zero
+    return model.eval()
+
+
+def test_the_track_is_flipped_with_the_window(tmp_path, track_model) -> None:
+    """Scoring on the reverse-complemented genome and track swaps score_fwd and score_rev: each
+    strand's window reads the track bases of its own positions."""
+    seq, trk = random_dna(300, seed=5), random_dna(300, seed=6, alphabet="ACGTN")
+    g = write_fasta(tmp_path / "g.fa", {"r": seq})
+    t = write_fasta(tmp_path / "t.fa", {"r": trk})
+    g_rc = write_fasta(tmp_path / "g_rc.fa", {"r": _revcomp(seq)})
+    t_rc = write_fasta(tmp_path / "t_rc.fa", {"r": _revcomp(trk)})
+    pos = 151  # 1-based
+    alt = "ACGT"[("ACGT".index(seq[pos - 1]) + 1) % 4]
+    mirrored = Variant("r", 300 - pos + 1, _revcomp(seq[pos - 1]), _revcomp(alt))
+    # an odd window is centred exactly (31 bp each side), so the two windows mirror each other
+    fwd = score_variants(track_model, g, [Variant("r", pos, seq[pos - 1], alt)], window=63, track=t)[0]
+    rev = score_variants(track_model, g_rc, [mirrored], window=63, track=t_rc)[0]
+    assert fwd["status"] == rev["status"] == "ok"
+    np.testing.assert_allclose([fwd["score_fwd"], fwd["score_rev"]], [rev["score_rev"], rev["score_fwd"]], atol=1e-5)
+    assert abs(fwd["score_fwd"] - fwd["score_rev"]) > 1e-4  # the check is not vacuous
+    # and the track matters: another track gives another score
+    t2 = write_fasta(tmp_path / "t2.fa", {"r": random_dna(300, seed=7)})
+    other = score_variants(track_model, g, [Variant("r", pos, seq[pos - 1], alt)], window=63, track=t2)[0]
+    assert abs(other["score"] - fwd["score"]) > 1e-4
+
+
+def test_score_variants_needs_the_track_of_a_track_model(tmp_path, track_model) -> None:
+    g = write_fasta(tmp_path / "g.fa", {"r": random_dna(200, seed=1)})
+    v = [Variant("r", 100, "A", "C")]
+    with pytest.raises(ConfigError, match="reads a relative track"):
+        score_variants(track_model, g, v, window=32)
+    with pytest.raises(ConfigError, match="does not read a relative track"):
+        score_variants(GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)), g, v, window=32, track=g)
+
+
+def test_cli_refuses_before_any_output(tmp_path, track_model) -> None:
+    from genomamba.apps.cli import main
+
+    seq = random_dna(400, seed=2)
+    g = write_fasta(tmp_path / "g.fa", {"r": seq})
+    track_model.save_pretrained(tmp_path / "m")
+    (tmp_path / "in.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                     f"r\t200\t.\t{seq[199]}\t{'A' if seq[199] != 'A' else 'C'}\t.\t.\t.\n")
+    base = ["score-variants", "--model", str(tmp_path / "m"), "--fasta", str(g), "--vcf", str(tmp_path / "in.vcf"),
+            "--out", str(tmp_path / "out.tsv"), "--window", "64"]
+    assert main(base) == 2
+    assert not (tmp_path / "out.tsv").exists()
+    bad = write_fasta(tmp_path / "bad.fa", {"r": seq[:-1]})
+    assert main([*base, "--track", str(bad)]) == 2
+    assert not (tmp_path / "out.tsv").exists()
+    t = write_fasta(tmp_path / "t.fa", {"r": random_dna(400, seed=3, alphabet="ACGTN")})
+    assert main([*base, "--track", str(t)]) == 0
+    rows = (tmp_path / "out.tsv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].split("\t")[10] == "ok"
+
+
+def test_evaluate_needs_the_track(tmp_path, track_model, capsys) -> None:
+    from genomamba.apps.cli import main
+
+    g = write_fasta(tmp_path / "g.fa", {"r": random_dna(4000, seed=2)})
+    track_model.save_pretrained(tmp_path / "m")
+    assert main(["evaluate", str(tmp_path / "m"), "--fasta", str(g), "--window-length", "128"]) == 2
+    assert "pass --track" in capsys.readouterr().err
+    t = write_fasta(tmp_path / "t.fa", {"r": random_dna(4000, seed=3, alphabet="ACGTN")})
+    assert main(["evaluate", str(tmp_path / "m"), "--fasta", str(g), "--window-length", "128", "--track", str(t),
+                 "--max-windows", "4", "--orders", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["relative_track"] and out["track"] == str(t) and np.isfinite(out["model"]["bits_per_base"])
+    assert GenomeFile(t).lengths == {"r": 4000}

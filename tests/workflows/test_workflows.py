@@ -245,6 +245,28 @@ def test_variant_effect_gene_benchmark_runs(tiny_model: Path, tmp_path: Path) ->
     assert_png(res / "benchmark.png")
 
 
+@pytest.mark.timeout(240)
+def test_variant_effect_scores_with_a_relative_track_model(tmp_path: Path) -> None:
+    """config key track: the score rule hands the fasta's relative track to a relative-track model."""
+    import torch
+
+    import genomamba
+
+    torch.manual_seed(0)
+    model = genomamba.GenomambaLM(genomamba.GenomambaConfig(d_model=16, n_layer=2, relative_track=True))
+    model.save_pretrained(tmp_path / "track_model")
+    (tmp_path / "in").mkdir()
+    vcf = tmp_path / "in" / "few.vcf"
+    lines = [line for line in open(DATA / "variants" / "ecoli536_genes_last5pct.vcf")]
+    vcf.write_text("".join([line for line in lines if line.startswith("#")] + [line for line in lines if not line.startswith("#")][:6]))
+    track = DATA / "tracks" / "escherichia_coli_536.relative_klebsiella_pneumoniae_MGH78578.fa.gz"
+    config = variant_config(tmp_path / "track_model", vcf=vcf, labels=None, benchmark="", window=64, track=str(track))
+    work = tmp_path / "work"
+    assert_ok(run_snakemake("variant_effect", work, config, "--cores", "1", "--", "results/scores/zero_shot.tsv"))
+    rows = list(csv.DictReader(open(work / "results" / "scores" / "zero_shot.tsv"), delimiter="\t"))
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
+
+
 def test_species_strain_split_windows(tiny_model: Path, tmp_path: Path) -> None:
     """split=strain: for K. pneumoniae and S. aureus the held-out strain's FASTA only feeds test windows."""
     work = tmp_path / "work"
@@ -325,6 +347,7 @@ def test_missing_genome_in_inline_mapping(tiny_model: Path, tmp_path: Path) -> N
         ("variant_effect", "vcf", "config key 'vcf': VCF not found"),
         ("variant_effect", "labels", "config key 'labels': labels TSV not found"),
         ("variant_effect", "benchmark_relative", "config key 'benchmark_relative': related-species FASTA not found"),
+        ("variant_effect", "track", "config key 'track': relative-track FASTA not found"),
         ("pretrain", "fasta", "config key 'fasta': training FASTA not found"),
     ],
 )

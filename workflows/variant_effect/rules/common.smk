@@ -33,6 +33,14 @@ BENCHMARK_RELATIVE = (
     else None
 )
 
+TRACK = (
+    check_fasta("track", config_path(
+        "track", config["track"], "relative-track FASTA",
+        "make it with `genomamba make-relative-track`, or set track to '' for a model without a relative track"))
+    if config.get("track")
+    else None
+)
+
 
 wildcard_constraints:
     classifier="|".join(["logistic", "hgb"]),

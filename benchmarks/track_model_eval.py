@@ -45,11 +45,11 @@ def heldout_bits(model_path: str, base_name: str, max_windows: int) -> dict[str,
     from genomamba.downstream.stats import paired_ratio_difference, ratio_ci
     from genomamba.models import GenomambaLM
     from genomamba.training.evaluate import heldout_datamodule
-    from genomamba.training.evaluation import heldout_windows, training_sequences, window_bits
+    from genomamba.training.evaluation import heldout_windows_and_tracks, training_sequences, window_bits
     from genomamba.training.markov import MAX_ORDER, markov_baselines, scoring_mask
 
     model, dm, settings = heldout_datamodule(model_path, ECOLI, track=BENCHMARKS[0][2])
-    windows, tracks = heldout_windows(dm, max_windows, with_tracks=True)
+    windows, tracks = heldout_windows_and_tracks(dm, max_windows)
     base = GenomambaLM.load(base_name)
     bits = {"with_track": window_bits(model, windows, tracks=tracks), "all_n_track": window_bits(model, windows),
             "base_model": window_bits(base, windows)}

@@ -67,6 +67,8 @@ TO_SKIP = [
      "compiles every configuration (~1 min); tests/kernels/test_scan_resources.py compiles the same set"),
     (r"^sbatch ", "needs a SLURM cluster; tests/slurm submits the same script to a real one (make test-slurm)"),
     (r"^python benchmarks/bench_data\.py", "a timed benchmark (CI runs no timed work)"),
+    (r"^genomamba make-relative-track ", "aligns every gene of a 5 Mb genome (1.5 min); tests/downstream/test_track_scoring.py "
+     "runs the command on a 30 kb slice, and data/README.md gives the commands that made data/tracks/"),
 ]
 # Python commands run with this interpreter (so they see the installed genomamba).
 PYTHON_OK = [r"^python -m genomamba\.kernels\.report ", r"^python benchmarks/bench_scan\.py --roofline-only"]

@@ -13,7 +13,7 @@ from genomamba.data.provenance import check_held_out
 from genomamba.errors import ConfigError, FastaError
 from genomamba.models import GenomambaLM
 from genomamba.models.checkpoint import load_model, resolve_model_path, run_config
-from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
+from genomamba.training.evaluation import evaluate_heldout, heldout_windows_and_tracks, training_sequences
 
 DEFAULT_MAX_WINDOWS = 256
 
@@ -78,7 +78,7 @@ def evaluate_model(
     objective = "causal" if model.config.is_causal else "mlm"
     if torch.cuda.is_available():
         model = model.cuda()
-    windows, tracks = heldout_windows(dm, max_windows, with_tracks=True)
+    windows, tracks = heldout_windows_and_tracks(dm, max_windows)
     result = evaluate_heldout(
         model, training_sequences(dm), windows, objective=objective, orders=orders, alpha=alpha, tracks=tracks
     )

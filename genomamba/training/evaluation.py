@@ -22,9 +22,16 @@ from genomamba.tokens import MASK_ID
 from genomamba.training.markov import MAX_ORDER, markov_baselines, scoring_mask
 
 
-def heldout_windows(datamodule: Any, max_windows: int | None = None, with_tracks: bool = False) -> Any:
-    """The validation windows of a set-up datamodule as (L,) int64 id arrays; with ``with_tracks``
-    the pair (windows, their relative tracks (L,) int64 or None when the datamodule has none)."""
+def heldout_windows(datamodule: Any, max_windows: int | None = None) -> list[np.ndarray]:
+    """The validation windows of a set-up datamodule as (L,) int64 id arrays."""
+    return heldout_windows_and_tracks(datamodule, max_windows)[0]
+
+
+def heldout_windows_and_tracks(
+    datamodule: Any, max_windows: int | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """The validation windows of a set-up datamodule, (L,) int64 id arrays, and their relative
+    tracks, (L,) int64 codes each (None when the datamodule has no ``track_fasta``)."""
     if max_windows is not None and max_windows < 1:
         raise ConfigError(f"max_windows must be >= 1 (or None for all), got {max_windows}")
     out: list[np.ndarray] = []
@@ -35,8 +42,8 @@ def heldout_windows(datamodule: Any, max_windows: int | None = None, with_tracks
             if tracks is not None:
                 tracks.append(batch["track_ids"][i].cpu().numpy().astype(np.int64))
             if max_windows is not None and len(out) >= max_windows:
-                return (out, tracks) if with_tracks else out
-    return (out, tracks) if with_tracks else out
+                return out, tracks
+    return out, tracks
 
 
 class _TrainingPieces:

@@ -29,7 +29,7 @@ from omegaconf.errors import MissingMandatoryValue
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
 from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
 from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
-from genomamba.training.evaluation import evaluate_heldout, heldout_windows, training_sequences
+from genomamba.training.evaluation import evaluate_heldout, heldout_windows_and_tracks, training_sequences
 from genomamba.training.plots import plot_loss_curve
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
             f"cannot write the final model to {run_dir / 'model'} ({_first_line(e)}); is the disk full? Free space, "
             "then rerun with ckpt_path=last (training is done; last.ckpt holds it)"
         ) from None
-    windows, tracks = heldout_windows(datamodule, cfg.eval.max_windows, with_tracks=True)
+    windows, tracks = heldout_windows_and_tracks(datamodule, cfg.eval.max_windows)
     metrics = evaluate_heldout(
         model,
         training_sequences(datamodule),

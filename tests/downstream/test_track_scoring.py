@@ -3,7 +3,9 @@ it, and the commands refuse a missing or unwanted track before any work."""
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +108,38 @@ def test_evaluate_needs_the_track(tmp_path, track_model, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["relative_track"] and out["track"] == str(t) and np.isfinite(out["model"]["bits_per_base"])
     assert GenomeFile(t).lengths == {"r": 4000}
+
+
+def test_make_relative_track_cli_on_a_genome_slice(tmp_path, capsys) -> None:
+    """A 30 kb slice of E. coli 536 and, as its relative, the same slice with transitions planted at
+    two coding third positions: the track FASTA has the genome's record, reads the planted bases
+    there and the genome's own bases at every other aligned position; the genome as its own
+    relative is refused with nothing written."""
+    from genomamba.apps.cli import main
+    from genomamba.data.tracks import open_track, track_codes
+    from genomamba.downstream.gene_consequences import call_genes
+
+    repo = Path(__file__).resolve().parents[2]
+    ecoli = GenomeFile(repo / "data" / "genomes" / "escherichia_coli_536.fa.gz")
+    seq = ecoli.fetch(next(iter(ecoli.lengths)), 2_000_000, 2_030_000).upper()
+    genome_fa = write_fasta(tmp_path / "g.fa", {"slice": seq})
+    genes = [g for g in call_genes(GenomeFile(genome_fa)) if not g.partial and g.strand > 0]
+    planted = [genes[0].start + 3 * 10 + 2, genes[1].start + 3 * 12 + 2]  # third positions, plus strand
+    rel = list(seq)
+    for pos in planted:
+        rel[pos] = {"A": "G", "G": "A", "C": "T", "T": "C"}[seq[pos]]
+    relative_fa = write_fasta(tmp_path / "r.fa", {"other": "".join(rel)})
+    out = tmp_path / "out" / "track.fa.gz"
+    assert main(["make-relative-track", "--fasta", str(genome_fa), "--relative", str(genome_fa), "--out", str(out)]) == 2
+    assert "is the genome of --fasta itself" in capsys.readouterr().err and not out.exists()
+    assert main(["make-relative-track", "--fasta", str(genome_fa), "--relative", str(relative_fa), "--out", str(out)]) == 0
+    assert "bases aligned" in capsys.readouterr().err
+    track = open_track(out, GenomeFile(genome_fa))
+    codes = track_codes(track, "slice", 0, len(seq))
+    own = np.array(["ACGT".index(b) for b in seq])
+    assert [codes[p] for p in planted] == ["ACGT".index(rel[p]) for p in planted]
+    aligned = codes < 4
+    aligned[planted] = False
+    assert aligned.sum() > 0.5 * len(seq) and (codes[aligned] == own[aligned]).all()
+    with gzip.open(out, "rt") as fh:  # BGZF reads as gzip; the header names the relative
+        assert fh.readline().startswith(">slice relative_track relative=r.fa genes=")

@@ -34,9 +34,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def write_track_fasta(track: dict[str, np.ndarray], path: str | os.PathLike[str], description: str) -> Path:
-    """Write ``{record: codes (n,)}`` (A, C, G, T, N = 0..4) as FASTA, BGZF-compressed when ``path``
-    ends in ``.gz``, through a temporary sibling and a rename (never half-written)."""
-    from Bio import SeqIO, bgzf
+    """Write ``{record: codes (n,)}`` (A, C, G, T, N = 0..4) as FASTA, BGZF-compressed with htslib's
+    bgzip (``pysam.tabix_compress``) when ``path`` ends in ``.gz``, through temporary siblings and a
+    rename (never half-written). htslib's blocks hold 65,280 bytes: a reader's virtual offsets
+    never point at a block's very end, which pyfaidx cannot seek to (full 64 KiB blocks, as
+    Biopython's ``BgzfWriter`` writes them, break it)."""
+    import pysam
+    from Bio import SeqIO
     from Bio.Seq import Seq
     from Bio.SeqRecord import SeqRecord
 
@@ -48,22 +52,25 @@ def write_track_fasta(track: dict[str, np.ndarray], path: str | os.PathLike[str]
     buf = io.StringIO()
     SeqIO.write(records, buf, "fasta")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
+    temps = []
     try:
+        for suffix in (".fa.tmp", ".gz.tmp"):
+            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+        plain, compressed = temps
+        plain.write_text(buf.getvalue())
         if out.name.endswith(".gz"):
-            with bgzf.BgzfWriter(tmp, "wb") as fh:
-                fh.write(buf.getvalue().encode())
+            pysam.tabix_compress(str(plain), str(compressed), force=True)
         else:
-            Path(tmp).write_text(buf.getvalue())
-        match_umask(tmp)
-        os.replace(tmp, out)
+            os.replace(plain, compressed)
+        match_umask(compressed)
+        os.replace(compressed, out)
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"--out {out}: cannot be written ({err.strerror or err}); free space or choose another path") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
     return out
 
 

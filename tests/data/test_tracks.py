@@ -78,3 +78,15 @@ def test_datamodule_wants_one_track_per_genome(tmp_path, genome_and_track) -> No
     dm = GenomeDataModule(fasta=[str(g), str(g2)], track_fasta=str(t), window_length=100)
     with pytest.raises(ConfigError, match=r"data.track_fasta gives 1 track\(s\) for 2 genome file\(s\)"):
         dm.setup()
+
+
+def test_a_bgzf_track_reads_across_its_block_boundaries(tmp_path) -> None:
+    """Every base around the first 64 KiB boundary of the compressed stream fetches (pyfaidx cannot
+    seek to the end of a full 65,536-byte block, which is why tracks are written with htslib)."""
+    from genomamba.apps.make_relative_track import write_track_fasta
+
+    codes = np.random.default_rng(0).integers(0, 5, 200_000)
+    track = GenomeFile(write_track_fasta({"r": codes}, tmp_path / "t.fa.gz", "relative_track"))
+    letters = np.array(list("ACGTN"))
+    for start in range(60_000, 70_000):
+        assert track.fetch("r", start, start + 1) == letters[codes[start]]

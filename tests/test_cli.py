@@ -46,6 +46,24 @@ def test_help_of_argparse_commands_does_not_import_lightning(command: str) -> No
     assert out.stdout.strip().endswith("[]"), out.stdout[-300:]
 
 
+@pytest.mark.parametrize("command", ["score-variants", "variant-benchmark", "make-variant-benchmark", "make-relative-track"])
+def test_help_of_the_variant_commands_does_not_import_torch(command: str) -> None:
+    """Their ``--help`` answers before torch, scipy and pyrodigal are imported (about 2 s)."""
+    code = (
+        "import sys\n"
+        "from genomamba.apps.cli import main\n"
+        "try:\n"
+        f"    main([{command!r}, '--help'])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'scipy', 'pyrodigal', 'lightning')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"genomamba {command}" in out.stdout
+    assert out.stdout.strip().endswith("[]"), out.stdout[-300:]
+
+
 # In-process (Hydra exits via SystemExit): spawning a fresh interpreter per case is slow.
 def test_train_help_lists_config_groups(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

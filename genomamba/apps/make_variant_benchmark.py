@@ -8,14 +8,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from genomamba.data.fasta import GenomeFile
-from genomamba.data.intervals import Interval
-from genomamba.downstream.gene_benchmark import (
-    last_fraction_regions,
-    make_gene_benchmark,
-    parse_regions,
-    write_gene_benchmark,
-)
 from genomamba.errors import ConfigError
 
 __all__ = ["main"]
@@ -43,7 +35,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba make-variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
-    a = _parser().parse_args(argv)
+    a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.data.intervals import Interval
+    from genomamba.downstream.gene_benchmark import (
+        last_fraction_regions,
+        make_gene_benchmark,
+        parse_regions,
+        write_gene_benchmark,
+    )
+
     out_dir = Path(a.out_prefix).parent
     if not out_dir.is_dir():
         raise ConfigError(f"--out-prefix {a.out_prefix}: folder {out_dir} does not exist; create it first")

@@ -6,17 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from genomamba.data.fasta import GenomeFile
-from genomamba.data.tracks import open_track
-from genomamba.devices import resolve_device
-from genomamba.downstream.stats import format_ci
-from genomamba.downstream.variant_labels import VariantKey, labels_by_variant, read_labelled_variants
-from genomamba.downstream.variants import label_metrics, score_variants, write_scores_tsv
-from genomamba.downstream.vcf import Variant, read_vcf
 from genomamba.errors import ConfigError, GenomambaError, VCFError
-from genomamba.models import GenomambaLM
-from genomamba.outputs import check_output_path
+
+if TYPE_CHECKING:
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.downstream.variant_labels import VariantKey
+    from genomamba.downstream.vcf import Variant
 
 __all__ = ["main"]
 
@@ -49,6 +46,8 @@ def _read_labels(
     args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile
 ) -> tuple[dict[VariantKey, int], str] | None:
     """0/1 labels keyed like :func:`label_metrics` wants, and where they came from; None if none."""
+    from genomamba.downstream.variant_labels import labels_by_variant, read_labelled_variants
+
     if args.labels:
         # The TSV may name a contig by an accession alias of the VCF's record name, or vice versa.
         by_record = {(genome.resolve(str(v.chrom)), v.pos, v.ref, v.alt): v.chrom for v in variants if v.status == "ok"}
@@ -74,7 +73,16 @@ def _read_labels(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba score-variants``: returns 0 on success, 2 on a user error (one line on stderr)."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # before the heavy imports (torch): --help answers at once
+    from genomamba.data.fasta import GenomeFile
+    from genomamba.data.tracks import open_track
+    from genomamba.devices import resolve_device
+    from genomamba.downstream.stats import format_ci
+    from genomamba.downstream.variants import label_metrics, score_variants, write_scores_tsv
+    from genomamba.downstream.vcf import read_vcf
+    from genomamba.models import GenomambaLM
+    from genomamba.outputs import check_output_path
+
     try:
         # Everything that can be checked before the model runs is checked first.
         if args.batch_size < 1:

@@ -10,19 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
-from genomamba.downstream.gene_benchmark import read_benchmark_labels
-from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
-from genomamba.downstream.gene_benchmark_report import (
-    NOT_LLR,
-    plot_benchmark,
-    write_benchmark_scores,
-    write_report,
-)
-from genomamba.downstream.stats import format_ci
 from genomamba.errors import ConfigError
-from genomamba.models import GenomambaLM
 
 __all__ = ["main"]
 
@@ -62,7 +50,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
-    a = _parser().parse_args(argv)
+    a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
+    import torch
+
+    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+    from genomamba.downstream.gene_benchmark_report import (
+        NOT_LLR,
+        plot_benchmark,
+        write_benchmark_scores,
+        write_report,
+    )
+    from genomamba.downstream.stats import format_ci
+    from genomamba.models import GenomambaLM
+
     if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
         raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
     vcf, tsv = (Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")) if a.benchmark else (Path(a.vcf), Path(a.labels))

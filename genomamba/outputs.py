@@ -18,7 +18,7 @@ from pathlib import Path
 
 from genomamba.errors import GenomambaError
 
-__all__ = ["OutputError", "atomic_write_text", "check_output_path", "match_umask", "nearest_existing", "writable_dir"]
+__all__ = ["OutputError", "atomic_write_bytes", "atomic_write_text", "check_output_path", "match_umask", "nearest_existing", "writable_dir"]
 
 
 class OutputError(GenomambaError):
@@ -71,7 +71,16 @@ def writable_dir(directory: Path) -> bool:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, option: str = "output") -> Path:
-    """Write ``text`` to ``path`` through a temporary sibling and ``os.replace``.
+    """Write ``text`` (UTF-8) to ``path`` through a temporary sibling and ``os.replace``.
+
+    Raises:
+        OutputError: the write failed (e.g. no space left); nothing is left behind.
+    """
+    return atomic_write_bytes(path, text.encode("utf-8"), option=option)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, option: str = "output") -> Path:
+    """Write ``data`` to ``path`` through a temporary sibling and ``os.replace`` (a PNG, a table).
 
     Raises:
         OutputError: the write failed (e.g. no space left); nothing is left behind.
@@ -79,14 +88,14 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, option: str = "ou
     p = Path(path).expanduser()
     try:
         if p.exists() and not p.is_file() and not p.is_dir():
-            with open(p, "w") as fh:  # a device or FIFO: no rename possible
-                fh.write(text)
+            with open(p, "wb") as fh:  # a device or FIFO: no rename possible
+                fh.write(data)
             return p
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         try:
-            with os.fdopen(fd, "w", newline="") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             match_umask(tmp)
             os.replace(tmp, p)
         except BaseException:

@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from genomamba.downstream.stats import format_ci
     from genomamba.models import GenomambaLM
+    from genomamba.outputs import atomic_write_text
 
     if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
         raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["model"] = a.model
     out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n", option="metrics")
     write_benchmark_scores(read_benchmark_labels(tsv), scores, out / "scores.tsv")
     plot_benchmark(metrics, out / "benchmark.png")
     write_report(metrics, out / "report.md", plot="benchmark.png")

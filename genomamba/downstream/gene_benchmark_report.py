@@ -4,6 +4,7 @@ summary of :func:`~genomamba.downstream.gene_benchmark_metrics.evaluate_gene_ben
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 from genomamba.data.provenance import describe_held_out
 from genomamba.downstream.gene_benchmark_metrics import CONTRASTS
 from genomamba.downstream.stats import format_ci
+from genomamba.outputs import atomic_write_bytes, atomic_write_text
 
 __all__ = ["plot_benchmark", "write_benchmark_scores", "write_report"]
 
@@ -69,9 +71,10 @@ def plot_benchmark(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Pat
     ax2.legend(fontsize=7, ncol=2, loc="upper right")
     fig.suptitle(f"Gene-based SNV benchmark: {Path(metrics['vcf']).name}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
-    return Path(path)
+    return atomic_write_bytes(path, png.getvalue(), option="plot")
 
 
 def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: str | None = None) -> Path:
@@ -176,8 +179,7 @@ def write_report(metrics: dict[str, Any], path: str | os.PathLike[str], plot: st
     lines += ["", "A difference whose CI contains 0 is not an improvement."]
     if plot:
         lines += ["", f"![codon position and AUROC]({plot})"]
-    Path(path).write_text("\n".join(lines) + "\n")
-    return Path(path)
+    return atomic_write_text(path, "\n".join(lines) + "\n", option="report")
 
 
 def write_benchmark_scores(
@@ -185,9 +187,10 @@ def write_benchmark_scores(
 ) -> None:
     """One row per benchmark SNV (``labels``, N rows) with a column per scorer (``scores``: name ->
     ``(N,)``, aligned with ``labels``)."""
-    with open(path, "w", newline="") as fh:
-        wr = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        wr.writerow(["id", "chrom", "pos", "ref", "alt", "consequence", "sample", "codon_position", *scores])
-        for i, r in enumerate(labels):
-            wr.writerow([r["id"], r["chrom"], r["pos"], r["ref"], r["alt"], r["consequence"], r["sample"],
-                         r["codon_position"], *(f"{v[i]:.6g}" for v in scores.values())])
+    buf = io.StringIO()
+    wr = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    wr.writerow(["id", "chrom", "pos", "ref", "alt", "consequence", "sample", "codon_position", *scores])
+    for i, r in enumerate(labels):
+        wr.writerow([r["id"], r["chrom"], r["pos"], r["ref"], r["alt"], r["consequence"], r["sample"],
+                     r["codon_position"], *(f"{v[i]:.6g}" for v in scores.values())])
+    atomic_write_text(path, buf.getvalue(), option="scores")

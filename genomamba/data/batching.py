@@ -153,9 +153,7 @@ def collate_windows(items: Sequence[dict[str, Any]], pad_id: int = PAD_ID) -> di
         raise ValueError("cannot collate an empty batch")
     input_ids, attention_mask = pad_token_ids([x["input_ids"] for x in items], pad_id=pad_id)
     soft_mask = pad_token_ids([x["soft_mask"] for x in items], pad_id=0)[0].bool()
-    extra = {"track_ids": pad_token_ids([x["track_ids"] for x in items], pad_id=N_ID)[0]} if "track_ids" in items[0] else {}
-    return {
-        **extra,
+    batch = {
         "input_ids": input_ids,
         "soft_mask": soft_mask,
         "attention_mask": attention_mask,
@@ -165,3 +163,6 @@ def collate_windows(items: Sequence[dict[str, Any]], pad_id: int = PAD_ID) -> di
         "contig": [x["contig"] for x in items],
         "strand": [x["strand"] for x in items],
     }
+    if "track_ids" in items[0]:  # a relative track: padded with N (nothing aligned)
+        batch["track_ids"] = pad_token_ids([x["track_ids"] for x in items], pad_id=N_ID)[0]
+    return batch

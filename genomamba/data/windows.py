@@ -86,8 +86,7 @@ def _item(
         codes = reverse_complement_track(codes) if codes is not None else None
     elif strand != "+":
         raise ValueError(f"strand must be '+' or '-', got {strand!r}")
-    extra = {"track_ids": torch.from_numpy(codes)} if codes is not None else {}
-    return {**extra,
+    item = {
         "input_ids": torch.from_numpy(ids),
         "soft_mask": torch.from_numpy(np.ascontiguousarray(soft)),
         "label": torch.tensor(genome.label, dtype=torch.long),
@@ -96,6 +95,9 @@ def _item(
         "start": int(start),
         "strand": strand,
     }
+    if codes is not None:
+        item["track_ids"] = torch.from_numpy(codes)
+    return item
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,9 @@ class GenomambaConfig:
             what the relative has where it predicts (an alignment-aware LM in the spirit of
             GPN-MSA, Benegas et al. 2025, with one relative). The table starts at zero, so a
             track model initialised from a plain one computes the same function until trained.
-            Causal models only; no streaming state or generation (the next base's track is not
-            known one token at a time). Called without a track, the model reads an all-N track.
+            Causal models only. Called without a track, the model reads an all-N track, and only
+            then can it stream or generate (streamed pieces would read N where the next piece's
+            first track base belongs).
         attn_layers: indices of layers that are causal (sliding-window when ``attn_window``
             is set) multi-head attention with rotary position encoding instead of Mamba
             (Jamba-style hybrid).

@@ -133,8 +133,12 @@ class GenomambaLM(nn.Module):
         """input_ids (B, L) long; attention_mask (B, L) bool right padding; track_ids (B, L) long
         codes A, C, G, T, N = 0..4 of a related genome aligned to input_ids (relative-track
         models only; None = all N) -> GenomambaOutput."""
-        if state is not None or return_state:
-            self._refuse_track_streaming("streaming state")
+        if track_ids is not None and (state is not None or return_state):
+            # each call would read N after its last position instead of the next call's first track base
+            raise ConfigError(
+                "streaming state with track_ids: a relative-track model reads the track one position ahead, so a "
+                "window cannot be split into streamed pieces; score whole windows with model(input_ids, track_ids=...)"
+            )
         res = self.backbone(input_ids, attention_mask, state=state, return_state=return_state, track_ids=track_ids)
         hidden, new_state = res if return_state else (res, None)
         return GenomambaOutput(logits=self._head(hidden), hidden_states=hidden, state=new_state)
@@ -143,7 +147,6 @@ class GenomambaLM(nn.Module):
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> GenomambaState:
         """Empty streaming state for ``batch_size`` sequences (causal models only)."""
-        self._refuse_track_streaming("allocate_state")
         if not self.config.is_causal:
             raise ConfigError(
                 "allocate_state needs a causal model (bidirectional=False, rc_equivariant=False)"
@@ -153,21 +156,18 @@ class GenomambaLM(nn.Module):
         dtype = p.dtype if dtype is None else dtype
         return self.backbone.allocate_state(batch_size, device, dtype)
 
-    def _refuse_track_streaming(self, what: str) -> None:
-        if self.config.relative_track:
-            raise ConfigError(
-                f"{what}: this model reads a relative track one position ahead (config.relative_track), so it "
-                "cannot stream or generate token by token; score whole windows with model(input_ids, track_ids=...)"
-            )
-
     def step(self, input_ids: Tensor, state: GenomambaState) -> tuple[Tensor, GenomambaState]:
-        """One token per sequence: input_ids (B,) -> (logits (B, vocab_size), new state)."""
-        self._refuse_track_streaming("step")
+        """One token per sequence: input_ids (B,) -> (logits (B, vocab_size), new state).
+
+        A relative-track model steps with an all-N track (no track can be read one token ahead)."""
         if not self.config.is_causal:
             raise ConfigError("step needs a causal model (bidirectional=False, rc_equivariant=False)")
         check_inputs(self.config, input_ids[:, None], None)
         bb = self.backbone
         h = bb.embed(input_ids)
+        extra = bb.track_input(input_ids[:, None], None)
+        if extra is not None:
+            h = h + extra[:, 0]
         caches = []
         for layer, cache in zip(bb.layers, state.layers, strict=True):
             h, c = layer.step(h, cache, state.seqlen_offset)
@@ -188,7 +188,6 @@ class GenomambaLM(nn.Module):
 
         Sampling is restricted to ``config.nucleotide_token_ids``; temperature 0 is greedy.
         """
-        self._refuse_track_streaming("generate")
         squeeze = prompt_ids.dim() == 1
         ids = prompt_ids[None] if squeeze else prompt_ids
         if ids.shape[1] == 0:

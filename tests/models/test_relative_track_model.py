@@ -52,6 +52,22 @@ def test_chunked_cpu_forward_with_a_track_equals_one_pass() -> None:
     torch.testing.assert_close(chunked(x, track_ids=t).logits, one(x, track_ids=t).logits, rtol=1e-5, atol=1e-5)
 
 
+def test_without_a_track_it_streams_and_steps_as_one_all_n_pass() -> None:
+    _, model = _pair()
+    with torch.no_grad():
+        model.backbone.track_embeddings.weight.normal_()
+    x = torch.randint(0, 4, (2, 12))
+    whole = model(x).logits
+    first = model(x[:, :5], return_state=True)
+    rest = model(x[:, 5:9], state=first.state, return_state=True)
+    torch.testing.assert_close(torch.cat([first.logits, rest.logits], 1), whole[:, :9], rtol=1e-5, atol=1e-5)
+    state = rest.state
+    for t in range(9, 12):
+        logits, state = model.step(x[:, t], state)
+        torch.testing.assert_close(logits, whole[:, t], rtol=1e-5, atol=1e-5)
+    assert model.generate(x[0, :4], 3).shape == (7,)
+
+
 def test_save_and_load_keep_the_track_table(tmp_path) -> None:
     _, model = _pair()
     with torch.no_grad():
@@ -67,10 +83,8 @@ def test_refusals() -> None:
     x = torch.randint(0, 4, (1, 8))
     with pytest.raises(ConfigError, match="relative_track needs a causal model"):
         GenomambaConfig(relative_track=True, bidirectional=True)
-    for call in (lambda: model.generate(x[0], 2), lambda: model.allocate_state(1),
-                 lambda: model(x, return_state=True)):
-        with pytest.raises(ConfigError, match="cannot stream or generate"):
-            call()
+    with pytest.raises(ConfigError, match="streaming state with track_ids"):
+        model(x, track_ids=x, return_state=True)
     with pytest.raises(ModelInputError, match="does not read a relative track"):
         plain(x, track_ids=x)
     with pytest.raises(ModelInputError, match="track codes must lie in"):

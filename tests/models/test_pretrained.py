@@ -16,8 +16,10 @@ from genomamba.models.checkpoint import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAM
 
 SHIPPED = "ecoli536-hybrid-small"
 ALL_SHIPPED = ["ecoli536-hybrid-small", "ecoli536-hybrid-codon", "ecoli536-hybrid-d256", "bacteria4-hybrid-d256",
-               "ecoli536-mamba-periodic"]
+               "ecoli536-mamba-periodic", "ecoli536-mamba-track"]
 ECOLI = Path(__file__).resolve().parents[2] / "data" / "genomes" / "escherichia_coli_536.fa.gz"
+# the relative track ecoli536-mamba-track reads (K. pneumoniae MGH 78578 aligned to E. coli 536)
+ECOLI_TRACK = ECOLI.parents[1] / "tracks" / "escherichia_coli_536.relative_klebsiella_pneumoniae_MGH78578.fa.gz"
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -72,11 +74,23 @@ def test_beats_order2_markov_on_held_out_ecoli(name: str, order2_markov_on_held_
     # data stack (pyfaidx, Hydra) which the evaluation needs.
     from genomamba.training.evaluate import evaluate_model
 
-    result = evaluate_model(name, ECOLI, orders=[], **HELDOUT)
+    track = ECOLI_TRACK if GenomambaLM.load(name).config.relative_track else None
+    result = evaluate_model(name, ECOLI, orders=[], track=track, **HELDOUT)
     markov = order2_markov_on_held_out_ecoli
     assert result["heldout"] == markov["heldout"], "the same windows for every model"
     model_bpb, markov2_bpb = result["model"]["bits_per_base"], markov["markov"]["2"]
     assert model_bpb < markov2_bpb - 0.02, (model_bpb, markov2_bpb)
+
+
+def test_the_track_model_reads_its_track_and_started_from_the_periodic_model() -> None:
+    """ecoli536-mamba-track is ecoli536-mamba-periodic plus a relative-track table, fine-tuned: the
+    same architecture, a trained (non-zero) table, and the base model's training record carried."""
+    track, base = GenomambaLM.load("ecoli536-mamba-track"), GenomambaLM.load("ecoli536-mamba-periodic")
+    assert track.config.relative_track and not base.config.relative_track
+    assert {k: v for k, v in track.config.to_dict().items() if k != "relative_track"} == {
+        k: v for k, v in base.config.to_dict().items() if k != "relative_track"}
+    assert track.backbone.track_embeddings.weight.abs().sum() > 0
+    assert all(r in track.training_data["records"] for r in base.training_data["records"])
 
 
 def test_loads_by_name_in_the_cli(tmp_path: Path) -> None:

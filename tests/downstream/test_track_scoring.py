@@ -143,3 +143,20 @@ def test_make_relative_track_cli_on_a_genome_slice(tmp_path, capsys) -> None:
     assert aligned.sum() > 0.5 * len(seq) and (codes[aligned] == own[aligned]).all()
     with gzip.open(out, "rt") as fh:  # BGZF reads as gzip; the header names the relative
         assert fh.readline().startswith(">slice relative_track relative=r.fa genes=")
+
+
+def test_variant_benchmark_refuses_a_missing_or_misplaced_track_before_any_output(tmp_path, track_model, capsys) -> None:
+    from genomamba.apps.cli import main
+
+    repo = Path(__file__).resolve().parents[2]
+    track_model.save_pretrained(tmp_path / "m")
+    base = ["variant-benchmark", "--fasta", str(repo / "data/genomes/escherichia_coli_536.fa.gz"),
+            "--benchmark", str(repo / "data/variants/ecoli536_genes_last5pct"), "--out-dir", str(tmp_path / "out")]
+    assert main([*base, "--model", str(tmp_path / "m")]) == 2
+    assert "reads a relative track" in capsys.readouterr().err
+    track = repo / "data/tracks/klebsiella_pneumoniae_HS11286.relative_escherichia_coli_536.fa.gz"
+    assert main([*base, "--model", str(tmp_path / "m"), "--track", str(track)]) == 2  # another genome's track
+    assert "has no record" in capsys.readouterr().err
+    assert main([*base, "--track", str(track)]) == 2  # no model to read it
+    assert "give --model and no --scores" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data"
+DATA = Path("data")
 ECOLI = DATA / "genomes" / "escherichia_coli_536.fa.gz"
+# Paths relative to the repository (main() runs from there), so the JSON names no local folder.
 BENCHMARKS = (  # (genome, benchmark prefix, its track, the track's relative)
     (ECOLI, DATA / "variants" / "ecoli536_genes_last5pct",
      DATA / "tracks" / "escherichia_coli_536.relative_klebsiella_pneumoniae_MGH78578.fa.gz",
@@ -99,7 +100,7 @@ def gene_benchmark(model_path: str, base_name: str, genome: Path, prefix: Path, 
         d = paired_stratified_auroc_difference(y, -scores["model"][idx], -base[idx], substitution_type(is_tv[idx]))
         metrics["paired_differences"][f"model_minus_base_model/{cls}_within_substitution"] = {
             "scorer": "model", "baseline": "base_model", "contrast": cls, "statistic": "auroc_within_substitution", **d}
-    metrics["genome"], metrics["track"], metrics["base_model"] = str(genome.relative_to(REPO)), str(track.relative_to(REPO)), base_name
+    metrics["genome"], metrics["track"], metrics["base_model"] = str(genome), str(track), base_name
     return metrics
 
 
@@ -110,19 +111,25 @@ def main() -> None:
     ap.add_argument("--heldout-windows", type=int, default=256)
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
+    import os
+
     from genomamba.outputs import atomic_write_text
 
+    out = None if a.out is None else a.out.resolve()
+    # a model directory given relative to the caller's folder still loads after the chdir below
+    model = str(Path(a.model).resolve()) if Path(a.model).exists() else a.model
+    os.chdir(REPO)
     t0 = time.time()
     doc: dict[str, Any] = {
         "command": f"python benchmarks/track_model_eval.py --model {a.model} --base {a.base} --heldout-windows {a.heldout_windows}",
         "model": a.model, "base_model": a.base,
-        "heldout_bits": heldout_bits(a.model, a.base, a.heldout_windows),
-        "benchmarks": [gene_benchmark(a.model, a.base, *b) for b in BENCHMARKS],
+        "heldout_bits": heldout_bits(model, a.base, a.heldout_windows),
+        "benchmarks": [gene_benchmark(model, a.base, *b) for b in BENCHMARKS],
     }
     doc["wall_s"] = round(time.time() - t0)
     text = json.dumps(doc, indent=1)
-    if a.out is not None:
-        atomic_write_text(a.out, text + "\n", option="--out")
+    if out is not None:
+        atomic_write_text(out, text + "\n", option="--out")
     print(text)
 
 

@@ -9,7 +9,8 @@ where nothing is aligned. ``genomamba make-relative-track`` writes one
 coordinates as the genome's windows.
 
 Track codes are the token ids A, C, G, T, N = 0..4 (:data:`~genomamba.tokens.TRACK_CODES`); any
-other letter reads as N.
+other letter reads as N. Being token ids, a track's other strand is
+``DNATokenizer().reverse_complement(codes)``, as for the window it belongs to.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import os
 import numpy as np
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.data.tokenizer import COMPLEMENT_IDS, DNATokenizer
+from genomamba.data.tokenizer import DNATokenizer
 from genomamba.errors import ConfigError
 from genomamba.tokens import N_ID
 
-__all__ = ["open_track", "reverse_complement_track", "track_codes"]
+__all__ = ["open_track", "track_codes"]
 
 _TOKENIZER = DNATokenizer()
 _MAKE = "make it from this genome with `genomamba make-relative-track --fasta GENOME --relative RELATIVE --out TRACK.fa`"
@@ -56,8 +57,3 @@ def track_codes(track: GenomeFile, contig: str, start: int, end: int) -> np.ndar
     """Codes ``(end - start,)`` int64 of ``track`` over ``contig[start:end]`` (A, C, G, T = 0..3, else N = 4)."""
     ids = _TOKENIZER.encode(track.fetch(contig, start, end), source=f"{track.path}:{contig}:{start}-{end}")
     return np.minimum(np.asarray(ids, dtype=np.int64), N_ID)
-
-
-def reverse_complement_track(codes: np.ndarray) -> np.ndarray:
-    """The track as read on the other strand: complemented and reversed, ``(L,)`` -> ``(L,)``."""
-    return COMPLEMENT_IDS[codes][::-1].copy()

@@ -42,7 +42,7 @@ from genomamba.data.batching import EpochKeySampler, collate_windows
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval
 from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID, DNATokenizer
-from genomamba.data.tracks import reverse_complement_track, track_codes
+from genomamba.data.tracks import track_codes
 from genomamba.errors import ConfigError, WindowError
 
 __all__ = ["EpochKeySampler", "RandomWindowDataset", "TilingWindowDataset", "collate_windows", "fetch_window"]
@@ -83,7 +83,7 @@ def _item(
     if strand == "-":
         ids = COMPLEMENT_IDS[ids][::-1].copy()
         soft = soft[::-1].copy()
-        codes = reverse_complement_track(codes) if codes is not None else None
+        codes = _TOKENIZER.reverse_complement(codes) if codes is not None else None  # track codes are token ids
     elif strand != "+":
         raise ValueError(f"strand must be '+' or '-', got {strand!r}")
     item = {

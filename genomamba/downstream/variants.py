@@ -63,7 +63,7 @@ from genomamba.api import ModelLike, as_lm
 from genomamba.data.batching import pad_token_ids, padded_model_inputs
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
-from genomamba.data.tracks import open_track, reverse_complement_track
+from genomamba.data.tracks import open_track
 from genomamba.devices import resolve_device
 from genomamba.downstream import vcf as vcf_io
 from genomamba.downstream.stats import auprc_ci, auroc_ci
@@ -202,7 +202,7 @@ def _score_ok(
     w = build_variant_windows(variants, genome, window, track)
     masked = is_masked_model(model)
     rc_ref, rc_alt = [_rc(r) for r in w.ref], [_rc(a) for a in w.alt]
-    rc_tracks = [reverse_complement_track(t) for t in w.ref_track], [reverse_complement_track(t) for t in w.alt_track]
+    rc_tracks = [_rc(t) for t in w.ref_track], [_rc(t) for t in w.alt_track]  # track codes are token ids
     llr_fwd, shift_fwd, influence_fwd = _pair_scores(model, w.ref, w.alt, batch_size, not masked, w.ref_track, w.alt_track)
     llr_rev, shift_rev, influence_rev = _pair_scores(model, rc_ref, rc_alt, batch_size, not masked, *rc_tracks)
     shift = np.fmax(shift_fwd, shift_rev)  # nan only where both are (indels)

@@ -8,7 +8,8 @@ from data_helpers import random_dna, write_fasta
 
 from genomamba.data import GenomeDataModule
 from genomamba.data.fasta import GenomeFile
-from genomamba.data.tracks import open_track, reverse_complement_track, track_codes
+from genomamba.data.tokenizer import DNATokenizer
+from genomamba.data.tracks import open_track, track_codes
 from genomamba.errors import ConfigError
 
 
@@ -34,7 +35,7 @@ def test_write_track_fasta_round_trips_through_pyfaidx(tmp_path, name) -> None:
 def test_track_codes_read_anything_but_acgt_as_n(tmp_path) -> None:
     track = GenomeFile(write_fasta(tmp_path / "t.fa", {"r": "acgtRYNnA"}))
     assert track_codes(track, "r", 0, 9).tolist() == [0, 1, 2, 3, 4, 4, 4, 4, 0]
-    assert reverse_complement_track(np.array([0, 1, 4, 2])).tolist() == [1, 4, 2, 3]
+    assert DNATokenizer().reverse_complement(np.array([0, 1, 4, 2])).tolist() == [1, 4, 2, 3]
 
 
 def test_open_track_refuses_tracks_of_another_genome(tmp_path, genome_and_track) -> None:
@@ -62,7 +63,7 @@ def test_datamodule_windows_carry_the_track_on_their_strand(genome_and_track) ->
         s, c = item["start"], item["contig"]
         want = np.array(["ACGTN".index(b) for b in tracks[c][s : s + 200]])
         if item["strand"] == "-":
-            want = reverse_complement_track(want)
+            want = DNATokenizer().reverse_complement(want)
         assert item["track_ids"].tolist() == want.tolist()
         strands.add(item["strand"])
     assert strands == {"+", "-"}

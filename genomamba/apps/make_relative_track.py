@@ -35,43 +35,33 @@ def _parser() -> argparse.ArgumentParser:
 
 def write_track_fasta(track: dict[str, np.ndarray], path: str | os.PathLike[str], description: str) -> Path:
     """Write ``{record: codes (n,)}`` (A, C, G, T, N = 0..4) as FASTA, BGZF-compressed with htslib's
-    bgzip (``pysam.tabix_compress``) when ``path`` ends in ``.gz``, through temporary siblings and a
-    rename (never half-written). htslib's blocks hold 65,280 bytes: a reader's virtual offsets
-    never point at a block's very end, which pyfaidx cannot seek to (full 64 KiB blocks, as
-    Biopython's ``BgzfWriter`` writes them, break it)."""
+    bgzip (``pysam.tabix_compress``) when ``path`` ends in ``.gz``, atomically (never half-written).
+    htslib's blocks hold 65,280 bytes: a reader's virtual offsets never point at a block's very
+    end, which pyfaidx cannot seek to (full 64 KiB blocks, as Biopython's ``BgzfWriter`` writes
+    them, break it)."""
     import pysam
     from Bio import SeqIO
     from Bio.Seq import Seq
     from Bio.SeqRecord import SeqRecord
 
-    from genomamba.outputs import OutputError, match_umask
+    from genomamba.outputs import OutputError, atomic_write_bytes, atomic_write_text
 
     records = [SeqRecord(Seq(_LETTERS[codes].tobytes().decode()), id=name, description=description)
                for name, codes in track.items()]
-    out = Path(path)
     buf = io.StringIO()
     SeqIO.write(records, buf, "fasta")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temps = []
-    try:
-        for suffix in (".fa.tmp", ".gz.tmp"):
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
-            os.close(fd)
-            temps.append(Path(tmp))
-        plain, compressed = temps
-        plain.write_text(buf.getvalue())
-        if out.name.endswith(".gz"):
-            pysam.tabix_compress(str(plain), str(compressed), force=True)
-        else:
-            os.replace(plain, compressed)
-        match_umask(compressed)
-        os.replace(compressed, out)
+    if not str(path).endswith(".gz"):
+        return atomic_write_text(path, buf.getvalue(), option="--out")
+    try:  # bgzip compresses file to file: a scratch folder, then the usual atomic write
+        with tempfile.TemporaryDirectory() as scratch:
+            plain = Path(scratch) / "track.fa"
+            plain.write_text(buf.getvalue())
+            pysam.tabix_compress(str(plain), f"{plain}.gz", force=True)
+            data = Path(f"{plain}.gz").read_bytes()
     except OSError as err:
-        raise OutputError(f"--out {out}: cannot be written ({err.strerror or err}); free space or choose another path") from None
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-    return out
+        raise OutputError(f"--out {path}: cannot compress the track ({err.strerror or err}); free space in the "
+                          "temporary folder ($TMPDIR) or write a plain .fa") from None
+    return atomic_write_bytes(path, data, option="--out")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

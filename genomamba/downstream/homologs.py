@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.data.tokenizer import COMPLEMENT_IDS
+from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID
 from genomamba.downstream.gene_consequences import (
     Gene,
     call_genes,
@@ -144,7 +144,7 @@ def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[di
     seq_ids = genome_codes(genome)
     relative_cds = _complete_coding_sequences(relative)
     index = ProteinIndex([translate(c) for c in relative_cds])
-    track = {c: np.full(len(s), 4, dtype=np.int64) for c, s in seq_ids.items()}
+    track = {c: np.full(len(s), N_ID, dtype=np.int64) for c, s in seq_ids.items()}
     genes = [g for g in call_genes(genome) if not g.partial]
     n_homologs = 0
     for gene in genes:
@@ -161,5 +161,5 @@ def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[di
             bases = COMPLEMENT_IDS[bases]  # the codes are the token ids A, C, G, T, N
         track[gene.chrom][gene.genomic_position(coding)] = bases
     counts = {"genes": len(genes), "genes_with_homolog": n_homologs,
-              "aligned_bases": int(sum((t < 4).sum() for t in track.values()))}
+              "aligned_bases": int(sum((t < N_ID).sum() for t in track.values()))}
     return track, counts

@@ -57,20 +57,16 @@ def preflight(overrides: Sequence[str]) -> str | None:
         check_init_from,
         check_run_dir,
         check_track,
+        instantiate_config,
         resolve_ckpt_path,
     )
 
     def check() -> None:
-        from hydra.errors import InstantiationException
-        from hydra.utils import instantiate
-
         cfg = compose_config(overrides)
         try:  # GenomambaConfig checks its values (model.d_model=0, model.rope_periods=[1] ...)
-            instantiate(cfg.model, _convert_="all")
-        except InstantiationException as e:
-            if isinstance(e.__cause__, GenomambaError):
-                raise ConfigError(f"model: {e.__cause__} (fix the model.* override)") from None
-            raise
+            instantiate_config(cfg.model)
+        except GenomambaError as e:
+            raise ConfigError(f"model: {e} (fix the model.* override)") from None
         run_dir = check_run_dir(Path(cfg.run_dir).resolve())
         check_fasta(cfg)
         check_track(cfg)

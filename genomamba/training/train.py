@@ -210,7 +210,7 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
     return str(path)
 
 
-def _build(node: DictConfig, **kwargs: Any) -> Any:
+def instantiate_config(node: DictConfig, **kwargs: Any) -> Any:
     """``instantiate(node)``, with a genomamba error raised inside a constructor (a bad setting, a
     missing ``module.init_from`` model) re-raised as itself rather than wrapped by Hydra, so the
     CLI prints its one line."""
@@ -234,7 +234,7 @@ def check_init_from(cfg: DictConfig) -> None:
     from genomamba.training.lit_module import load_initial_weights
 
     try:
-        load_initial_weights(GenomambaLM(_build(cfg.model)), str(source))
+        load_initial_weights(GenomambaLM(instantiate_config(cfg.model)), str(source))
     except ConfigError:
         raise
     except GenomambaError as e:
@@ -264,12 +264,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: bool) -> dict[str, Any]:
     # Data and model are built and checked before anything is written into run_dir.
-    datamodule = _build(cfg.data)
+    datamodule = instantiate_config(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     tok = datamodule.tokenizer
-    model_config = _build(cfg.model, vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
-    module = _build(cfg.module, model_config=model_config, mask_token_id=tok.mask_id)
+    model_config = instantiate_config(cfg.model, vocab_size=tok.vocab_size, pad_token_id=tok.pad_id)
+    module = instantiate_config(cfg.module, model_config=model_config, mask_token_id=tok.mask_id)
     if ckpt_path is not None:
         check_resume_checkpoint(ckpt_path, module)
     if rank_zero:

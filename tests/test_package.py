@@ -39,6 +39,50 @@ def test_kernels_install_under_genomamba_and_not_top_level(tmp_path):
     assert Path(where).resolve().parent == Path(kernels.__file__).resolve().parent
 
 
+def _python_in_repo_root(code: str, *flags: str) -> subprocess.CompletedProcess:
+    # A fresh interpreter started in the repository root, as `python -m pytest` or a notebook is:
+    # the root is sys.path[0], so its top-level folders are candidates for top-level names.
+    return subprocess.run([sys.executable, *flags, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+
+
+def test_transformers_mamba_loads_from_the_repository_root():
+    # transformers imports Hugging Face's `kernels`; the repository's kernels/ folder must not shadow it.
+    hf_kernels = importlib.metadata.distribution("kernels")  # installed with transformers (dev extra)
+    run = _python_in_repo_root(
+        "import kernels, transformers; print(kernels.__file__); print(transformers.MambaForCausalLM.__name__)"
+    )
+    assert run.returncode == 0, run.stderr
+    kernels_file, mamba = run.stdout.split()
+    assert mamba == "MambaForCausalLM"
+    assert Path(kernels_file).resolve() == Path(hf_kernels.locate_file("kernels/__init__.py")).resolve()
+
+
+def test_source_folders_are_not_top_level_packages_from_the_repository_root():
+    # Without another project's package of the same name, the folders behave as if absent: the
+    # repository's kernels and configs are reachable only as genomamba.kernels / genomamba.configs.
+    code = (
+        "import sys; full_path = list(sys.path); sys.path = [p for p in sys.path if 'site-packages' not in p]\n"
+        "for name in ('kernels', 'configs', 'kernels.cpu_scan'):\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "    except ModuleNotFoundError as e:\n"
+        "        print(name, 'absent', e.name, name.split('.')[0] in sys.modules)\n"
+        "    else:\n"
+        "        print(name, 'IMPORTED')\n"
+        "sys.path = full_path\n"
+        "import genomamba.kernels, genomamba.configs\n"
+        "print(genomamba.kernels.selective_scan.__module__)\n"
+    )
+    run = _python_in_repo_root(code)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "kernels absent kernels False",
+        "configs absent configs False",
+        "kernels.cpu_scan absent kernels False",
+        "genomamba.kernels.dispatch",
+    ]
+
+
 def test_every_config_group_is_listed_as_a_package():
     # setuptools warns for (and may drop) data folders missing from the explicit package list.
     import tomllib

@@ -29,7 +29,7 @@ def compare(labels: list[dict[str, Any]], scores: dict[str, np.ndarray], a: str,
     """``{contrast: paired AUROC difference a - b}`` over the benchmark's contrasts (lower score =
     more damaging for every column, as in ``scores.tsv``); SNVs that either scorer left out are
     dropped from that contrast."""
-    from genomamba.downstream.gene_benchmark_metrics import CONTRASTS, contrast_indices
+    from genomamba.downstream.genes.metrics import CONTRASTS, contrast_indices
     from genomamba.downstream.stats import paired_auroc_difference
 
     out = {}
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
 
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
     from genomamba.outputs import atomic_write_text
 
     labels = read_benchmark_labels(f"{args.benchmark}.labels.tsv")

@@ -64,8 +64,8 @@ GENE_BENCHMARKS = {
 def variant_report(model_path: str, seed: int, window: int = 512) -> dict:
     """The gene-based benchmarks (data/variants/*_genes_last5pct.*): zero-shot AUROCs and the codon-position
     AUROC with 95% CIs for the model and each Markov order, the paired model - best Markov difference and the
-    CV model vs k-mer heads (genomamba.downstream.gene_benchmark_metrics)."""
-    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+    CV model vs k-mer heads (genomamba.downstream.genes.metrics)."""
+    from genomamba.downstream.genes.metrics import evaluate_gene_benchmark
     from genomamba.models import GenomambaLM
 
     model = GenomambaLM.load(model_path)

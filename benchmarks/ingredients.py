@@ -110,7 +110,7 @@ def evaluate_row(run_dir: Path, a: argparse.Namespace) -> dict[str, Any]:
     """Held-out bits/base (per window, for paired CIs) and zero-shot gene-benchmark scores."""
     import torch
 
-    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+    from genomamba.downstream.genes.metrics import evaluate_gene_benchmark
     from genomamba.training.evaluate import heldout_datamodule
     from genomamba.training.evaluation import heldout_windows, training_sequences, window_bits
     from genomamba.training.markov import markov_baselines
@@ -164,8 +164,8 @@ def summarize(
 ) -> list[dict[str, Any]]:
     """One table row per ingredient: bits/base and AUROCs with CIs, and paired differences from
     the row ``base_name`` (the ``*_minus_base`` keys)."""
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import codon_position_indices, contrast_indices
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import codon_position_indices, contrast_indices
     from genomamba.downstream.stats import (
         auroc_ci,
         paired_auroc_difference,
@@ -220,7 +220,7 @@ def within_substitution(
     """Missense vs synonymous AUROC over same-substitution-type pairs only (transitions with
     transitions, transversions with transversions), for the LLR and the shift score, with the
     paired difference from base: what a score knows beyond the transversion rule."""
-    from genomamba.downstream.gene_benchmark_metrics import (
+    from genomamba.downstream.genes.metrics import (
         contrast_indices,
         substitution_type,
         transversion_rule,

@@ -24,7 +24,7 @@ alignment (Benegas et al. 2025, Nat. Biotechnol., "A DNA language model based on
 alignment predicts the effects of genome-wide variants"):
 
 * ``relative_species``: the conservation reference of ``genomamba variant-benchmark --relative``
-  (:mod:`genomamba.downstream.homologs`): each benchmark gene aligned to its best homolog in
+  (:mod:`genomamba.downstream.genes.homologs`): each benchmark gene aligned to its best homolog in
   the relative through the protein; ``[relative base == ALT] - [relative base == REF]`` at the
   aligned base, 0 where none is aligned. No genetic code is used in the score. The relatives:
   E. coli 536 for the Klebsiella benchmark, K. pneumoniae MGH 78578 for the E. coli one.
@@ -129,26 +129,26 @@ def evaluate(fasta: str, prefix: str, orders: list[int], relative: str | None = 
     """All scorers' metrics on one gene benchmark (``prefix.vcf`` + ``prefix.labels.tsv``), with
     ``relative`` (a FASTA of a related species) for the ``relative_species`` scorer."""
     from genomamba.data.fasta import GenomeFile
-    from genomamba.downstream.gene_benchmark import (
+    from genomamba.downstream.genes.benchmark import (
         complement_regions,
         parse_regions,
         read_benchmark_labels,
         read_benchmark_regions,
     )
-    from genomamba.downstream.gene_benchmark_metrics import (
+    from genomamba.downstream.genes.consequences import (
+        call_genes,
+        coding_base_codes,
+        genome_codes,
+        snv_coding_sequences,
+    )
+    from genomamba.downstream.genes.homologs import relative_species_llr
+    from genomamba.downstream.genes.metrics import (
         codon_usage_llr,
         contrast_indices,
         scorer_metrics,
         substitution_type,
         transversion_rule,
     )
-    from genomamba.downstream.gene_consequences import (
-        call_genes,
-        coding_base_codes,
-        genome_codes,
-        snv_coding_sequences,
-    )
-    from genomamba.downstream.homologs import relative_species_llr
     from genomamba.downstream.stats import paired_stratified_auroc_difference
 
     genome = GenomeFile(REPO / fasta if not Path(fasta).is_absolute() else fasta)

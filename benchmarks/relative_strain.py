@@ -61,8 +61,8 @@ def main() -> None:
     import pyfaidx
 
     from genomamba.data.tokenizer import reverse_complement_str
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import scorer_metrics
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import scorer_metrics
 
     relative = pyfaidx.Fasta(str(DATA / "genomes" / "klebsiella_pneumoniae_MGH78578.fa.gz"), as_raw=True)
     genome = pyfaidx.Fasta(str(DATA / "genomes" / "klebsiella_pneumoniae_HS11286.fa.gz"), as_raw=True)

@@ -54,7 +54,7 @@ def codon_features(windows: Any, genes: dict[str, dict[str, tuple[np.ndarray, li
     """``(N, 65)``: each window's in-frame codon frequencies (genes on either strand, the part of
     each codon inside the window) and the fraction of the window that is coding. ``genes``: genome
     name -> record -> (sorted gene starts, genes)."""
-    from genomamba.downstream.gene_consequences import coding_base_codes
+    from genomamba.downstream.genes.consequences import coding_base_codes
 
     out = np.zeros((len(windows.labels), 65))
     for i, ids in enumerate(windows.ids.astype(np.int64)):
@@ -94,9 +94,9 @@ def main() -> None:
 
     from genomamba.data.species_table import parse_test_strains
     from genomamba.data.tokenizer import DNATokenizer
-    from genomamba.downstream.gene_consequences import call_genes
+    from genomamba.downstream.genes.consequences import call_genes
     from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_frequencies
-    from genomamba.downstream.species import draw_windows, split_genomes
+    from genomamba.downstream.species.genomes import draw_windows, split_genomes
     from genomamba.downstream.stats import compare_accuracy
     from genomamba.outputs import atomic_write_text
 

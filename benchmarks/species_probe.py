@@ -1,7 +1,7 @@
 """Strain-held-out species probe of one model against k-mer baselines, over several window seeds
 (prints one JSON document; an accuracy report, not a timed test).
 
-For each seed, :func:`genomamba.downstream.probe` picks the held-out strains (unless named with
+For each seed, :func:`genomamba.downstream.species.probe` picks the held-out strains (unless named with
 ``--test-strains``) and draws the windows, fits a logistic regression on the model's mean-pooled
 embeddings and one on k-mer frequencies of the same windows, and compares them on the same test
 windows (paired bootstrap CI and McNemar p).
@@ -64,7 +64,7 @@ def main() -> None:
 
     import genomamba
     from genomamba.data.species_table import parse_test_strains
-    from genomamba.downstream.probe import probe
+    from genomamba.downstream.species.probe import probe
     from genomamba.errors import ConfigError
     from genomamba.outputs import atomic_write_text
 

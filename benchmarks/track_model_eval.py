@@ -69,8 +69,8 @@ def heldout_bits(model_path: str, base_name: str, max_windows: int) -> dict[str,
 
 def gene_benchmark(model_path: str, base_name: str, genome: Path, prefix: Path, track: Path, relative: Path) -> dict[str, Any]:
     """``variant-benchmark`` metrics of the track model, plus its LLR paired with the base model's."""
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import (
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import (
         contrast_indices,
         evaluate_gene_benchmark,
         scorer_metrics,
@@ -78,8 +78,8 @@ def gene_benchmark(model_path: str, base_name: str, genome: Path, prefix: Path, 
         transversion_rule,
     )
     from genomamba.downstream.stats import paired_auroc_difference, paired_stratified_auroc_difference
-    from genomamba.downstream.variants import score_variants
-    from genomamba.downstream.vcf import Variant
+    from genomamba.downstream.variants.scoring import score_variants
+    from genomamba.downstream.variants.vcf import Variant
     from genomamba.models import GenomambaLM
 
     model = GenomambaLM.load(model_path)

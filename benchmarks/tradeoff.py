@@ -68,8 +68,8 @@ def train_for(run_dir: Path, overrides: list[str], minutes: float, resume: bool)
 def contrast_labels(out_dir: Path) -> Path:
     """The benchmark's labels TSV cut to the rows the two AUROCs use (stratified nonsense, missense and
     synonymous SNVs): a third of the variants, so a CPU evaluation takes about a minute, not three."""
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import contrast_indices
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import contrast_indices
 
     source = Path(f"{BENCHMARK}.labels.tsv")
     labels = read_benchmark_labels(source)
@@ -84,7 +84,7 @@ def contrast_labels(out_dir: Path) -> Path:
 def gene_aurocs(run_dir: Path, seed: int) -> dict[str, Any]:
     """Zero-shot nonsense and missense vs synonymous AUROCs of the run's model on the contrast rows
     of the held-out gene benchmark, next to Markov orders 2 and 3 on the same SNVs."""
-    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
+    from genomamba.downstream.genes.metrics import evaluate_gene_benchmark
     from genomamba.models import GenomambaLM
 
     model = GenomambaLM.load(run_dir)

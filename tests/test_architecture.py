@@ -1,7 +1,9 @@
 """The package's layering, checked with import-linter (contracts in pyproject.toml).
 
 Layers, top to bottom: apps > downstream > api > training > models | data > kernels >
-outputs | devices > errors; and no import cycles between the modules of any package.
+outputs | devices > errors; inside downstream, finetune > finetune_tasks > genes > variants |
+species > kmer > stats (one subpackage per task); and no import cycles between the modules of any
+package.
 
 grimp (import-linter's graph builder) walks the root package's folder, but ``genomamba.kernels``
 is installed from ``kernels/`` (``package-dir`` in pyproject.toml), so the test lays the package
@@ -45,7 +47,7 @@ def _lint(root: Path) -> subprocess.CompletedProcess[str]:
 def test_import_linter_contracts_hold(installed_layout: Path) -> None:
     result = _lint(installed_layout)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    assert "Contracts: 3 kept, 0 broken." in result.stdout
 
 
 def test_an_upward_import_breaks_the_layers_contract(installed_layout: Path) -> None:
@@ -55,3 +57,12 @@ def test_an_upward_import_breaks_the_layers_contract(installed_layout: Path) -> 
     result = _lint(installed_layout)
     assert result.returncode != 0
     assert "genomamba.models.config -> genomamba.training.train" in result.stdout, result.stdout[-4000:]
+
+
+def test_a_task_importing_a_task_above_it_breaks_the_downstream_contract(installed_layout: Path) -> None:
+    """The per-task layering of genomamba.downstream is live: variants may not import the gene benchmark."""
+    scoring = installed_layout / "genomamba" / "downstream" / "variants" / "scoring.py"
+    scoring.write_text(scoring.read_text() + "\nfrom genomamba.downstream.genes import metrics  # noqa: E402,F401\n")
+    result = _lint(installed_layout)
+    assert result.returncode != 0
+    assert "genomamba.downstream.variants.scoring -> genomamba.downstream.genes.metrics" in result.stdout, result.stdout[-4000:]

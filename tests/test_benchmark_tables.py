@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from benchmark_scripts import ROOT, load_benchmark
 
-from genomamba.downstream.gene_benchmark import read_benchmark_labels
-from genomamba.downstream.gene_benchmark_metrics import contrast_indices
+from genomamba.downstream.genes.benchmark import read_benchmark_labels
+from genomamba.downstream.genes.metrics import contrast_indices
 
 LABELS = ROOT / "data" / "variants" / "ecoli536_genes_last5pct.labels.tsv"
 
@@ -166,7 +166,7 @@ def test_tradeoff_heldout_bits_match_evaluate_models_figures(tiny_model: Path) -
 
 def test_species_probe_summary_keeps_the_paired_comparison_of_the_same_windows(tiny_model: Path) -> None:
     """benchmarks/species_probe.py stores, per window length, what probe() measured on one window set."""
-    from genomamba.downstream.probe import probe
+    from genomamba.downstream.species.probe import probe
 
     species_probe = load_benchmark("species_probe")
     report = probe(str(tiny_model), ROOT / "data" / "species.tsv", window_length=[64, 128], n_windows=4,
@@ -229,7 +229,7 @@ def test_codon_features_count_in_frame_codons_of_both_strands() -> None:
     strand, start at 126, 123, ...), counted by hand; codons cut by the window edge are left out."""
     from types import SimpleNamespace
 
-    from genomamba.downstream.gene_consequences import Gene
+    from genomamba.downstream.genes.consequences import Gene
     from genomamba.tokens import A_ID, C_ID, G_ID, T_ID
 
     window = np.array([A_ID, T_ID, G_ID] * 10, dtype=np.int8)  # ATGATG... from 100 to 130

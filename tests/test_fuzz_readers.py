@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.variant_labels import read_labelled_variants
-from genomamba.downstream.vcf import read_vcf
+from genomamba.downstream.variants.labels import read_labelled_variants
+from genomamba.downstream.variants.vcf import read_vcf
 from genomamba.errors import GenomambaError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

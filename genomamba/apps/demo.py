@@ -59,7 +59,7 @@ def step_classify(result: DemoResult, window_lengths: tuple[int, ...] = (256, 10
     """Embed windows of the four bundled species with the freshly trained model and classify them:
     a linear probe on frozen embeddings against a k-mer-frequency baseline on the same windows."""
     from genomamba.api import load
-    from genomamba.downstream.probe import probe
+    from genomamba.downstream.species.probe import probe
     from genomamba.downstream.stats import format_ci
 
     t0 = time.perf_counter()
@@ -83,7 +83,7 @@ def step_classify(result: DemoResult, window_lengths: tuple[int, ...] = (256, 10
         print(f"  window {r['window_length']:>5} bp: linear probe {format_ci(p['accuracy'], p['accuracy_ci'])}   "
               f"4-mer baseline {format_ci(k['accuracy'], k['accuracy_ci'])}")
     print(f"  (demo: only {n_windows // 2} held-out windows per species, so the 95% CIs are wide and the two are not "
-          "distinguishable; genomamba.downstream.probe uses 200 by default)")
+          "distinguishable; genomamba.downstream.species.probe uses 200 by default)")
     print(f"  ({result.seconds['embed+classify']:.0f} s; details in {result.run_dir / 'species_probe.json'})")
 
 

@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.provenance import sequence_digest
-    from genomamba.downstream.homologs import aligned_relative_track
+    from genomamba.downstream.genes.homologs import aligned_relative_track
     from genomamba.outputs import check_output_path
 
     check_output_path(a.out, option="--out")

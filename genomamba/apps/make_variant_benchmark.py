@@ -1,5 +1,5 @@
 """``genomamba make-variant-benchmark``: draw the gene-based SNV benchmark
-(:mod:`genomamba.downstream.gene_benchmark`) and write ``PREFIX.vcf`` and ``PREFIX.labels.tsv``."""
+(:mod:`genomamba.downstream.genes.benchmark`) and write ``PREFIX.vcf`` and ``PREFIX.labels.tsv``."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.intervals import Interval
-    from genomamba.downstream.gene_benchmark import (
+    from genomamba.downstream.genes.benchmark import (
         last_fraction_regions,
         make_gene_benchmark,
         parse_regions,

@@ -1,5 +1,5 @@
 """``python -m genomamba.apps.repeat_benchmark {generate,evaluate}``: the rule-labelled repeat
-SNV benchmark (:mod:`genomamba.downstream.variant_benchmark`): write it, or score a model on it."""
+SNV benchmark (:mod:`genomamba.downstream.variants.repeat_benchmark`): write it, or score a model on it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.variant_benchmark import (
+from genomamba.downstream.variants.repeat_benchmark import (
     evaluate_benchmark,
     generate_repeat_benchmark,
     read_labels,
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.cmd == "generate":
         genome = GenomeFile(a.fasta)
         rows = generate_repeat_benchmark(genome, a.n_per_class, a.k, a.min_copies, seed=a.seed)
-        src = f"genomamba.downstream.variant_benchmark k={a.k} min_copies={a.min_copies} n_per_class={a.n_per_class} seed={a.seed}"
+        src = f"genomamba.downstream.variants.repeat_benchmark k={a.k} min_copies={a.min_copies} n_per_class={a.n_per_class} seed={a.seed}"
         paths = write_benchmark(rows, genome, a.out_dir, a.name, src)
         print(f"wrote {paths[0]} and {paths[1]} ({len(rows)} SNVs)", file=sys.stderr)
         return 0

@@ -12,8 +12,8 @@ from genomamba.errors import ConfigError, GenomambaError, VCFError
 
 if TYPE_CHECKING:
     from genomamba.data.fasta import GenomeFile
-    from genomamba.downstream.variant_labels import VariantKey
-    from genomamba.downstream.vcf import Variant
+    from genomamba.downstream.variants.labels import VariantKey
+    from genomamba.downstream.variants.vcf import Variant
 
 __all__ = ["main"]
 
@@ -46,7 +46,7 @@ def _read_labels(
     args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile
 ) -> tuple[dict[VariantKey, int], str] | None:
     """0/1 labels keyed like :func:`label_metrics` wants, and where they came from; None if none."""
-    from genomamba.downstream.variant_labels import labels_by_variant, read_labelled_variants
+    from genomamba.downstream.variants.labels import labels_by_variant, read_labelled_variants
 
     if args.labels:
         # The TSV may name a contig by an accession alias of the VCF's record name, or vice versa.
@@ -78,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genomamba.data.tracks import open_track
     from genomamba.devices import resolve_device
     from genomamba.downstream.stats import format_ci
-    from genomamba.downstream.variants import label_metrics, score_variants, write_scores_tsv
-    from genomamba.downstream.vcf import read_vcf
+    from genomamba.downstream.variants.scoring import label_metrics, score_variants, write_scores_tsv
+    from genomamba.downstream.variants.vcf import read_vcf
     from genomamba.models import GenomambaLM
     from genomamba.outputs import check_output_path
 

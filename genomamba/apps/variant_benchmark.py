@@ -1,5 +1,5 @@
 """``genomamba variant-benchmark``: metrics of a gene-based SNV benchmark
-(:mod:`genomamba.downstream.gene_benchmark_metrics`) written as metrics.json, scores.tsv,
+(:mod:`genomamba.downstream.genes.metrics`) written as metrics.json, scores.tsv,
 benchmark.png and report.md."""
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
     import torch
 
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import evaluate_gene_benchmark
-    from genomamba.downstream.gene_benchmark_report import (
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import evaluate_gene_benchmark
+    from genomamba.downstream.genes.report import (
         NOT_LLR,
         plot_benchmark,
         write_benchmark_scores,

@@ -9,7 +9,7 @@ A tab-separated file with a header naming the columns ``path`` and ``species`` a
 Relative paths are taken from the table's folder. Blank lines and lines starting with ``#``
 are skipped (also before the header). A missing or empty ``strain`` is the file's name.
 The library (:func:`genomamba.data.fasta.open_genomes`,
-:func:`genomamba.downstream.species.read_species_table`) and the species workflow all read
+:func:`genomamba.downstream.species.genomes.read_species_table`) and the species workflow all read
 tables here, so a table means the same thing everywhere.
 """
 

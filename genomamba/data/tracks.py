@@ -3,7 +3,7 @@
 A *track FASTA* has the genome's own records, each exactly as long, and holds at every position
 the base that a related genome has aligned there, as read on the genome's plus strand, or ``N``
 where nothing is aligned. ``genomamba make-relative-track`` writes one
-(:func:`~genomamba.downstream.homologs.aligned_relative_track`); models trained with
+(:func:`~genomamba.downstream.genes.homologs.aligned_relative_track`); models trained with
 ``model.relative_track=true`` read it as a second input (``track_ids``), and the DataModule,
 ``genomamba evaluate``, ``score-variants`` and ``variant-benchmark`` cut it with the same
 coordinates as the genome's windows.

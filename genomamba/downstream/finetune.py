@@ -2,8 +2,8 @@
 
 The pieces live one concern per module:
 
-* :mod:`genomamba.downstream.species_datamodule`: :class:`SpeciesDataModule` (windows, splits);
-* :mod:`genomamba.downstream.species_classifier`: :class:`SpeciesClassifier` (pooled head,
+* :mod:`genomamba.downstream.species.datamodule`: :class:`SpeciesDataModule` (windows, splits);
+* :mod:`genomamba.downstream.species.classifier`: :class:`SpeciesClassifier` (pooled head,
   loss, metrics, optimiser);
 * :mod:`genomamba.downstream.finetune_tasks`: one runner per task, named by
   ``task.runner._target_`` in ``configs/task/<task>.yaml``.
@@ -25,8 +25,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from genomamba.downstream.finetune_tasks import FinetuneTask
-from genomamba.downstream.species_classifier import SpeciesClassifier
-from genomamba.downstream.species_datamodule import SpeciesDataModule
+from genomamba.downstream.species.classifier import SpeciesClassifier
+from genomamba.downstream.species.datamodule import SpeciesDataModule
 from genomamba.models.pooling import masked_mean
 
 __all__ = [
@@ -47,26 +47,26 @@ def register_finetune_schemas() -> None:
     schemas, since ``finetune.yaml`` uses ``schema/trainer`` too."""
     from hydra.core.config_store import ConfigStore
 
-    from genomamba.downstream.variants_supervised import finetune_variant_effect
+    from genomamba.downstream.variants.supervised import finetune_variant_effect
     from genomamba.training.schema import register_schemas, signature_schema
 
     register_schemas()
     cs = ConfigStore.instance()
     cs.store(
         group="schema/species_data", name="default",
-        node=signature_schema(SpeciesDataModule, "genomamba.downstream.species_datamodule.SpeciesDataModule"),
+        node=signature_schema(SpeciesDataModule, "genomamba.downstream.species.datamodule.SpeciesDataModule"),
     )
     cs.store(
         group="schema/variant_effect", name="default",
         node=signature_schema(
-            finetune_variant_effect, "genomamba.downstream.variants_supervised.finetune_variant_effect",
+            finetune_variant_effect, "genomamba.downstream.variants.supervised.finetune_variant_effect",
             {"model", "variants_with_labels"},
         ),
     )
     cs.store(
         group="schema/finetune", name="default",
         node=signature_schema(
-            SpeciesClassifier, "genomamba.downstream.species_classifier.SpeciesClassifier", {"lm", "label_names"}
+            SpeciesClassifier, "genomamba.downstream.species.classifier.SpeciesClassifier", {"lm", "label_names"}
         ),
     )
 

@@ -22,9 +22,9 @@ from omegaconf import DictConfig
 
 from genomamba.api import as_genomamba_model, as_lm
 from genomamba.data.provenance import check_held_out, describe_held_out
-from genomamba.downstream.species import draw_windows
-from genomamba.downstream.species_classifier import SpeciesClassifier
-from genomamba.downstream.species_datamodule import SpeciesDataModule
+from genomamba.downstream.species.classifier import SpeciesClassifier
+from genomamba.downstream.species.datamodule import SpeciesDataModule
+from genomamba.downstream.species.genomes import draw_windows
 from genomamba.errors import ConfigError, VCFError
 
 __all__ = ["FinetuneTask", "SpeciesTask", "VariantEffectTask", "model_path"]
@@ -210,7 +210,7 @@ class VariantEffectTask:
     def run(self, cfg: DictConfig) -> dict[str, Any]:
         from hydra.utils import instantiate
 
-        from genomamba.downstream.variant_labels import read_labelled_variants
+        from genomamba.downstream.variants.labels import read_labelled_variants
 
         path = model_path(cfg)
         run_dir = Path(cfg.run_dir).resolve()

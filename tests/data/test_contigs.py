@@ -14,8 +14,8 @@ from genomamba.api import GenomambaModel, as_sources
 from genomamba.data import GenomeDataModule, GenomeFile, read_bed
 from genomamba.data.contigs import ContigNames, accession_aliases
 from genomamba.data.intervals import BedError
-from genomamba.downstream.variants import score_variants
-from genomamba.downstream.vcf import Variant
+from genomamba.downstream.variants.scoring import score_variants
+from genomamba.downstream.variants.vcf import Variant
 from genomamba.errors import ContigError, VCFError, WindowError
 from genomamba.models import GenomambaConfig, GenomambaLM
 

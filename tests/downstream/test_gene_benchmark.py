@@ -10,13 +10,13 @@ from Bio.Seq import Seq
 
 from genomamba.apps.cli import main as cli_main
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.gene_benchmark import (
+from genomamba.downstream.genes.benchmark import (
     make_gene_benchmark,
     parse_regions,
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.gene_consequences import (
+from genomamba.downstream.genes.consequences import (
     Gene,
     call_genes,
     classify_snv,
@@ -24,7 +24,7 @@ from genomamba.downstream.gene_consequences import (
     codon_counts,
     encode_bases,
 )
-from genomamba.downstream.vcf import read_vcf, validate_variants
+from genomamba.downstream.variants.vcf import read_vcf, validate_variants
 from genomamba.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

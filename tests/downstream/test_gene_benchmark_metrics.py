@@ -212,8 +212,8 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path, capsys
                                         "transversion_rule", "codon_usage"]
     assert len(rows) == 1 + 6 * 12 + 45
     # within one substitution type: the AUROC of the same SNVs restricted to transitions / transversions
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import contrast_indices, transversion_rule
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import contrast_indices, transversion_rule
 
     labels = read_benchmark_labels(f"{bench}.labels.tsv")
     idx, y = contrast_indices(labels, "missense")
@@ -236,7 +236,7 @@ def test_variant_benchmark_cli_on_a_tiny_model(small_benchmark, tmp_path, capsys
 
 
 def test_transversion_rule_scores_substitution_type_only():
-    from genomamba.downstream.gene_benchmark_metrics import transversion_rule
+    from genomamba.downstream.genes.metrics import transversion_rule
 
     pairs = ["AG", "GA", "CT", "TC", "AC", "AT", "GC", "GT", "CA", "CG", "TA", "TG"]
     got = transversion_rule([{"ref": a, "alt": b} for a, b in pairs])
@@ -266,8 +266,8 @@ def test_variant_benchmark_refuses_a_model_trained_on_its_region(small_benchmark
 
 def test_markov_llr_uses_only_the_training_split(small_benchmark, tmp_path):
     """Baselines-only run; the Markov LLR of an SNV is minus that of the reverse substitution."""
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import markov_llr
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.metrics import markov_llr
 
     fasta, bench = small_benchmark
     out = tmp_path / "out"
@@ -297,7 +297,7 @@ def test_relative_species_reference_reads_the_relatives_aligned_base(small_bench
     """A "relative" that is the slice with some synonymous ALT alleles planted: those SNVs score
     +1 (the relative carries ALT), every other coding SNV with an aligned base -1 (it carries REF).
     Through the CLI: the scorer, its counts, the report line and the scores.tsv column."""
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
 
     fasta, bench = small_benchmark
     labels = read_benchmark_labels(f"{bench}.labels.tsv")
@@ -348,9 +348,9 @@ def test_codon_usage_reference_counts_training_genes_only(small_benchmark):
     from Bio.Seq import Seq
 
     from genomamba.data.intervals import Interval
-    from genomamba.downstream.gene_benchmark import read_benchmark_labels
-    from genomamba.downstream.gene_benchmark_metrics import codon_usage_llr
-    from genomamba.downstream.gene_consequences import call_genes
+    from genomamba.downstream.genes.benchmark import read_benchmark_labels
+    from genomamba.downstream.genes.consequences import call_genes
+    from genomamba.downstream.genes.metrics import codon_usage_llr
 
     fasta, bench = small_benchmark
     genome = GenomeFile(fasta)

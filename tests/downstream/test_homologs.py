@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genomamba.downstream.gene_consequences import Gene, encode_bases, snv_coding_sequences, translate
-from genomamba.downstream.homologs import ProteinIndex, relative_species_scores
+from genomamba.downstream.genes.consequences import Gene, encode_bases, snv_coding_sequences, translate
+from genomamba.downstream.genes.homologs import ProteinIndex, relative_species_scores
 from genomamba.errors import ConfigError
 
 
@@ -88,8 +88,8 @@ def test_aligned_relative_track_puts_the_relatives_bases_on_the_plus_strand(tmp_
     and one in a minus-strand gene: the track equals the genome on every aligned base except the
     two planted ones, which read as the relative's bases on the plus strand; N elsewhere."""
     from genomamba.data.fasta import GenomeFile
-    from genomamba.downstream.gene_consequences import call_genes, coding_base_codes, encode_bases
-    from genomamba.downstream.homologs import aligned_relative_track
+    from genomamba.downstream.genes.consequences import call_genes, coding_base_codes, encode_bases
+    from genomamba.downstream.genes.homologs import aligned_relative_track
 
     repo = Path(__file__).resolve().parents[2]
     ecoli = GenomeFile(repo / "data" / "genomes" / "escherichia_coli_536.fa.gz")

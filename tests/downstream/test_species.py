@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genomamba.downstream.kmer import canonical_index, kmer_baseline, kmer_frequencies
-from genomamba.downstream.species import as_genomes, draw_windows, read_species_table, split_genomes
+from genomamba.downstream.species.genomes import as_genomes, draw_windows, read_species_table, split_genomes
 from genomamba.errors import ConfigError, FastaError
 
 

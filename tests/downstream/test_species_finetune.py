@@ -11,7 +11,7 @@ from conftest import REPO_ROOT
 
 from genomamba.apps.finetune import main as finetune_main
 from genomamba.downstream.finetune import compose_finetune
-from genomamba.downstream.species_classifier import SpeciesClassifier
+from genomamba.downstream.species.classifier import SpeciesClassifier
 from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.models.pooling import masked_mean
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.variants import score_variants
-from genomamba.downstream.vcf import Variant
+from genomamba.downstream.variants.scoring import score_variants
+from genomamba.downstream.variants.vcf import Variant
 from genomamba.errors import ConfigError
 from genomamba.models import GenomambaConfig, GenomambaLM
 
@@ -117,7 +117,7 @@ def test_make_relative_track_cli_on_a_genome_slice(tmp_path, capsys) -> None:
     relative is refused with nothing written."""
     from genomamba.apps.cli import main
     from genomamba.data.tracks import open_track, track_codes
-    from genomamba.downstream.gene_consequences import call_genes
+    from genomamba.downstream.genes.consequences import call_genes
 
     repo = Path(__file__).resolve().parents[2]
     ecoli = GenomeFile(repo / "data" / "genomes" / "escherichia_coli_536.fa.gz")

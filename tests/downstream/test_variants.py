@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from genomamba.apps.score_variants import main as score_variants_main
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer, reverse_complement_str
-from genomamba.downstream.variants import OUTPUT_COLUMNS, score_variants, write_scores_tsv
-from genomamba.downstream.vcf import Variant, read_vcf
+from genomamba.downstream.variants.scoring import OUTPUT_COLUMNS, score_variants, write_scores_tsv
+from genomamba.downstream.variants.vcf import Variant, read_vcf
 from genomamba.errors import VCFError
 from genomamba.models import GenomambaConfig, GenomambaLM
 

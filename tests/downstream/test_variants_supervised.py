@@ -10,8 +10,12 @@ import pytest
 import torch
 
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream.variant_benchmark import generate_repeat_benchmark, read_labels, write_benchmark
-from genomamba.downstream.variants_supervised import finetune_variant_effect
+from genomamba.downstream.variants.repeat_benchmark import (
+    generate_repeat_benchmark,
+    read_labels,
+    write_benchmark,
+)
+from genomamba.downstream.variants.supervised import finetune_variant_effect
 from genomamba.errors import GenomambaError
 from genomamba.models import GenomambaConfig, GenomambaLM
 
@@ -122,7 +126,7 @@ def test_finetune_cli_variant_effect_task(rand_genome: GenomeFile, tmp_path: Pat
 
 
 def test_read_labelled_variants_errors_name_file_and_line(tmp_path: Path) -> None:
-    from genomamba.downstream.variant_labels import read_labelled_variants
+    from genomamba.downstream.variants.labels import read_labelled_variants
     from genomamba.errors import VCFError
 
     good = {"chrom": "c1", "pos": 5, "ref": "A", "alt": "G", "label": 1}

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from genomamba.downstream.variant_labels import labels_by_variant, read_labelled_variants
+from genomamba.downstream.variants.labels import labels_by_variant, read_labelled_variants
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")

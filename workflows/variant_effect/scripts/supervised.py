@@ -8,7 +8,7 @@ import torch
 
 import genomamba
 from genomamba.downstream import finetune_variant_effect
-from genomamba.downstream.variant_labels import read_labelled_variants
+from genomamba.downstream.variants.labels import read_labelled_variants
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")

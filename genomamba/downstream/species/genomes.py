@@ -64,7 +64,7 @@ class SpeciesGenome:
 def bundled_species_table() -> Path:
     """``data/species.tsv`` of the source checkout, or ``$GENOMAMBA_DATA_DIR/species.tsv``."""
     env = os.environ.get("GENOMAMBA_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "data"
+    root = Path(env) if env else Path(__file__).resolve().parents[3] / "data"
     return root / "species.tsv"
 
 

@@ -3,7 +3,7 @@
 Genes are called with pyrodigal (Larralde 2022, JOSS 7:4296; a binding of Prodigal, Hyatt et
 al. 2010, BMC Bioinformatics 11:119). Consequences follow NCBI translation table 11 (Biopython's
 ``CodonTable.unambiguous_dna_by_id[11]``), read on the gene's coding strand; the classes are
-described in :mod:`genomamba.downstream.gene_benchmark`, which draws the benchmark from them.
+described in :mod:`genomamba.downstream.genes.benchmark`, which draws the benchmark from them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Report of the gene-based SNV benchmark: the scores table, the figure and the Markdown
-summary of :func:`~genomamba.downstream.gene_benchmark_metrics.evaluate_gene_benchmark`."""
+summary of :func:`~genomamba.downstream.genes.metrics.evaluate_gene_benchmark`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from genomamba.data.provenance import describe_held_out
-from genomamba.downstream.gene_benchmark_metrics import CONTRASTS
+from genomamba.downstream.genes.metrics import CONTRASTS
 from genomamba.downstream.stats import format_ci
 from genomamba.outputs import atomic_write_bytes, atomic_write_text
 

@@ -30,10 +30,10 @@ import numpy as np
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.kmers import canonical_codes, kmer_codes
 from genomamba.data.tokenizer import DNATokenizer
-from genomamba.downstream.variant_labels import read_labelled_variants
-from genomamba.downstream.variants import score_variants
-from genomamba.downstream.variants_supervised import finetune_variant_effect
-from genomamba.downstream.vcf import Variant
+from genomamba.downstream.variants.labels import read_labelled_variants
+from genomamba.downstream.variants.scoring import score_variants
+from genomamba.downstream.variants.supervised import finetune_variant_effect
+from genomamba.downstream.variants.vcf import Variant
 from genomamba.models import GenomambaLM
 
 __all__ = ["canonical_kmer_counts", "evaluate_benchmark", "generate_repeat_benchmark", "read_labels", "write_benchmark"]

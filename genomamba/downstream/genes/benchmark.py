@@ -1,7 +1,7 @@
 """A gene-based SNV benchmark: Prodigal gene calls + the bacterial genetic code, no hand labels.
 
 ``make_gene_benchmark`` (CLI: ``genomamba make-variant-benchmark``; genes and consequences in
-:mod:`genomamba.downstream.gene_consequences`):
+:mod:`genomamba.downstream.genes.consequences`):
 
 1. **Genes** are called with pyrodigal (Larralde 2022, JOSS 7:4296; a binding of Prodigal,
    Hyatt et al. 2010, BMC Bioinformatics 11:119) on the *whole* genome, single-genome mode
@@ -38,7 +38,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,8 +46,7 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, merge, split_by_region
-from genomamba.downstream import gene_consequences
-from genomamba.downstream.gene_consequences import (
+from genomamba.downstream.genes.consequences import (
     BASES,
     CODING_CLASSES,
     COMPLEMENT_CODES,
@@ -80,18 +78,6 @@ TSV_COLUMNS = (
     "codon_index", "codon_position", "ref_codon", "alt_codon", "ref_aa", "alt_aa",
 )
 REGION_HEADER = "##genomamba_benchmark_region="
-
-
-def __getattr__(name: str) -> Any:
-    # Gene moved to genomamba.downstream.gene_consequences; still importable from here for one release.
-    if name != "Gene":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        "genomamba.downstream.gene_benchmark.Gene moved to genomamba.downstream.gene_consequences; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return gene_consequences.Gene
 
 
 # -- regions -------------------------------------------------------------------------------

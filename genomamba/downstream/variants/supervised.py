@@ -15,7 +15,6 @@ benchmark bins by substitution class: transition / transversion).
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,10 +24,9 @@ import torch
 from genomamba.api import ModelLike, as_lm
 from genomamba.data.batching import padded_model_inputs
 from genomamba.data.fasta import GenomeFile
-from genomamba.downstream import variant_labels
-from genomamba.downstream.variant_windows import build_variant_windows
-from genomamba.downstream.variants import score_variants
-from genomamba.downstream.vcf import Variant, validate_variants
+from genomamba.downstream.variants.scoring import score_variants
+from genomamba.downstream.variants.vcf import Variant, validate_variants
+from genomamba.downstream.variants.windows import build_variant_windows
 from genomamba.errors import GenomambaError
 from genomamba.models import GenomambaLM
 from genomamba.models.pooling import masked_mean
@@ -37,20 +35,6 @@ __all__ = ["cross_validate_features", "embed_variant_windows", "finetune_variant
 
 _FEATURES = ("diff", "concat")
 _CLASSIFIERS = ("logistic", "hgb")
-
-
-def __getattr__(name: str) -> Any:
-    # read_labelled_variants moved to genomamba.downstream.variant_labels; still importable
-    # from here for one release.
-    if name != "read_labelled_variants":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        "genomamba.downstream.variants_supervised.read_labelled_variants moved to "
-        "genomamba.downstream.variant_labels; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return variant_labels.read_labelled_variants
 
 
 @torch.inference_mode()

@@ -1,6 +1,6 @@
 """The data side of species fine-tuning: :class:`SpeciesDataModule`.
 
-It owns the split protocol (:func:`~genomamba.downstream.species.split_genomes`), fresh random
+It owns the split protocol (:func:`~genomamba.downstream.species.genomes.split_genomes`), fresh random
 training windows every epoch (balanced species -> record by length -> start, optional RC
 augmentation) and fixed, seeded validation / test windows — with the same seed and counts,
 the same test windows the linear probe uses.
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from genomamba.data.species_table import parse_test_strains
 from genomamba.data.windows import EpochKeySampler, RandomWindowDataset, collate_windows
-from genomamba.downstream.species import SpeciesSplit, WindowSet, draw_windows, split_genomes
+from genomamba.downstream.species.genomes import SpeciesSplit, WindowSet, draw_windows, split_genomes
 from genomamba.errors import ConfigError
 
 __all__ = ["SpeciesDataModule"]
@@ -47,7 +47,7 @@ class SpeciesDataModule(L.LightningDataModule):
     """Species windows for fine-tuning.
 
     Args:
-        genomes: see :func:`~genomamba.downstream.species.as_genomes` (default: bundled table).
+        genomes: see :func:`~genomamba.downstream.species.genomes.as_genomes` (default: bundled table).
         split: ``"region"`` or ``"strain"`` protocol.
         window_length: ``L``.
         batch_size: windows per batch.
@@ -61,7 +61,7 @@ class SpeciesDataModule(L.LightningDataModule):
         num_workers: DataLoader workers for the training windows.
         test_strains: ``{species: strain}`` or ``["species=strain", ...]`` (the command-line
             form) to hold out with ``split="strain"`` instead of a seeded choice (see
-            :func:`~genomamba.downstream.species.split_genomes`): strains the pretrained backbone
+            :func:`~genomamba.downstream.species.genomes.split_genomes`): strains the pretrained backbone
             never saw.
     """
 

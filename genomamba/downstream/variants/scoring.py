@@ -40,9 +40,9 @@ Scores (higher = the model finds the ALT allele more plausible than REF; negativ
   base they predict) and for indels and multi-base substitutions.
 
 Records are never dropped: every (record, ALT) pair yields one row whose ``status`` is
-``ok`` or says why it was not scored (see :func:`~genomamba.downstream.vcf.validate_variants`).
-Reading the VCF lives in :mod:`genomamba.downstream.vcf`, the windows in
-:mod:`genomamba.downstream.variant_windows`.
+``ok`` or says why it was not scored (see :func:`~genomamba.downstream.variants.vcf.validate_variants`).
+Reading the VCF lives in :mod:`genomamba.downstream.variants.vcf`, the windows in
+:mod:`genomamba.downstream.variants.windows`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ import csv
 import io
 import math
 import os
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,9 +64,9 @@ from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.data.tracks import open_track
 from genomamba.devices import resolve_device
-from genomamba.downstream import vcf as vcf_io
 from genomamba.downstream.stats import auprc_ci, auroc_ci
-from genomamba.downstream.variant_windows import build_variant_windows
+from genomamba.downstream.variants import vcf as vcf_io
+from genomamba.downstream.variants.windows import build_variant_windows
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models import GenomambaLM
 from genomamba.models.scoring import log_likelihood_from_logits
@@ -87,24 +86,6 @@ OUTPUT_COLUMNS = (
     "chrom", "pos", "id", "ref", "alt", "score", "score_fwd", "score_rev", "shift", "influence", "status", "message",
 )
 _TOK = DNATokenizer()
-
-# Names that moved to genomamba.downstream.vcf: importing them from here still works for one
-# release. (finetune_variant_effect is importable from genomamba.downstream and
-# genomamba.downstream.variants_supervised only: a shim here would import that module, which
-# imports this one.)
-_MOVED_TO_VCF = ("MAX_ALLELE_LEN", "Variant", "read_vcf", "validate_variants")
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED_TO_VCF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"genomamba.downstream.variants.{name} moved to genomamba.downstream.vcf; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(vcf_io, name)
-
 
 @torch.inference_mode()
 def _pair_scores(
@@ -234,7 +215,7 @@ def score_variants(
     Args:
         model: a ``GenomambaModel`` or ``GenomambaLM`` (causal -> LLR; bidirectional / RC -> masked logit diff).
         fasta: reference FASTA (path or opened :class:`GenomeFile`).
-        vcf: VCF path, or already-read :class:`~genomamba.downstream.vcf.Variant` objects.
+        vcf: VCF path, or already-read :class:`~genomamba.downstream.variants.vcf.Variant` objects.
         window: reference window length in bp, centred on the variant.
         device: move the model there first (default: where it already is).
         track: the reference's relative track (``genomamba make-relative-track``), required by and

@@ -1,4 +1,4 @@
-"""Metrics of the gene-based SNV benchmark (:mod:`genomamba.downstream.gene_benchmark`).
+"""Metrics of the gene-based SNV benchmark (:mod:`genomamba.downstream.genes.benchmark`).
 
 For the model and, side by side, order-k Markov baselines (k = 2..8 by default):
 
@@ -31,7 +31,7 @@ that must beat it on missense vs synonymous needs to know which amino acid a pro
 Related-species reference (``relative_species``, with ``relative=``): a conservation score from
 one genome of a related species, given as a FASTA. Each benchmark gene is aligned to its best
 homolog there, through the protein, and an SNV scores ``[relative base == ALT] - [relative base
-== REF]`` at the aligned base (:mod:`genomamba.downstream.homologs`). It marks what aligned
+== REF]`` at the aligned base (:mod:`genomamba.downstream.genes.homologs`). It marks what aligned
 related genomes tell, the information alignment-based models such as GPN-MSA read.
 
 Substitution-type rule (``transversion_rule``): ``-1`` for a transversion (purine <-> pyrimidine),
@@ -41,7 +41,7 @@ AUROC near 0.58 on the bundled benchmarks. A missense score that does not beat i
 nothing beyond the substitution type.
 
 Model scores: ``model`` is the zero-shot LLR (or the masked score) of
-:func:`~genomamba.downstream.variants.score_variants`; ``model_shift`` and ``model_influence``
+:func:`~genomamba.downstream.variants.scoring.score_variants`; ``model_shift`` and ``model_influence``
 are minus its hidden-state ``shift`` and its ``influence`` (so that, as for every scorer, lower =
 more damaging).
 
@@ -66,14 +66,14 @@ from genomamba.data.fasta import GenomeFile
 from genomamba.data.provenance import check_held_out
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.data.tracks import open_track
-from genomamba.downstream.gene_benchmark import (
+from genomamba.downstream.genes.benchmark import (
     complement_regions,
     parse_regions,
     read_benchmark_labels,
     read_benchmark_regions,
 )
-from genomamba.downstream.gene_consequences import call_genes, codon_code, codon_counts, encode_bases
-from genomamba.downstream.homologs import relative_species_llr
+from genomamba.downstream.genes.consequences import call_genes, codon_code, codon_counts, encode_bases
+from genomamba.downstream.genes.homologs import relative_species_llr
 from genomamba.downstream.stats import (
     auroc_ci,
     mean_ci,
@@ -81,10 +81,10 @@ from genomamba.downstream.stats import (
     paired_stratified_auroc_difference,
     stratified_auroc_ci,
 )
-from genomamba.downstream.variant_windows import build_variant_windows
-from genomamba.downstream.variants import score_variants
-from genomamba.downstream.variants_supervised import cross_validate_features, embed_variant_windows
-from genomamba.downstream.vcf import Variant
+from genomamba.downstream.variants.scoring import score_variants
+from genomamba.downstream.variants.supervised import cross_validate_features, embed_variant_windows
+from genomamba.downstream.variants.vcf import Variant
+from genomamba.downstream.variants.windows import build_variant_windows
 from genomamba.errors import ConfigError, GenomambaError
 
 __all__ = [
@@ -295,7 +295,7 @@ def evaluate_gene_benchmark(
         scores: a ``genomamba score-variants`` TSV to use instead of scoring with ``model``.
         codon_usage: add the frame-aware ``codon_usage`` reference scorer (module docstring).
         relative: a FASTA of a related species: add the ``relative_species`` reference scorer
-            (:mod:`genomamba.downstream.homologs`).
+            (:mod:`genomamba.downstream.genes.homologs`).
         track: the genome's relative track, for a relative-track model (required by it and only
             by it; :func:`~genomamba.data.tracks.open_track`). The supervised heads embed without it.
         allow_seen: score the model even when its training-data record says it was trained on

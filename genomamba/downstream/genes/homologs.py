@@ -26,7 +26,7 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import COMPLEMENT_IDS, N_ID
-from genomamba.downstream.gene_consequences import (
+from genomamba.downstream.genes.consequences import (
     Gene,
     call_genes,
     coding_base_codes,
@@ -94,7 +94,7 @@ def relative_species_scores(
 
     Args:
         sites: per SNV ``(REF coding sequence, ALT coding sequence, coding index)``
-            (:func:`~genomamba.downstream.gene_consequences.snv_coding_sequences`), None if intergenic.
+            (:func:`~genomamba.downstream.genes.consequences.snv_coding_sequences`), None if intergenic.
         relative_cds: coding-strand codes of the relative's genes.
 
     Returns:

@@ -1,7 +1,7 @@
 """Linear probe of frozen embeddings for species classification, next to a k-mer baseline.
 
 The probe and the baseline see exactly the same windows (drawn once per window length by
-:func:`~genomamba.downstream.species.draw_windows`): the probe fits a standardised
+:func:`~genomamba.downstream.species.genomes.draw_windows`): the probe fits a standardised
 logistic regression on mean-pooled embeddings, the baseline on k-mer frequencies.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from genomamba.api import ModelLike, as_genomamba_model, as_lm
 from genomamba.data.provenance import check_held_out, describe_held_out
 from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_baseline
-from genomamba.downstream.species import draw_windows, split_genomes
+from genomamba.downstream.species.genomes import draw_windows, split_genomes
 from genomamba.downstream.stats import compare_accuracy
 from genomamba.errors import ConfigError
 
@@ -52,16 +52,16 @@ def probe(
         model: a :class:`~genomamba.api.GenomambaModel`, a bare ``GenomambaLM`` or a path for
             :func:`genomamba.api.load` (through :func:`~genomamba.api.as_genomamba_model`), or
             ``None`` to run only the k-mer baseline.
-        genomes: see :func:`~genomamba.downstream.species.as_genomes` (default: the bundled table).
+        genomes: see :func:`~genomamba.downstream.species.genomes.as_genomes` (default: the bundled table).
         window_length: one length or a list (accuracy as a function of window length).
         n_windows: training windows per species; ``n_test_windows`` test windows per species
             (default :data:`N_TEST_WINDOWS` = 200: with 4 species, 800 windows put the 95% CI of
             an accuracy near 0.85 at about +-0.025; 16 per species would give +-0.08-0.10).
-        split: ``"region"`` or ``"strain"`` (see :mod:`genomamba.downstream.species`).
+        split: ``"region"`` or ``"strain"`` (see :mod:`genomamba.downstream.species.genomes`).
         seed: seeds the strain choice, the windows and the classifiers.
         kmer_k: k of the k-mer baseline(s).
         test_strains: ``{species: strain}`` to hold out with ``split="strain"`` instead of a seeded
-            choice (see :func:`~genomamba.downstream.species.split_genomes`): keep it to strains
+            choice (see :func:`~genomamba.downstream.species.genomes.split_genomes`): keep it to strains
             the model never saw in pretraining.
         C: inverse L2 strength of both logistic regressions.
         rc_average: passed to ``embed_token_ids`` (strand-averaged embeddings).

@@ -10,7 +10,7 @@ import numpy as np
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.tokenizer import DNATokenizer
 from genomamba.data.tracks import track_codes
-from genomamba.downstream.vcf import Variant
+from genomamba.downstream.variants.vcf import Variant
 from genomamba.tokens import N_ID
 
 __all__ = ["VariantWindows", "build_variant_windows", "window_bounds"]
@@ -57,7 +57,7 @@ def build_variant_windows(
     """REF and ALT windows of ``window`` bp centred on each variant (see :func:`window_bounds`),
     and the relative ``track``'s codes over them when given (:func:`~genomamba.data.tracks.open_track`).
 
-    The variants must have passed :func:`~genomamba.downstream.vcf.validate_variants`.
+    The variants must have passed :func:`~genomamba.downstream.variants.vcf.validate_variants`.
     """
     windows = VariantWindows([], [], [])
     for v in variants:

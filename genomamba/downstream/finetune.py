@@ -19,17 +19,20 @@ Example (needs a trained model, so not a doctest)::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from genomamba.downstream.finetune_tasks import FinetuneTask
-from genomamba.downstream.species.classifier import SpeciesClassifier
-from genomamba.downstream.species.datamodule import SpeciesDataModule
-from genomamba.models.pooling import masked_mean
+if TYPE_CHECKING:
+    from genomamba.downstream.finetune_tasks import FinetuneTask
+    from genomamba.downstream.species.classifier import SpeciesClassifier
+    from genomamba.downstream.species.datamodule import SpeciesDataModule
+    from genomamba.models.pooling import masked_mean
 
 __all__ = [
+    "FINETUNE_SCHEMAS",
     "SpeciesClassifier",
     "SpeciesDataModule",
     "compose_finetune",
@@ -39,36 +42,40 @@ __all__ = [
     "task_runner",
 ]
 
+# Imported on first use: composing and checking a finetune config needs neither torch nor Lightning.
+_HOME = {
+    "SpeciesClassifier": "genomamba.downstream.species.classifier",
+    "SpeciesDataModule": "genomamba.downstream.species.datamodule",
+    "masked_mean": "genomamba.models.pooling",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'genomamba.downstream.finetune' has no attribute {name!r}")
+
+
+# The fine-tuning nodes whose keys come from a signature (genomamba.training.schema), as
+# ConfigStore group -> (``_target_``, arguments passed in code).
+FINETUNE_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "schema/species_data": ("genomamba.downstream.species.datamodule.SpeciesDataModule", ()),
+    "schema/variant_effect": (
+        "genomamba.downstream.variants.supervised.finetune_variant_effect", ("model", "variants_with_labels"),
+    ),
+    "schema/finetune": ("genomamba.downstream.species.classifier.SpeciesClassifier", ("label_names", "lm")),
+}
+
 
 def register_finetune_schemas() -> None:
     """Store ``schema/species_data``, ``schema/variant_effect`` and ``schema/finetune`` (keys and
     defaults read from the signatures, as :mod:`genomamba.training.schema` does for training),
     so any argument can be overridden from the command line and a typo fails; and the training
     schemas, since ``finetune.yaml`` uses ``schema/trainer`` too."""
-    from hydra.core.config_store import ConfigStore
-
-    from genomamba.downstream.variants.supervised import finetune_variant_effect
-    from genomamba.training.schema import register_schemas, signature_schema
+    from genomamba.training.schema import register_schemas, register_signature_schemas
 
     register_schemas()
-    cs = ConfigStore.instance()
-    cs.store(
-        group="schema/species_data", name="default",
-        node=signature_schema(SpeciesDataModule, "genomamba.downstream.species.datamodule.SpeciesDataModule"),
-    )
-    cs.store(
-        group="schema/variant_effect", name="default",
-        node=signature_schema(
-            finetune_variant_effect, "genomamba.downstream.variants.supervised.finetune_variant_effect",
-            {"model", "variants_with_labels"},
-        ),
-    )
-    cs.store(
-        group="schema/finetune", name="default",
-        node=signature_schema(
-            SpeciesClassifier, "genomamba.downstream.species.classifier.SpeciesClassifier", {"lm", "label_names"}
-        ),
-    )
+    register_signature_schemas(FINETUNE_SCHEMAS)
 
 
 def compose_finetune(overrides: Sequence[str] = ()) -> DictConfig:

@@ -15,17 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import lightning as L
 from omegaconf import DictConfig
 
-from genomamba.api import as_genomamba_model, as_lm
 from genomamba.data.provenance import check_held_out, describe_held_out
-from genomamba.downstream.species.classifier import SpeciesClassifier
-from genomamba.downstream.species.datamodule import SpeciesDataModule
-from genomamba.downstream.species.genomes import draw_windows
 from genomamba.errors import ConfigError, VCFError
+
+if TYPE_CHECKING:
+    from genomamba.downstream.species.classifier import SpeciesClassifier
+    from genomamba.downstream.species.datamodule import SpeciesDataModule
+
+# torch, Lightning and the model are imported inside the methods that run the task: the
+# `genomamba finetune` preflight instantiates a runner and checks its paths before any of them.
 
 __all__ = ["FinetuneTask", "SpeciesTask", "VariantEffectTask", "model_path"]
 
@@ -55,7 +57,7 @@ def model_path(cfg: DictConfig) -> str:
 
 
 def _check_model_path(cfg: DictConfig) -> None:
-    from genomamba.models.checkpoint import resolve_model_path
+    from genomamba.models.locate import resolve_model_path
 
     resolve_model_path(model_path(cfg))  # CheckpointError naming a missing / unusable path
 
@@ -82,13 +84,17 @@ class SpeciesTask:
 
         _check_model_path(cfg)
         _kmer_ks(cfg)
+        from genomamba.api import as_genomamba_model  # torch: after the checks that need none
+
         datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
         _check_species_held_out(cfg, as_genomamba_model(model_path(cfg), device="cpu"), datamodule)
 
     def run(self, cfg: DictConfig) -> dict[str, Any]:
+        import lightning as L
         from hydra.utils import instantiate
         from lightning.pytorch.loggers import CSVLogger
 
+        from genomamba.api import as_genomamba_model
         from genomamba.training.callbacks import AtomicCheckpointIO, StepProgressBar
 
         path = model_path(cfg)
@@ -163,6 +169,8 @@ def _kmer_ks(cfg: DictConfig) -> list[int]:
 def _check_species_held_out(cfg: DictConfig, model: Any, datamodule: SpeciesDataModule) -> dict[str, Any]:
     """:func:`~genomamba.data.provenance.check_held_out` of the split's test intervals against
     the backbone's training-data record; ConfigError on an overlap unless ``cfg.allow_seen``."""
+    from genomamba.api import as_lm
+
     split = datamodule.genome_split()
     return check_held_out(
         as_lm(model), zip(split.files, split.intervals["test"], strict=True), "species finetune",
@@ -179,6 +187,7 @@ def _kmer_comparison(
     McNemar p), keyed ``"k=4"``, ... . ``n_drawn``: training windows the fine-tuning drew (the
     baselines get as many per species, within :data:`KMER_TRAIN_WINDOWS`)."""
     from genomamba.downstream.kmer import kmer_baseline
+    from genomamba.downstream.species.genomes import draw_windows
     from genomamba.downstream.stats import compare_accuracy
 
     split = datamodule.genome_split()
@@ -210,6 +219,7 @@ class VariantEffectTask:
     def run(self, cfg: DictConfig) -> dict[str, Any]:
         from hydra.utils import instantiate
 
+        from genomamba.api import as_genomamba_model
         from genomamba.downstream.variants.labels import read_labelled_variants
 
         path = model_path(cfg)

@@ -1,6 +1,7 @@
 """Checkpoint I/O: safetensors directories, Lightning ``.ckpt`` files, HuggingFace Mamba import.
 
-Also where a model path is resolved (:func:`resolve_model_path`, :func:`load_model`). Loaders take
+Also where a model is loaded from a path or a shipped name (:func:`load_model`; the path itself is
+found by :func:`genomamba.models.locate.resolve_model_path`, re-exported here). Loaders take
 the model class ``cls`` to build (``GenomambaLM`` or a subclass): this module never imports
 ``genomamba.models.model``, which calls into it, so the two do not import each other.
 """
@@ -21,6 +22,12 @@ from torch import Tensor
 
 from genomamba.errors import CheckpointError, ConfigError
 from genomamba.models.config import GenomambaConfig
+from genomamba.models.locate import (  # noqa: F401 (re-exported: the torch-free home of model paths)
+    CONFIG_NAME,
+    PRETRAINED_DIR,
+    pretrained_names,
+    resolve_model_path,
+)
 from genomamba.outputs import match_umask
 
 if TYPE_CHECKING:
@@ -28,58 +35,11 @@ if TYPE_CHECKING:
 
 ModelT = TypeVar("ModelT", bound="GenomambaLM")
 
-CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 # What the weights were trained on (genomamba.data.provenance); optional.
 TRAINING_DATA_NAME = "training_data.json"
 # The same record inside Lightning checkpoints written by genomamba train (.ckpt files).
 CKPT_TRAINING_DATA_KEY = "genomamba_training_data"
-
-
-# Models shipped inside the package, loadable by name (``genomamba.load("<name>")``,
-# ``--model <name>``, ``model.path=<name>``): one save_pretrained directory per name, with a
-# MODEL_CARD.md beside the weights.
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-
-
-def pretrained_names() -> list[str]:
-    """Names of the models shipped with genomamba (folders of ``genomamba/pretrained/``)."""
-    if not PRETRAINED_DIR.is_dir():
-        return []
-    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / CONFIG_NAME).is_file())
-
-
-def resolve_model_path(path_or_name: str | os.PathLike[str]) -> tuple[Path, Path | None]:
-    """Where a model lives: ``(a .ckpt file or a save_pretrained directory, its run directory)``.
-
-    Accepts a save_pretrained directory, a training run directory (``model/`` or
-    ``checkpoints/last.ckpt`` inside), a Lightning ``.ckpt`` file, or the name of a shipped
-    model (:func:`pretrained_names`); a path on disk wins over a name. The run directory is
-    ``None`` for shipped models.
-    """
-    if not isinstance(path_or_name, str | os.PathLike) or not str(path_or_name):
-        raise CheckpointError(
-            f"a model is a save_pretrained directory, a run directory, a .ckpt or a shipped model name "
-            f"({', '.join(pretrained_names()) or 'none shipped'}); got {path_or_name!r}"
-        )
-    p = Path(path_or_name).expanduser()
-    if not p.exists():
-        if str(path_or_name) in pretrained_names():
-            return PRETRAINED_DIR / str(path_or_name), None
-        names = pretrained_names()
-        raise CheckpointError(
-            f"model not found: {p} (expected a model/ directory, a run directory, a .ckpt"
-            + (f", or a shipped model name: {', '.join(names)})" if names else ")")
-        )
-    if p.is_file():
-        return p, p.parent.parent
-    if (p / CONFIG_NAME).is_file():
-        return p, p.parent
-    if (p / "model" / CONFIG_NAME).is_file():
-        return p / "model", p
-    if (p / "checkpoints" / "last.ckpt").is_file():
-        return p / "checkpoints" / "last.ckpt", p
-    raise CheckpointError(f"{p} holds neither config.json, model/ nor checkpoints/last.ckpt")
 
 
 # Keys of a run's ``data`` config that define its held-out split.

@@ -6,15 +6,28 @@ and a typo must fail. So each instantiated node (``data``, ``model``, ``module``
 is first given a schema whose keys and defaults are read from the target's signature
 (``inspect.signature`` / ``dataclasses.fields``); the group's YAML is merged on top in
 struct mode. Defaults thus live only in code.
+
+Reading a signature means importing its class, and so torch and Lightning (seconds). The fields
+read are therefore also kept in ``signatures.json`` beside this module, each with a digest of the
+signature's source text (:func:`signature_digest`, from the file alone, nothing imported): a
+schema whose digest still matches is built from the file, so ``genomamba train --help`` and the
+preflight checks compose the config without torch; a stale one is read from the code as before.
+``make schemas`` rewrites the file; ``tests/training/test_schema.py`` fails while it is stale.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import hashlib
+import importlib.util
 import inspect
+import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -60,10 +73,12 @@ def _hints(target: Any) -> dict[str, Any]:
         return {}
 
 
-def signature_schema(target: Callable[..., Any], target_path: str, exclude: set[str] = frozenset()) -> type:
-    """A dataclass with ``_target_`` plus one field per configurable argument, typed ``int`` /
-    ``float`` / ``bool`` where the signature says exactly that (see :func:`_field_type`), else ``Any``."""
-    fields: list[tuple[str, Any, Any]] = [("_target_", str, dataclasses.field(default=target_path))]
+def signature_fields(target: Callable[..., Any], exclude: Iterable[str] = ()) -> list[tuple[str, str, Any]]:
+    """The configurable arguments of ``target``: ``(name, kind, default)`` with ``kind`` one of
+    ``int`` / ``float`` / ``bool`` where the signature says exactly that (see :func:`_field_type`),
+    the same with a trailing ``?`` when None is allowed, else ``Any``; ``default`` is
+    ``"???"`` (OmegaConf's MISSING) for a required argument."""
+    exclude = set(exclude)
     if dataclasses.is_dataclass(target):
         params = [
             (f.name, f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
@@ -76,6 +91,7 @@ def signature_schema(target: Callable[..., Any], target_path: str, exclude: set[
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         ]
     hints = _hints(target)
+    fields: list[tuple[str, str, Any]] = []
     for name, default in params:
         if name in exclude or name == "self":
             continue
@@ -83,27 +99,151 @@ def signature_schema(target: Callable[..., Any], target_path: str, exclude: set[
         if not ok:
             continue
         kind = _field_type(hints.get(name, Any))
-        if value is None and kind is not Any and typing.get_origin(kind) is None:
-            kind = typing.Optional[kind]  # noqa: UP045
-        fields.append((name, kind, dataclasses.field(default_factory=lambda v=value: v)))
-    name = target_path.rsplit(".", 1)[-1] + "Schema"
-    return dataclasses.make_dataclass(name, fields)
+        if kind is Any:
+            fields.append((name, "Any", value))
+            continue
+        scalar = next(a for a in (kind, *typing.get_args(kind)) if a in _SCALARS)
+        optional = typing.get_origin(kind) is not None or value is None
+        fields.append((name, scalar.__name__ + ("?" if optional else ""), value))
+    return fields
+
+
+_KINDS: dict[str, Any] = {
+    "Any": Any,
+    **{t.__name__: t for t in _SCALARS},
+    **{f"{t.__name__}?": typing.Optional[t] for t in _SCALARS},  # noqa: UP045 (OmegaConf needs typing.Optional)
+}
+
+
+def schema_class(target_path: str, fields: Iterable[tuple[str, str, Any]]) -> type:
+    """A dataclass with ``_target_`` plus one field per ``(name, kind, default)`` of :func:`signature_fields`."""
+    spec: list[tuple[str, Any, Any]] = [("_target_", str, dataclasses.field(default=target_path))]
+    for name, kind, value in fields:
+        spec.append((name, _KINDS[kind], dataclasses.field(default_factory=lambda v=value: v)))
+    return dataclasses.make_dataclass(target_path.rsplit(".", 1)[-1] + "Schema", spec)
+
+
+def signature_schema(target: Callable[..., Any], target_path: str, exclude: Iterable[str] = frozenset()) -> type:
+    """A dataclass with ``_target_`` plus one field per configurable argument, typed ``int`` /
+    ``float`` / ``bool`` where the signature says exactly that (see :func:`_field_type`), else ``Any``."""
+    return schema_class(target_path, signature_fields(target, exclude))
+
+
+# Every node whose keys come from a signature: ConfigStore group -> (``_target_``, arguments passed
+# in code rather than configured). genomamba.downstream.finetune adds the fine-tuning ones.
+SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "schema/data": ("genomamba.data.GenomeDataModule", ()),
+    "schema/model": ("genomamba.models.GenomambaConfig", ()),
+    "schema/module": ("genomamba.training.lit_module.GenomambaLitModule", tuple(sorted(_EXCLUDE["module"]))),
+    "schema/trainer": ("lightning.Trainer", tuple(sorted(_EXCLUDE["trainer"]))),
+}
+
+SIGNATURES_FILE = Path(__file__).with_name("signatures.json")
+
+
+def signature_source(target: Any) -> tuple[str, str, str]:
+    """Where ``target``'s signature is written: ``(top-level package, file inside it, name)``."""
+    top = target.__module__.split(".")[0]
+    root = Path(importlib.util.find_spec(top).submodule_search_locations[0])  # type: ignore[union-attr,index]
+    return top, Path(inspect.getsourcefile(target)).resolve().relative_to(root.resolve()).as_posix(), target.__qualname__
+
+
+def signature_digest(source: Iterable[str]) -> str | None:
+    """A digest of the text that defines a signature, read from the source file without importing
+    it: a function's arguments; a class's bases, decorators, annotated fields and ``__init__``
+    arguments. None when the file or the name is not found (the schema is then read from the code)."""
+    top, relative, name = source
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level package: found, not imported
+        root = Path(spec.submodule_search_locations[0])  # type: ignore[union-attr,index]
+        tree = ast.parse((root / relative).read_text())
+    except (ImportError, AttributeError, TypeError, IndexError, OSError, SyntaxError, ValueError):
+        return None
+    node = next((n for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == name), None)
+    if node is None:
+        return None
+    if isinstance(node, ast.FunctionDef):
+        parts: list[ast.AST] = [node.args]
+    else:
+        parts = [*node.bases, *node.decorator_list]
+        parts += [n for n in node.body if isinstance(n, ast.AnnAssign)]
+        parts += [n.args for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+    text = "\n".join(ast.dump(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def frozen_entry(target_path: str, exclude: Iterable[str]) -> dict[str, Any]:
+    """What ``signatures.json`` keeps for one schema (reads the signature: imports the target)."""
+    from hydra.utils import get_object
+
+    target = get_object(target_path)
+    source = signature_source(target)
+    return {
+        "target": target_path,
+        "exclude": sorted(exclude),
+        "source": list(source),
+        "digest": signature_digest(source),
+        "fields": [list(f) for f in signature_fields(target, exclude)],
+    }
+
+
+@functools.cache
+def _frozen() -> dict[str, Any]:
+    try:
+        return json.loads(SIGNATURES_FILE.read_text())["schemas"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _current_entry(group: str, target_path: str, exclude: Iterable[str]) -> dict[str, Any] | None:
+    """``signatures.json``'s entry for ``group`` if it describes the code as it is now, else None."""
+    entry = _frozen().get(group)
+    if entry is None or entry["target"] != target_path or entry["exclude"] != sorted(exclude):
+        return None
+    digest = signature_digest(entry["source"])
+    return entry if digest is not None and digest == entry["digest"] else None
+
+
+@functools.cache
+def _schema_node(group: str, target_path: str, exclude: tuple[str, ...]) -> type:
+    entry = _current_entry(group, target_path, exclude)
+    if entry is not None:
+        return schema_class(target_path, (tuple(f) for f in entry["fields"]))
+    from hydra.utils import get_object
+
+    return signature_schema(get_object(target_path), target_path, exclude)
+
+
+def stale_schemas(schemas: Mapping[str, tuple[str, tuple[str, ...]]]) -> list[str]:
+    """The groups of ``schemas`` that ``signatures.json`` lacks or holds stale (nothing imported)."""
+    return [group for group, (path, exclude) in schemas.items() if _current_entry(group, path, exclude) is None]
+
+
+def write_signatures(schemas: Mapping[str, tuple[str, tuple[str, ...]]], path: Path = SIGNATURES_FILE) -> Path:
+    """Write ``signatures.json`` for ``schemas`` (``make schemas``; imports every target)."""
+    about = "written by `make schemas` (genomamba.training.schema.write_signatures); read by register_signature_schemas"
+    blocks = []
+    for group, (target, exclude) in sorted(schemas.items()):
+        entry = frozen_entry(target, exclude)
+        head = [f"   {json.dumps(k)}: {json.dumps(entry[k])}," for k in ("target", "exclude", "source", "digest")]
+        fields = ",\n".join(f"    {json.dumps(f)}" for f in entry["fields"])  # one line per field: readable diffs
+        blocks.append(f"  {json.dumps(group)}: {{\n" + "\n".join(head) + f'\n   "fields": [\n{fields}\n   ]\n  }}')
+    text = "{\n" + f' "about": {json.dumps(about)},\n "schemas": {{\n' + ",\n".join(blocks) + "\n }\n}\n"
+    json.loads(text)  # well-formed
+    path.write_text(text)
+    _frozen.cache_clear()
+    _schema_node.cache_clear()
+    return path
+
+
+def register_signature_schemas(schemas: Mapping[str, tuple[str, tuple[str, ...]]]) -> None:
+    """Store each ``group: (target, exclude)`` as ``<group>: default`` in Hydra's ConfigStore
+    (idempotent): from ``signatures.json`` while it is current, else from the code."""
+    cs = ConfigStore.instance()
+    for group, (target_path, exclude) in schemas.items():
+        cs.store(group=group, name="default", node=_schema_node(group, target_path, tuple(exclude)))
 
 
 def register_schemas() -> None:
     """Store ``schema/{data,model,module,trainer}: default`` in Hydra's ConfigStore (idempotent)."""
-    import lightning as L
-
-    from genomamba.data import GenomeDataModule
-    from genomamba.models import GenomambaConfig
-    from genomamba.training.lit_module import GenomambaLitModule
-
-    targets = {
-        "data": (GenomeDataModule, "genomamba.data.GenomeDataModule"),
-        "model": (GenomambaConfig, "genomamba.models.GenomambaConfig"),
-        "module": (GenomambaLitModule, "genomamba.training.lit_module.GenomambaLitModule"),
-        "trainer": (L.Trainer, "lightning.Trainer"),
-    }
-    cs = ConfigStore.instance()
-    for group, (target, path) in targets.items():
-        cs.store(group=f"schema/{group}", name="default", node=signature_schema(target, path, _EXCLUDE.get(group, set())))
+    register_signature_schemas(SCHEMAS)

@@ -17,20 +17,20 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
 from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
-from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
-from genomamba.training.evaluation import evaluate_heldout, heldout_windows_and_tracks, training_sequences
-from genomamba.training.plots import plot_loss_curve
+
+if TYPE_CHECKING:
+    import lightning as L
+
+# Lightning, torch and the evaluation are imported by the functions that train: the checks above
+# train() (check_fasta, check_run_dir ...) run in `genomamba train`'s preflight, before torch loads.
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +254,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_track(cfg)
     check_run_dir(run_dir)
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    import lightning as L
+
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
     if rank_zero:
@@ -263,6 +265,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: bool) -> dict[str, Any]:
+    from lightning.pytorch.callbacks import ProgressBar
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from genomamba.training.callbacks import AtomicCheckpointIO, GracefulShutdown
+
     # Data and model are built and checked before anything is written into run_dir.
     datamodule = instantiate_config(cfg.data)
     datamodule.prepare_data()
@@ -308,6 +315,9 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: boo
 
 def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Save ``model/``, evaluate on held-out windows, write ``metrics.json`` and the loss curve."""
+    from genomamba.training.evaluation import evaluate_heldout, heldout_windows_and_tracks, training_sequences
+    from genomamba.training.plots import plot_loss_curve
+
     model = module.model.cpu().float()
     model.training_data = module.training_record(datamodule)
     try:

@@ -155,12 +155,12 @@ def test_hf_mamba_bad_state_dict() -> None:
 def test_shipped_models_load_by_name_and_paths_win(tmp_path, monkeypatch) -> None:
     import genomamba
     from genomamba.errors import CheckpointError
-    from genomamba.models import checkpoint
+    from genomamba.models import checkpoint, locate
 
     shipped = tmp_path / "pretrained"
     torch.manual_seed(0)
     GenomambaLM(GenomambaConfig(d_model=16, n_layer=1)).save_pretrained(shipped / "tiny-test")
-    monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", shipped)
+    monkeypatch.setattr(locate, "PRETRAINED_DIR", shipped)
     assert checkpoint.pretrained_names() == ["tiny-test"]
     model = genomamba.load("tiny-test", device="cpu")
     assert model.d_model == 16

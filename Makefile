@@ -8,20 +8,71 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
+# pip at -qq prints errors only: this machine's pip config names local indexes that lack most
+# packages, and at -q pip still prints one "Location ... is ignored" warning per package.
+# Conflicts are not lost: `pip check` runs after every install. PIP_QUIET=-q (or empty) to see it all.
+PIP_QUIET ?= -qq
+EXTRAS := dev,workflows,docs
 
-.PHONY: venv install demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
+# The locked install (rule 10 of DEVELOPERS.md): requirements/lock.txt pins every package that
+# `pip install -e .[dev,workflows,docs]` installs, torch included; pyproject.toml keeps lower
+# bounds only, for `pip install genomamba`. `make install` (so `make demo`, `make test`, .ci/run)
+# installs exactly the lock: torch first, the locked set, then genomamba itself without
+# dependencies; requirements/lock.py sync removes what an older lock had and fails on any
+# difference; `pip check` confirms the set is consistent.
+# `make lock` refreshes the lock: a fresh temporary venv gets the newest releases (the CPU torch of
+# TORCH_SPEC first), and requirements/lock.py freeze writes what it holds. Freezing a real install
+# rather than pip-compile: pip-compile resolves against PyPI, whose torch wheels for Linux are CUDA
+# builds with their nvidia-* dependencies; the freeze pins the CPU wheel this machine installs.
+# `make test-latest` runs the suite against the newest releases in $(LATEST_VENV), to catch the
+# next upstream break before users do.
+LOCK := requirements/lock.txt
+LOCK_VENV ?= .venv-lock
+LATEST_VENV ?= .venv-latest
+
+.PHONY: venv install lock test-latest schemas demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[dev,workflows]"
-	touch $(STAMP)
+# --no-build-isolation: genomamba is built with the locked setuptools, not a fresh download.
+# PYTHONWARNINGS: setuptools' notice that an editable install maps the packages with an import
+# hook ("Editable installation."), as it must for kernels/ -> genomamba.kernels: informational,
+# nothing to fix.
+$(STAMP): $(PY) pyproject.toml $(LOCK)
+	@echo "installing the locked packages ($(LOCK)) and genomamba into $(VENV) (a few minutes the first time)"
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install $(PIP_QUIET) "$(TORCH_SPEC)"
+	@$(PIP) install $(PIP_QUIET) -r $(LOCK)
+	@PYTHONWARNINGS="ignore:Editable installation" $(PIP) install $(PIP_QUIET) --no-deps --no-build-isolation -e .
+	@$(PY) requirements/lock.py sync $(LOCK)
+	@$(PIP) check > /dev/null || $(PIP) check
+	@touch $(STAMP)
 
 venv: $(PY)
 install: $(STAMP)
+
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip setuptools wheel
+	$(LOCK_VENV)/bin/python -m pip install $(PIP_QUIET) "$(TORCH_SPEC)"
+	PYTHONWARNINGS="ignore:Editable installation" $(LOCK_VENV)/bin/python -m pip install $(PIP_QUIET) -e ".[$(EXTRAS)]"
+	$(LOCK_VENV)/bin/python -m pip check
+	$(LOCK_VENV)/bin/python requirements/lock.py freeze > $(LOCK).new && mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCK_VENV)
+	@echo "wrote $(LOCK) ($$(grep -vc '^#' $(LOCK)) packages); git diff $(LOCK) shows what changed"
+
+# Every dependency upgraded to its newest release (torch held at TORCH_SPEC: the CPU wheel), then
+# the whole suite. The venv is kept between runs; --upgrade-strategy eager moves it to the newest.
+test-latest:
+	[ -x $(LATEST_VENV)/bin/python ] || $(PYTHON) -m venv $(LATEST_VENV)
+	echo "$(TORCH_SPEC)" > $(LATEST_VENV)/torch-constraint.txt
+	$(LATEST_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip setuptools wheel
+	$(LATEST_VENV)/bin/python -m pip install $(PIP_QUIET) -c $(LATEST_VENV)/torch-constraint.txt "$(TORCH_SPEC)"
+	PYTHONWARNINGS="ignore:Editable installation" $(LATEST_VENV)/bin/python -m pip install $(PIP_QUIET) \
+	    --upgrade --upgrade-strategy eager -c $(LATEST_VENV)/torch-constraint.txt -e ".[$(EXTRAS)]"
+	$(LATEST_VENV)/bin/python -m pip check
+	$(LATEST_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `make demo`: train + evaluate the tiny model, then run the species workflow on it (results in
 # $(DEMO_DIR)/species_workflow/results). A previous demo in $(DEMO_DIR) is removed first: training
@@ -32,14 +83,25 @@ install: $(STAMP)
 DEMO_DIR ?= runs/demo
 DEMO_SPECIES_CONFIG ?= 'window_lengths=[256,1024]' n_windows=32 n_test_windows=16 test_fraction=0.05 'embed={threads: 1}'
 
+# Snakemake's job log goes to $(DEMO_WORKFLOW_LOG) (its last lines are shown if the workflow fails).
+DEMO_WORKFLOW_LOG = $(DEMO_DIR)/species_workflow/snakemake.log
+
 demo: install
 	@if [ -e "$(DEMO_DIR)" ]; then echo "removing the previous demo run $(DEMO_DIR)"; rm -rf "$(DEMO_DIR)"; fi
-	$(VENV)/bin/genomamba demo --run-dir $(DEMO_DIR)
-	$(VENV)/bin/snakemake -s workflows/species_classification/Snakefile --cores 2 \
+	@echo "genomamba demo --run-dir $(DEMO_DIR)"
+	@$(VENV)/bin/genomamba demo --run-dir $(DEMO_DIR)
+	@mkdir -p $(DEMO_DIR)/species_workflow
+	@echo; echo "species classification workflow (Snakemake, 2 cores; log: $(DEMO_WORKFLOW_LOG))"
+	@$(VENV)/bin/snakemake -s workflows/species_classification/Snakefile --cores 2 \
 	    --directory $(DEMO_DIR)/species_workflow \
-	    --config genomes=$(abspath data/species.tsv) model=$(abspath $(DEMO_DIR))/model $(DEMO_SPECIES_CONFIG)
-	@echo; echo "species classification (held-out windows; full report: $(DEMO_DIR)/species_workflow/results/report.md):"
+	    --config genomes=$(abspath data/species.tsv) model=$(abspath $(DEMO_DIR))/model $(DEMO_SPECIES_CONFIG) \
+	    > $(DEMO_WORKFLOW_LOG) 2>&1 || { tail -n 40 $(DEMO_WORKFLOW_LOG); echo "the workflow failed; its log: $(DEMO_WORKFLOW_LOG)"; exit 1; }
+	@echo "species classification (held-out windows; full report: $(DEMO_DIR)/species_workflow/results/report.md):"
 	@sed -n '/^| window/,/^$$/p' "$(DEMO_DIR)/species_workflow/results/report.md"
+	@$(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); b = m["markov_best"]; \
+	    print("held-out bits per base of the demo model (the last 5%% of E. coli 536, never trained on): %.4f; " \
+	          "best Markov chain (order %d): %.4f" % (m["model"]["bits_per_base"], b["order"], b["bits_per_base"]))' \
+	    $(DEMO_DIR)/metrics.json
 
 # pytest-xdist: one worker per core (TEST_WORKERS=0 runs in one process). Test files stay whole on
 # their worker (their module fixtures are built once); tests/conftest.py gives each worker one thread.
@@ -52,6 +114,14 @@ test: install
 test-slurm: install
 	$(PY) -m pytest -m slurm tests/slurm $(PYTEST_ARGS)
 
+# genomamba/training/signatures.json: the config schemas' keys and defaults as read from the code's
+# signatures, so that `genomamba train --help` and the preflight checks compose configs without
+# importing torch. Rerun after changing an argument of a configured class (tests/training/test_schema.py
+# says when); a stale entry is read from the code instead, correct but seconds slower.
+schemas: install
+	$(PY) -c "from genomamba.downstream.finetune import FINETUNE_SCHEMAS as F; from genomamba.training.schema import \
+	    SCHEMAS, write_signatures; print('wrote', write_signatures({**SCHEMAS, **F}))"
+
 lint: install
 	$(VENV)/bin/ruff check genomamba kernels tests benchmarks
 
@@ -61,7 +131,7 @@ bench: install
 	$(PY) benchmarks/bench_model.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) build dist *.egg-info .pytest_cache
 
 # AOT resource report of the Triton scan kernels (registers, spills, shared memory, occupancy) for
 # sm_80 and sm_90, compiled with the triton in .venv; no GPU needed. Exit status 1 if anything spills.

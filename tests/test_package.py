@@ -90,3 +90,10 @@ def test_every_config_group_is_listed_as_a_package():
     listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     groups = {p.name for p in (REPO_ROOT / "configs").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert groups and {f"genomamba.configs.{g}" for g in groups} <= listed
+    # Every folder of genomamba/ that Python could import (the shipped models' genomamba/pretrained
+    # among them, a data-only folder) is listed too: setuptools warns at install for one that is not.
+    folders = {
+        ".".join(p.relative_to(REPO_ROOT).parts) for p in (REPO_ROOT / "genomamba").rglob("*")
+        if p.is_dir() and p.name.isidentifier() and "__pycache__" not in p.parts
+    }
+    assert "genomamba.pretrained" in folders and folders <= listed, sorted(folders - listed)

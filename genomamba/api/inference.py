@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -36,6 +34,7 @@ from genomamba.errors import ConfigError
 from genomamba.models import GenomambaLM, GenomambaState
 from genomamba.models.pooling import masked_sum
 from genomamba.models.scoring import next_token_log_probs
+from genomamba.progress import progress as progress_bar
 
 __all__ = ["GenomambaModel", "ModelLike", "Pooling", "as_genomamba_model", "as_lm", "load"]
 
@@ -68,19 +67,6 @@ def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
-
-
-@contextmanager
-def _progress(total: int, enabled: bool, description: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a TTY (stderr), else a no-op advance callback."""
-    if not enabled or total <= 0 or not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 class GenomambaModel:
@@ -151,7 +137,7 @@ class GenomambaModel:
         order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
         results: list[Any] = [None] * len(sources)
         total = sum(s.length for s in sources) * (2 if rc_average and not self.config.rc_equivariant else 1)
-        with _progress(total, progress, "embedding") as advance:
+        with progress_bar(total, "embedding", unit="bp", enabled=progress) as advance:
             for b0 in range(0, len(order), batch_size):
                 idx = order[b0 : b0 + batch_size]
                 batch = [sources[i] for i in idx]
@@ -278,7 +264,7 @@ class GenomambaModel:
         sources = as_sources(sequences)
         order = sorted(range(len(sources)), key=lambda i: -sources[i].length)
         results: list[np.ndarray] = [np.empty(0)] * len(sources)
-        with _progress(sum(s.length for s in sources), progress, "scoring") as advance:
+        with progress_bar(sum(s.length for s in sources), "scoring", unit="bp", enabled=progress) as advance:
             for b0 in range(0, len(order), batch_size):
                 idx = order[b0 : b0 + batch_size]
                 batch = [sources[i] for i in idx]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from genomamba.data import GenomeDataModule
-from genomamba.data.provenance import check_held_out
 from genomamba.errors import ConfigError, FastaError
-from genomamba.models import GenomambaLM
-from genomamba.models.checkpoint import load_model, resolve_model_path, run_config
-from genomamba.training.evaluation import evaluate_heldout, heldout_windows_and_tracks, training_sequences
+from genomamba.models.locate import resolve_model_path
+
+if TYPE_CHECKING:
+    from genomamba.data import GenomeDataModule
+    from genomamba.models import GenomambaLM
+
+# torch, Lightning and the model are imported after the arguments are checked (evaluate_model):
+# `genomamba evaluate` answers a wrong argument or path before it loads them.
 
 DEFAULT_MAX_WINDOWS = 256
 
@@ -26,6 +27,10 @@ def heldout_datamodule(
     settings used: those left ``None`` are the run's (its ``config.yaml``). The held-out windows are
     ``heldout_windows(dm, n)``, the same for every model evaluated with the same settings.
     ``track``: the relative track of ``fasta``, required by (and only by) a relative-track model."""
+    from genomamba.data import GenomeDataModule
+    from genomamba.models import GenomambaLM
+    from genomamba.models.checkpoint import load_model
+
     model, settings = load_model(GenomambaLM, model_path)
     model.config.check_track_input(track, model_path)
     for key, value in (("window_length", window_length), ("val_fraction", val_fraction), ("seed", seed)):
@@ -66,6 +71,13 @@ def evaluate_model(
         raise ConfigError(f"val-fraction must be in (0, 1), got {val_fraction} (--val-fraction)")
     if not Path(fasta).exists():
         raise FastaError(f"FASTA file not found: {fasta} (--fasta)")
+    resolve_model_path(model_path)  # a missing model fails here, before torch is imported
+    import torch
+
+    from genomamba.data.provenance import check_held_out
+    from genomamba.models.checkpoint import run_config
+    from genomamba.training.evaluation import evaluate_heldout, heldout_windows_and_tracks, training_sequences
+
     model, dm, settings = heldout_datamodule(model_path, fasta, window_length, val_fraction, seed, batch_size, track)
     overlap = check_held_out(
         model, zip(dm.files, dm.splits["val"], strict=True), f"genomamba evaluate {model_path} on {fasta}",

@@ -9,7 +9,7 @@ on identical targets, and the model gets no more in-window context than it needs
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genomamba.errors import ConfigError, WindowError
+from genomamba.progress import progress as progress_bar
 from genomamba.tokens import MASK_ID
 from genomamba.training.markov import MAX_ORDER, markov_baselines, scoring_mask
 
@@ -89,6 +90,7 @@ def model_bits(
     mask_token_id: int = MASK_ID,
     seed: int = 0,
     tracks: Sequence[np.ndarray] | None = None,
+    advance: Callable[[int], None] = lambda n: None,
 ) -> tuple[float, int]:
     """Total bits and number of scored positions of ``model`` over ``windows``.
 
@@ -121,6 +123,7 @@ def model_bits(
         safe = torch.where(score, targets, torch.zeros_like(targets))
         nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (B, L')
         total += float(nll[score].sum()) / math.log(2)
+        advance(len(chunk))
         count += int(score.sum())
     model.train(was_training)
     return total, count
@@ -145,19 +148,24 @@ def evaluate_heldout(
     alpha: float = 0.5,
     mask_token_id: int = MASK_ID,
     tracks: Sequence[np.ndarray] | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Model bits per base and Markov baselines (fitted on ``train_seqs``) on ``windows``
-    (a relative-track model reads ``tracks``, one per window; the Markov chains never do)."""
+    (a relative-track model reads ``tracks``, one per window; the Markov chains never do).
+    ``progress``: a progress bar for each of the two (only when stderr is a terminal)."""
     if not windows:
         raise WindowError("no held-out windows to evaluate on; check the split (val_fraction / holdout_contigs / BED)")
-    bits, n = model_bits(model, windows, objective, mask_token_id=mask_token_id, tracks=tracks)
+    with progress_bar(len(windows), "scoring held-out windows", "windows", progress) as advance:
+        bits, n = model_bits(model, windows, objective, mask_token_id=mask_token_id, tracks=tracks, advance=advance)
     if n == 0:
         raise WindowError(
             f"the {len(windows)} held-out window(s) have no scorable position (a nucleotide with {MAX_ORDER} "
             "nucleotides before it): they are (almost) all N. Evaluate on a FASTA region with sequence."
         )
     masks = [scoring_mask(w, MAX_ORDER) for w in windows]
-    markov = markov_baselines(train_seqs, windows, orders=list(orders), alpha=alpha, eval_masks=masks)
+    orders = list(orders)
+    with progress_bar(len(orders), "fitting Markov baselines", "orders", progress) as advance:
+        markov = markov_baselines(train_seqs, windows, orders=orders, alpha=alpha, eval_masks=masks, advance=advance)
     best_k = min(markov, key=lambda k: markov[k]) if markov else None
     model_bpb = bits / n if n else math.nan
     return {

@@ -18,7 +18,7 @@ and its whole context are nucleotides.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,8 +151,10 @@ def markov_baselines(
     orders: Iterable[int] = range(1, MAX_ORDER + 1),
     alpha: float = 0.5,
     eval_masks: Sequence[np.ndarray] | None = None,
+    advance: Callable[[int], None] = lambda n: None,
 ) -> dict[int, float]:
-    """Fit each order on ``train_sequences``; bits per base on ``eval_sequences``.
+    """Fit each order on ``train_sequences``; bits per base on ``eval_sequences``; ``advance(1)``
+    after each order.
 
     Example (a period-2 sequence costs 1 bit per base at order 0 and ~0 at order 1):
 
@@ -167,4 +169,5 @@ def markov_baselines(
     for k in orders:
         model = MarkovModel.fit(train_sequences, k, alpha)
         out[int(k)] = model.bits_per_base(eval_sequences, masks)
+        advance(1)
     return out

@@ -94,12 +94,15 @@ def genome_codes(genome: GenomeFile) -> dict[str, np.ndarray]:
     return {c: encode_bases(genome.fetch(c, 0, n).upper()) for c, n in genome.lengths.items()}
 
 
-def call_genes(genome: GenomeFile, sequences: dict[str, str] | None = None) -> list[Gene]:
+def call_genes(genome: GenomeFile, sequences: dict[str, str] | None = None, progress: bool = True) -> list[Gene]:
     """Prodigal gene calls on every record of ``genome`` (see the module docstring).
 
-    Gene ids are ``<record>_<n>`` numbered along each record, as Prodigal names them.
+    Gene ids are ``<record>_<n>`` numbered along each record, as Prodigal names them. ``progress``:
+    a progress bar over the records' bases (only when stderr is a terminal).
     """
     import pyrodigal
+
+    from genomamba.progress import progress as progress_bar
 
     seqs = sequences if sequences is not None else {c: genome.fetch(c, 0, n).upper() for c, n in genome.lengths.items()}
     total = sum(len(s) for s in seqs.values())
@@ -109,11 +112,13 @@ def call_genes(genome: GenomeFile, sequences: dict[str, str] | None = None) -> l
     else:
         finder = pyrodigal.GeneFinder(meta=True)
     genes = []
-    for chrom, seq in seqs.items():
-        for i, g in enumerate(finder.find_genes(seq), start=1):
-            genes.append(
-                Gene(f"{chrom}_{i}", chrom, int(g.begin) - 1, int(g.end), int(g.strand), bool(g.partial_begin or g.partial_end))
-            )
+    with progress_bar(total, f"calling genes in {genome.path.name}", "bp", progress) as advance:
+        for chrom, seq in seqs.items():
+            for i, g in enumerate(finder.find_genes(seq), start=1):
+                genes.append(
+                    Gene(f"{chrom}_{i}", chrom, int(g.begin) - 1, int(g.end), int(g.strand), bool(g.partial_begin or g.partial_end))
+                )
+            advance(len(seq))
     return genes
 
 

@@ -81,10 +81,10 @@ class ProteinIndex:
         return best, pairs
 
 
-def _complete_coding_sequences(relative: GenomeFile) -> list[np.ndarray]:
+def _complete_coding_sequences(relative: GenomeFile, progress: bool = True) -> list[np.ndarray]:
     """Coding-strand codes of every complete Prodigal gene of ``relative``."""
     codes = genome_codes(relative)
-    return [coding_base_codes(g, codes[g.chrom]) for g in call_genes(relative) if not g.partial]
+    return [coding_base_codes(g, codes[g.chrom]) for g in call_genes(relative, progress=progress) if not g.partial]
 
 
 def relative_species_scores(
@@ -135,31 +135,46 @@ def relative_species_llr(
     return relative_species_scores(sites, _complete_coding_sequences(relative))
 
 
-def aligned_relative_track(genome: GenomeFile, relative: GenomeFile) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+def aligned_relative_track(
+    genome: GenomeFile, relative: GenomeFile, progress: bool = True,
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """The relative's aligned base at every position of ``genome``: ``{record: (n,) int64}`` codes
     A,C,G,T = 0..3 as read on the genome's plus strand, 4 where nothing is aligned (intergenic
     DNA, genes without a homolog, codons outside the alignment). Every complete gene of
     ``genome`` is aligned to its best homolog in ``relative`` as for :func:`relative_species_scores`
-    (stop codons included when both proteins end together); counts of genes and aligned bases."""
+    (stop codons included when both proteins end together); counts of genes and aligned bases.
+    ``progress``: progress bars for the gene calls and the alignments (only when stderr is a terminal)."""
+    from genomamba.progress import progress as progress_bar
+
     seq_ids = genome_codes(genome)
-    relative_cds = _complete_coding_sequences(relative)
+    relative_cds = _complete_coding_sequences(relative, progress)
     index = ProteinIndex([translate(c) for c in relative_cds])
     track = {c: np.full(len(s), N_ID, dtype=np.int64) for c, s in seq_ids.items()}
-    genes = [g for g in call_genes(genome) if not g.partial]
+    genes = [g for g in call_genes(genome, progress=progress) if not g.partial]
     n_homologs = 0
-    for gene in genes:
-        hit = index.best_homolog(translate(coding_base_codes(gene, seq_ids[gene.chrom])))
-        if hit is None:
-            continue
-        n_homologs += 1
-        j, pairs = hit
-        q = np.array(sorted(pairs), dtype=np.int64)
-        r = np.array([pairs[i] for i in q], dtype=np.int64)
-        coding = (3 * q[:, None] + np.arange(3)).reshape(-1)  # the query's coding indices, codon by codon
-        bases = relative_cds[j][(3 * r[:, None] + np.arange(3)).reshape(-1)]
-        if gene.strand < 0:  # a coding-strand base reads as its complement on the plus strand
-            bases = COMPLEMENT_IDS[bases]  # the codes are the token ids A, C, G, T, N
-        track[gene.chrom][gene.genomic_position(coding)] = bases
+    with progress_bar(len(genes), f"aligning genes to {relative.path.name}", "genes", progress) as advance:
+        for gene in genes:
+            advance(1)
+            n_homologs += _align_gene(gene, seq_ids, index, relative_cds, track)
     counts = {"genes": len(genes), "genes_with_homolog": n_homologs,
               "aligned_bases": int(sum((t < N_ID).sum() for t in track.values()))}
     return track, counts
+
+
+def _align_gene(
+    gene: Gene, seq_ids: dict[str, np.ndarray], index: ProteinIndex, relative_cds: Sequence[np.ndarray],
+    track: dict[str, np.ndarray],
+) -> int:
+    """Write the relative's bases aligned to ``gene`` into ``track``; 1 if it has a homolog, else 0."""
+    hit = index.best_homolog(translate(coding_base_codes(gene, seq_ids[gene.chrom])))
+    if hit is None:
+        return 0
+    j, pairs = hit
+    q = np.array(sorted(pairs), dtype=np.int64)
+    r = np.array([pairs[i] for i in q], dtype=np.int64)
+    coding = (3 * q[:, None] + np.arange(3)).reshape(-1)  # the query's coding indices, codon by codon
+    bases = relative_cds[j][(3 * r[:, None] + np.arange(3)).reshape(-1)]
+    if gene.strand < 0:  # a coding-strand base reads as its complement on the plus strand
+        bases = COMPLEMENT_IDS[bases]  # the codes are the token ids A, C, G, T, N
+    track[gene.chrom][gene.genomic_position(coding)] = bases
+    return 1

@@ -86,6 +86,7 @@ from genomamba.downstream.variants.supervised import cross_validate_features, em
 from genomamba.downstream.variants.vcf import Variant
 from genomamba.downstream.variants.windows import build_variant_windows
 from genomamba.errors import ConfigError, GenomambaError
+from genomamba.progress import progress as progress_bar
 
 __all__ = [
     "CONTRASTS",
@@ -130,11 +131,13 @@ def markov_llr(
     ref, alt = np.stack(w.ref), np.stack(w.alt)  # (N, L)
     ref_rc, alt_rc = _TOK.reverse_complement(ref), _TOK.reverse_complement(alt)
     out = {}
-    for k in orders:
-        m = MarkovModel.fit(train, int(k), alpha)
-        fwd = m.window_log_likelihood(alt) - m.window_log_likelihood(ref)
-        rev = m.window_log_likelihood(alt_rc) - m.window_log_likelihood(ref_rc)
-        out[int(k)] = (fwd + rev) / 2
+    with progress_bar(len(orders), "Markov baselines", "orders") as advance:
+        for k in orders:
+            m = MarkovModel.fit(train, int(k), alpha)
+            fwd = m.window_log_likelihood(alt) - m.window_log_likelihood(ref)
+            rev = m.window_log_likelihood(alt_rc) - m.window_log_likelihood(ref_rc)
+            out[int(k)] = (fwd + rev) / 2
+            advance(1)
     return out
 
 

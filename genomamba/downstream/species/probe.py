@@ -17,9 +17,10 @@ import numpy as np
 from genomamba.api import ModelLike, as_genomamba_model, as_lm
 from genomamba.data.provenance import check_held_out, describe_held_out
 from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_baseline
-from genomamba.downstream.species.genomes import draw_windows, split_genomes
+from genomamba.downstream.species.genomes import SpeciesSplit, draw_windows, split_genomes
 from genomamba.downstream.stats import compare_accuracy
 from genomamba.errors import ConfigError
+from genomamba.progress import progress as progress_bar
 
 __all__ = ["ProbeReport", "probe"]
 
@@ -43,7 +44,7 @@ def probe(
     C: float = 1.0,
     rc_average: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
     allow_seen: bool = False,
 ) -> dict[str, Any]:
     """Species accuracy of a linear probe on frozen embeddings vs a k-mer baseline.
@@ -65,6 +66,8 @@ def probe(
             the model never saw in pretraining.
         C: inverse L2 strength of both logistic regressions.
         rc_average: passed to ``embed_token_ids`` (strand-averaged embeddings).
+        progress: progress bars with an ETA, over the window lengths and each embedding (only
+            when stderr is a terminal; nothing on a pipe).
         allow_seen: when the model records its training sequence (models saved by ``genomamba
             train``), test sequence it was trained on is an error (a ``ConfigError`` naming the
             genomes and the bases); True measures anyway and the report's ``pretraining_overlap``
@@ -95,32 +98,13 @@ def probe(
         "(test_fraction)", allow_seen=allow_seen,
     )
     results, summary = [], {}
-    for L in lengths:
-        train = draw_windows(sp, "train", L, n_windows, seed=seed)
-        test = draw_windows(sp, "test", L, n_test, seed=seed)
-        entry: dict[str, Any] = {"window_length": L, "n_train": len(train.labels), "n_test": len(test.labels)}
-        acc: dict[str, float] = {}
-        if model is not None:
-            x_tr = model.embed_token_ids(train.ids, rc_average=rc_average, batch_size=batch_size, progress=progress)
-            x_te = model.embed_token_ids(test.ids, rc_average=rc_average, batch_size=batch_size, progress=progress)
-            pred = fit_logistic(x_tr, train.labels, x_te, C=C, seed=seed)
-            entry["probe"] = classification_metrics(test.labels, pred, sp.species)
-            acc["probe"] = entry["probe"]["accuracy"]
-        else:
-            entry["probe"] = None
-            pred = None
-        entry["kmer"] = {}
-        entry["probe_vs_kmer"] = {}
-        for k in ks:
-            m = kmer_baseline(train.ids, train.labels, test.ids, test.labels, sp.species, k=k, C=C, seed=seed)
-            kmer_pred = m.pop("predictions")
-            entry["kmer"][f"k={k}"] = m
-            acc[f"kmer_k{k}"] = m["accuracy"]
-            if pred is not None:
-                entry["probe_vs_kmer"][f"k={k}"] = compare_accuracy(test.labels, pred, kmer_pred, seed=seed)
-        log.info("species probe L=%d (%s split): %s", L, split, acc)
-        results.append(entry)
-        summary[L] = acc
+    with progress_bar(len(lengths), "species probe", "window lengths", progress) as advance:
+        for L in lengths:
+            entry, acc = _probe_one_length(model, sp, L, n_windows, n_test, ks, C, seed, rc_average, batch_size, progress)
+            log.info("species probe L=%d (%s split): %s", L, split, acc)
+            results.append(entry)
+            summary[L] = acc
+            advance(1)
     return ProbeReport(
         split=split,
         species=sp.species,
@@ -166,3 +150,32 @@ class ProbeReport(dict):
                 )
         return "\n".join(lines)
 
+
+def _probe_one_length(
+    model: Any, sp: SpeciesSplit, L: int, n_windows: int, n_test: int, ks: Sequence[int], C: float, seed: int,
+    rc_average: bool, batch_size: int, progress: bool,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """One window length of :func:`probe`: its results entry and the accuracies it logs."""
+    train = draw_windows(sp, "train", L, n_windows, seed=seed)
+    test = draw_windows(sp, "test", L, n_test, seed=seed)
+    entry: dict[str, Any] = {"window_length": L, "n_train": len(train.labels), "n_test": len(test.labels)}
+    acc: dict[str, float] = {}
+    if model is not None:
+        x_tr = model.embed_token_ids(train.ids, rc_average=rc_average, batch_size=batch_size, progress=progress)
+        x_te = model.embed_token_ids(test.ids, rc_average=rc_average, batch_size=batch_size, progress=progress)
+        pred = fit_logistic(x_tr, train.labels, x_te, C=C, seed=seed)
+        entry["probe"] = classification_metrics(test.labels, pred, sp.species)
+        acc["probe"] = entry["probe"]["accuracy"]
+    else:
+        entry["probe"] = None
+        pred = None
+    entry["kmer"] = {}
+    entry["probe_vs_kmer"] = {}
+    for k in ks:
+        m = kmer_baseline(train.ids, train.labels, test.ids, test.labels, sp.species, k=k, C=C, seed=seed)
+        kmer_pred = m.pop("predictions")
+        entry["kmer"][f"k={k}"] = m
+        acc[f"kmer_k{k}"] = m["accuracy"]
+        if pred is not None:
+            entry["probe_vs_kmer"][f"k={k}"] = compare_accuracy(test.labels, pred, kmer_pred, seed=seed)
+    return entry, acc

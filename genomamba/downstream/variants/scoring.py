@@ -51,7 +51,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models import GenomambaLM
 from genomamba.models.scoring import log_likelihood_from_logits
 from genomamba.outputs import atomic_write_text
+from genomamba.progress import progress as progress_bar
 from genomamba.tokens import N_ID, N_NUCLEOTIDES
 
 __all__ = [
@@ -91,6 +92,7 @@ _TOK = DNATokenizer()
 def _pair_scores(
     model: GenomambaLM, ref: Sequence[np.ndarray], alt: Sequence[np.ndarray], batch_size: int, causal: bool,
     ref_track: Sequence[np.ndarray] = (), alt_track: Sequence[np.ndarray] = (),
+    advance: Callable[[int], None] = lambda n: None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LLR, hidden-state shift and influence of N (REF, ALT) token-id windows, each float64 ``(N,)``.
     A relative-track model reads ``ref_track`` / ``alt_track`` (N windows of codes each, shaped like
@@ -131,6 +133,7 @@ def _pair_scores(
         if mask is not None:
             dist = dist * mask[:k]
         shift[idx[same]] = dist.max(-1).values.double().cpu().numpy()[same]
+        advance(2 * k)
     return llr, shift, influence
 
 
@@ -138,6 +141,7 @@ def _pair_scores(
 def masked_logit_diff(
     model: GenomambaLM, ref_windows: Sequence[np.ndarray], positions: Sequence[int], ref_ids: Sequence[int],
     alt_ids: Sequence[int], batch_size: int = 64, mask_id: int = _TOK.mask_id,
+    advance: Callable[[int], None] = lambda n: None,
 ) -> np.ndarray:
     """GPN score ``log p(alt) - log p(ref)`` at a masked position (Benegas et al. 2023).
 
@@ -162,6 +166,7 @@ def masked_logit_diff(
         r = torch.as_tensor(np.asarray(ref_ids[sl]), device=dev)
         a = torch.as_tensor(np.asarray(alt_ids[sl]), device=dev)
         out[sl] = (at.gather(-1, a[:, None]) - at.gather(-1, r[:, None])).squeeze(-1).double().cpu().numpy()
+        advance(ids.shape[0])
     return out
 
 
@@ -177,28 +182,36 @@ def is_masked_model(model: GenomambaLM) -> bool:
 
 def _score_ok(
     model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int,
-    track: GenomeFile | None = None,
+    track: GenomeFile | None = None, advance: Callable[[int], None] = lambda n: None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(score_fwd, score_rev, shift, influence) float64 ``(N,)`` for variants that passed validation."""
+    """(score_fwd, score_rev, shift, influence) float64 ``(N,)`` for variants that passed validation;
+    ``advance(n)`` after each batch of n windows (:func:`windows_scored`)."""
     w = build_variant_windows(variants, genome, window, track)
     masked = is_masked_model(model)
     rc_ref, rc_alt = [_rc(r) for r in w.ref], [_rc(a) for a in w.alt]
     rc_tracks = [_rc(t) for t in w.ref_track], [_rc(t) for t in w.alt_track]  # track codes are token ids
-    llr_fwd, shift_fwd, influence_fwd = _pair_scores(model, w.ref, w.alt, batch_size, not masked, w.ref_track, w.alt_track)
-    llr_rev, shift_rev, influence_rev = _pair_scores(model, rc_ref, rc_alt, batch_size, not masked, *rc_tracks)
+    llr_fwd, shift_fwd, influence_fwd = _pair_scores(
+        model, w.ref, w.alt, batch_size, not masked, w.ref_track, w.alt_track, advance=advance)
+    llr_rev, shift_rev, influence_rev = _pair_scores(model, rc_ref, rc_alt, batch_size, not masked, *rc_tracks, advance=advance)
     shift = np.fmax(shift_fwd, shift_rev)  # nan only where both are (indels)
     influence = (influence_fwd + influence_rev) / 2  # each strand sees the bases on one side
     if not masked:
         return llr_fwd, llr_rev, shift, influence
     ref_b = [int(_TOK.encode(v.ref)[0]) for v in variants]
     alt_b = [int(_TOK.encode(v.alt)[0]) for v in variants]
-    fwd = masked_logit_diff(model, w.ref, w.offset, ref_b, alt_b, batch_size)
+    fwd = masked_logit_diff(model, w.ref, w.offset, ref_b, alt_b, batch_size, advance=advance)
     comp = _TOK.complement_ids
     rev = masked_logit_diff(
         model, rc_ref, [len(r) - 1 - o for r, o in zip(w.ref, w.offset, strict=True)],
-        [int(comp[b]) for b in ref_b], [int(comp[b]) for b in alt_b], batch_size,
+        [int(comp[b]) for b in ref_b], [int(comp[b]) for b in alt_b], batch_size, advance=advance,
     )
     return fwd, rev, shift, influence
+
+
+def windows_scored(model: GenomambaLM, n_variants: int) -> int:
+    """Model inputs that scoring ``n_variants`` SNVs runs: REF and ALT on both strands, and for a
+    masked model the masked window on both strands too (the progress bar's total)."""
+    return n_variants * (6 if is_masked_model(model) else 4)
 
 
 def score_variants(
@@ -209,6 +222,7 @@ def score_variants(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     track: str | os.PathLike[str] | GenomeFile | None = None,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Score every (record, ALT) of a VCF; see the module docstring for the definitions.
 
@@ -220,6 +234,7 @@ def score_variants(
         device: move the model there first (default: where it already is).
         track: the reference's relative track (``genomamba make-relative-track``), required by and
             only by a relative-track model (``config.relative_track``).
+        progress: show a progress bar with an ETA (only when stderr is a terminal).
 
     Returns:
         One dict per (record, ALT), in file order, with keys :data:`OUTPUT_COLUMNS` plus
@@ -244,7 +259,8 @@ def score_variants(
         ok = [v for v in variants if v.status == "ok"]
         fwd = rev = shift = influence = np.empty(0)
         if ok:
-            fwd, rev, shift, influence = _score_ok(model, ok, genome, window, batch_size, track)
+            with progress_bar(windows_scored(model, len(ok)), "scoring variants", "windows", progress) as advance:
+                fwd, rev, shift, influence = _score_ok(model, ok, genome, window, batch_size, track, advance)
     finally:
         model.train(was_training)
     scores = {id(v): tuple(map(float, vals)) for v, *vals in zip(ok, fwd, rev, shift, influence, strict=True)}

@@ -15,7 +15,7 @@ benchmark bins by substitution class: transition / transversion).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from genomamba.downstream.variants.windows import build_variant_windows
 from genomamba.errors import GenomambaError
 from genomamba.models import GenomambaLM
 from genomamba.models.pooling import masked_mean
+from genomamba.progress import progress as progress_bar
 
 __all__ = ["cross_validate_features", "embed_variant_windows", "finetune_variant_effect"]
 
@@ -38,7 +39,9 @@ _CLASSIFIERS = ("logistic", "hgb")
 
 
 @torch.inference_mode()
-def _mean_pooled(model: GenomambaLM, seqs: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
+def _mean_pooled(
+    model: GenomambaLM, seqs: Sequence[np.ndarray], batch_size: int, advance: Callable[[int], None] = lambda n: None,
+) -> np.ndarray:
     """Mean of hidden states over real positions of N windows: float32 ``(N, D)``."""
     dev = next(model.parameters()).device
     out = []
@@ -46,19 +49,23 @@ def _mean_pooled(model: GenomambaLM, seqs: Sequence[np.ndarray], batch_size: int
         ids, mask = padded_model_inputs(seqs[b : b + batch_size], dev)
         h = model(ids, attention_mask=mask).hidden_states.float()  # (B, L, D)
         out.append(masked_mean(h, mask).cpu().numpy())  # padding never enters the mean
+        advance(ids.shape[0])
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def embed_variant_windows(
-    model: ModelLike, genome: GenomeFile, variants: Sequence[Variant], window: int = 256, batch_size: int = 64
+    model: ModelLike, genome: GenomeFile, variants: Sequence[Variant], window: int = 256, batch_size: int = 64,
+    progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-pooled (REF, ALT) window embeddings, each float32 ``(N, D)``; variants must be ``ok``."""
+    """Mean-pooled (REF, ALT) window embeddings, each float32 ``(N, D)``; variants must be ``ok``.
+    ``progress``: a progress bar (only when stderr is a terminal)."""
     model = as_lm(model)
     w = build_variant_windows(variants, genome, window)
     was_training = model.training
     model.eval()
     try:
-        return _mean_pooled(model, w.ref, batch_size), _mean_pooled(model, w.alt, batch_size)
+        with progress_bar(2 * len(w.ref), "embedding variant windows", "windows", progress) as advance:
+            return _mean_pooled(model, w.ref, batch_size, advance), _mean_pooled(model, w.alt, batch_size, advance)
     finally:
         model.train(was_training)
 

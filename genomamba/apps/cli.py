@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from genomamba import __version__
 from genomamba.errors import GenomambaError
+from genomamba.models.locate import model_help
 from genomamba.outputs import atomic_write_text, check_output_path
+from genomamba.progress import done_line
 
 _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
 
@@ -70,7 +74,7 @@ def _maybe_reexec_with_hugepages(cmd: str) -> None:
 
 def _evaluate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genomamba evaluate", description="Held-out bits per base vs order-k Markov baselines (JSON on stdout).")
-    p.add_argument("model", help="save_pretrained directory, run directory or Lightning .ckpt")
+    p.add_argument("model", help=model_help("the model to evaluate"))
     p.add_argument("--fasta", required=True, help="FASTA (.fa/.fa.gz) to evaluate on")
     p.add_argument("--window-length", type=int, default=None, help="window length (default: the run's, else 1024)")
     p.add_argument("--val-fraction", type=float, default=None, help="held-out fraction (default: the run's, else 0.05)")
@@ -104,6 +108,62 @@ def _run_train(argv: Sequence[str]) -> int:
     return 0
 
 
+def _run_evaluate(argv: Sequence[str]) -> int:
+    ns = _evaluate_parser().parse_args(argv)  # before the imports: --help is instant
+    from genomamba.apps.args import fasta_arg, model_arg
+    from genomamba.training.evaluate import evaluate_model  # torch is imported once the arguments are checked
+
+    model_arg(ns.model, "MODEL")
+    fasta_arg(ns.fasta)
+    fasta_arg(ns.track, "--track")
+    if ns.output is not None:
+        check_output_path(ns.output, option="--output")  # before the work, not after
+    start = time.perf_counter()
+    result = evaluate_model(
+        ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
+        max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha, allow_seen=ns.allow_seen, track=ns.track,
+    )
+    from genomamba.training.evaluation import format_heldout_report
+
+    text = json.dumps(result, indent=2)
+    print(text)
+    print(format_heldout_report(result), file=sys.stderr)
+    if ns.output is not None:
+        atomic_write_text(ns.output, text + "\n", option="--output")
+    held = result["heldout"]
+    what = (f"evaluated {held['n_windows']} held-out windows of {held['window_length']} bp "
+            f"({result['model']['n_positions']:,} positions) and {len(result['markov'])} Markov orders")
+    print(done_line(what, time.perf_counter() - start), file=sys.stderr)
+    return 0
+
+
+def _run_demo(argv: Sequence[str]) -> int:
+    ns = _demo_parser().parse_args(argv)
+    from genomamba.apps.demo import run_demo
+
+    run_demo(run_dir=ns.run_dir, overrides=ns.overrides)
+    return 0
+
+
+def _module_main(module: str) -> Callable[[Sequence[str]], int]:
+    """A command whose module's ``main(argv)`` returns the exit code; imported when run."""
+    return lambda argv: importlib.import_module(module).main(argv)
+
+
+# The commands, each imported only when run: `genomamba --help` and every command's `--help` and
+# argument errors answer before torch is imported. A new command is one line here and one in _USAGE.
+_COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "train": _run_train,
+    "finetune": _module_main("genomamba.apps.finetune"),
+    "evaluate": _run_evaluate,
+    "score-variants": _module_main("genomamba.apps.score_variants"),
+    "make-variant-benchmark": _module_main("genomamba.apps.make_variant_benchmark"),
+    "variant-benchmark": _module_main("genomamba.apps.variant_benchmark"),
+    "make-relative-track": _module_main("genomamba.apps.make_relative_track"),
+    "demo": _run_demo,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -113,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genomamba {__version__}")
         return 0
     cmd, rest = args[0], args[1:]
+    if cmd not in _COMMANDS:
+        print(f"genomamba: unknown command {cmd!r}\n\n{_USAGE}", file=sys.stderr)
+        return 2
     if argv is None:  # a real console invocation, not a call from Python
         _maybe_reexec_with_hugepages(cmd)
     if cmd in _HEAVY_COMMANDS:
@@ -120,57 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         silence_dependency_noise()
     try:
-        if cmd == "train":
-            return _run_train(rest)
-        if cmd == "finetune":
-            from genomamba.apps.finetune import main as finetune_main
-
-            return finetune_main(rest)
-        if cmd == "score-variants":
-            from genomamba.apps.score_variants import main as score_variants_main
-
-            return 2 if score_variants_main(rest) else 0
-        if cmd == "make-variant-benchmark":
-            from genomamba.apps.make_variant_benchmark import main as make_variant_benchmark_main
-
-            return make_variant_benchmark_main(rest)
-        if cmd == "make-relative-track":
-            from genomamba.apps.make_relative_track import main as make_relative_track_main
-
-            return make_relative_track_main(rest)
-        if cmd == "variant-benchmark":
-            from genomamba.apps.variant_benchmark import main as variant_benchmark_main
-
-            return variant_benchmark_main(rest)
-        if cmd == "evaluate":
-            ns = _evaluate_parser().parse_args(rest)  # before the imports: --help is instant
-            from genomamba.training.evaluate import evaluate_model
-
-            if ns.output is not None:
-                check_output_path(ns.output, option="--output")  # before the work, not after
-            result = evaluate_model(
-                ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
-                max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha, allow_seen=ns.allow_seen, track=ns.track,
-            )
-            from genomamba.training.evaluation import format_heldout_report
-
-            text = json.dumps(result, indent=2)
-            print(text)
-            print(format_heldout_report(result), file=sys.stderr)
-            if ns.output is not None:
-                atomic_write_text(ns.output, text + "\n", option="--output")
-            return 0
-        if cmd == "demo":
-            ns = _demo_parser().parse_args(rest)
-            from genomamba.apps.demo import run_demo
-
-            run_demo(run_dir=ns.run_dir, overrides=ns.overrides)
-            return 0
+        return _COMMANDS[cmd](rest)
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
-    print(f"genomamba: unknown command {cmd!r}\n\n{_USAGE}", file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ from typing import Any
 
 from genomamba.errors import FastaError
 from genomamba.training.compose import compose_config
-from genomamba.training.evaluation import format_heldout_report
-from genomamba.training.train import train
+from genomamba.training.train import train  # imports Lightning and torch once the run's inputs are checked
 
 BUNDLED = Path("genomes") / "escherichia_coli_536.fa.gz"
 # Held-out fraction of the demo's species probe: the demo model's validation split (the last 5%
@@ -50,6 +49,8 @@ def step_train(result: DemoResult, overrides: list[str]) -> None:
         ["experiment=demo", f"run_dir={result.run_dir}", f"paths.data_dir={find_data_dir()}", *overrides]
     )
     result.metrics = train(cfg)
+    from genomamba.training.evaluation import format_heldout_report
+
     result.seconds["train+evaluate"] = time.perf_counter() - t0
     print(format_heldout_report(result.metrics))
     print(f"run directory: {result.run_dir} ({result.seconds['train+evaluate']:.0f} s)")

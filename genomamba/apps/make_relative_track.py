@@ -8,12 +8,14 @@ import io
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from genomamba.errors import ConfigError
+from genomamba.progress import done_line
 
 __all__ = ["main", "write_track_fasta"]
 
@@ -67,12 +69,17 @@ def write_track_fasta(track: dict[str, np.ndarray], path: str | os.PathLike[str]
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba make-relative-track``; raises GenomambaError on bad input (the CLI exits 2)."""
     a = _parser().parse_args(argv)
+    from genomamba.apps.args import fasta_arg
+    from genomamba.outputs import check_output_path
+
+    fasta_arg(a.fasta)
+    fasta_arg(a.relative, "--relative")
+    check_output_path(a.out, option="--out")
+    start = time.perf_counter()
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.provenance import sequence_digest
     from genomamba.downstream.genes.homologs import aligned_relative_track
-    from genomamba.outputs import check_output_path
 
-    check_output_path(a.out, option="--out")
     genome, relative = GenomeFile(a.fasta), GenomeFile(a.relative)
     same = relative.lengths == genome.lengths and all(
         sequence_digest(relative, c) == sequence_digest(genome, c) for c in genome.lengths)
@@ -84,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    f"genes_with_homolog={counts['genes_with_homolog']} aligned_bases={counts['aligned_bases']}")
     write_track_fasta(track, a.out, description)
     total = sum(genome.lengths.values())
-    print(f"wrote {a.out}: {counts['aligned_bases']:,} of {total:,} bases aligned ({counts['aligned_bases'] / total:.1%}); "
-          f"{counts['genes_with_homolog']:,} of {counts['genes']:,} complete genes have a homolog in "
-          f"{relative.path.name}", file=sys.stderr)
+    what = (f"wrote {a.out}: {counts['aligned_bases']:,} of {total:,} bases aligned ({counts['aligned_bases'] / total:.1%}); "
+            f"{counts['genes_with_homolog']:,} of {counts['genes']:,} complete genes have a homolog in {relative.path.name}")
+    print(done_line(what, time.perf_counter() - start), file=sys.stderr)
     return 0

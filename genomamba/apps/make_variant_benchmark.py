@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from genomamba.errors import ConfigError
+from genomamba.progress import done_line
 
 __all__ = ["main"]
 
@@ -36,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba make-variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
     a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
+    from genomamba.apps.args import fasta_arg
+
+    out_dir = Path(a.out_prefix).parent
+    if not out_dir.is_dir():
+        raise ConfigError(f"--out-prefix {a.out_prefix}: folder {out_dir} does not exist; create it first")
+    fasta_arg(a.fasta)
+    start = time.perf_counter()
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.intervals import Interval
     from genomamba.downstream.genes.benchmark import (
@@ -45,9 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_gene_benchmark,
     )
 
-    out_dir = Path(a.out_prefix).parent
-    if not out_dir.is_dir():
-        raise ConfigError(f"--out-prefix {a.out_prefix}: folder {out_dir} does not exist; create it first")
     genome = GenomeFile(a.fasta)
     if a.last_fraction is not None:
         regions = last_fraction_regions(genome.lengths, a.last_fraction)
@@ -67,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"--n-uniform-coding {a.n_uniform_coding} --end-margin {a.end_margin} --seed {a.seed} "
               f"(pyrodigal, translation table 11)").replace("  ", " ")
     vcf, tsv = write_gene_benchmark(rows, genome, a.out_prefix, summary["regions"], source)
-    print(f"wrote {vcf} and {tsv}: {len(rows)} SNVs from {summary['genes_usable']} complete genes "
-          f"(of {summary['genes_called']} called)", file=sys.stderr)
+    print(done_line(f"wrote {vcf} and {tsv}: {len(rows)} SNVs from {summary['genes_usable']} complete genes "
+                    f"(of {summary['genes_called']} called)", time.perf_counter() - start), file=sys.stderr)
     for k, n in summary["drawn"].items():
         print(f"  {k}: {n}", file=sys.stderr)
     for c, n in summary["short_classes"].items():

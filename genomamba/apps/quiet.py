@@ -28,6 +28,13 @@ _LOG_MESSAGES = re.compile(
         (
             r"💡 Tip: For seamless cloud logging",  # advertises a hosted service
             r"`weights_only` was not set",  # our checkpoints are written by our own trainer
+            # The Trainer's hardware banner (GPU / TPU / HPU available: ..., used: ...) at every
+            # start: the accelerator is what trainer=cpu|gpu|ddp asked for, and the banner's
+            # "available: False" lines for hardware no genomamba run uses are noise.
+            r"^(GPU|TPU|HPU|IPU|MPS) available: ",
+            # The end of a run that reached the trainer.max_steps it was given; the last step line
+            # ("step 300/300 ...") already says so.
+            r"^`Trainer.fit` stopped: `max_steps=\d+` reached",
         )
     )
 )

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from genomamba.errors import ConfigError, GenomambaError, VCFError
+from genomamba.models.locate import model_help
+from genomamba.progress import done_line
 
 if TYPE_CHECKING:
     from genomamba.data.fasta import GenomeFile
@@ -24,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Zero-shot variant-effect scores (causal LLR or GPN masked logit difference, both strands), "
                     "plus each SNV's hidden-state shift and, for causal models, its influence on the next-base predictions.",
     )
-    p.add_argument("--model", required=True, help="save_pretrained directory, run directory or Lightning .ckpt")
+    p.add_argument("--model", required=True, help=model_help())
     p.add_argument("--fasta", required=True, help="reference FASTA (.fa / bgzipped .fa.gz)")
     p.add_argument("--vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)")
     p.add_argument("--out", required=True, help="output TSV")
@@ -74,6 +77,23 @@ def _read_labels(
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba score-variants``: returns 0 on success, 2 on a user error (one line on stderr)."""
     args = _parser().parse_args(argv)  # before the heavy imports (torch): --help answers at once
+    from genomamba.apps.args import fasta_arg, input_file, model_arg
+    from genomamba.outputs import check_output_path
+
+    try:  # argument and file errors answer before torch is imported (seconds)
+        if args.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+        if args.window < 2:
+            raise ConfigError(f"--window must be >= 2 bp, got {args.window}")
+        model_arg(args.model)
+        fasta_arg(args.fasta)
+        fasta_arg(args.track, "--track")
+        input_file(args.vcf, "--vcf", "VCF", VCFError, "pass an existing .vcf or .vcf.gz")
+        input_file(args.labels, "--labels", "labels TSV", VCFError, "pass an existing TSV (chrom, pos, ref, alt, label)")
+        check_output_path(args.out, option="--out")
+    except GenomambaError as e:
+        print(f"genomamba: error: {e}", file=sys.stderr)
+        return 2
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.tracks import open_track
     from genomamba.devices import resolve_device
@@ -81,16 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genomamba.downstream.variants.scoring import label_metrics, score_variants, write_scores_tsv
     from genomamba.downstream.variants.vcf import read_vcf
     from genomamba.models import GenomambaLM
-    from genomamba.outputs import check_output_path
 
+    start = time.perf_counter()
     try:
         # Everything that can be checked before the model runs is checked first.
-        if args.batch_size < 1:
-            raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-        if args.window < 2:
-            raise ConfigError(f"--window must be >= 2 bp, got {args.window}")
         device = resolve_device(args.device, option="--device")
-        check_output_path(args.out, option="--out")
         model = GenomambaLM.load(args.model)
         model.config.check_track_input(args.track, args.model)
         genome = GenomeFile(args.fasta)
@@ -114,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
-    print(f"wrote {len(rows)} rows to {args.out} ({summary})", file=sys.stderr)
+    print(done_line(f"wrote {len(rows)} rows to {args.out} ({summary})", time.perf_counter() - start), file=sys.stderr)
     if labelled and metrics is None:
         print(f"labels ({labelled[1]}): the scored variants do not include both classes; no AUROC", file=sys.stderr)
     elif metrics:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from genomamba.errors import ConfigError
+from genomamba.models.locate import model_help
+from genomamba.progress import done_line
 
 __all__ = ["main"]
 
@@ -21,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Metrics of a gene-based SNV benchmark (genomamba make-variant-benchmark): zero-shot AUROCs and "
                     "codon-position LLRs with 95%% CIs, Markov baselines, supervised model vs k-mer heads.",
     )
-    p.add_argument("--model", default=None, help="save_pretrained directory, run directory or .ckpt (omit: baselines only)")
+    p.add_argument("--model", default=None, help=model_help() + " (omit: baselines only)")
     p.add_argument("--fasta", required=True, help="the genome the benchmark was made from")
     p.add_argument("--benchmark", default=None,
                    help="PREFIX given to make-variant-benchmark (reads PREFIX.vcf and PREFIX.labels.tsv)")
@@ -51,6 +54,23 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba variant-benchmark``; raises GenomambaError on bad input (the CLI exits 2)."""
     a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
+    from genomamba.apps.args import fasta_arg, input_file, model_arg
+    from genomamba.outputs import check_output_path
+
+    # Argument and file errors answer before torch is imported (seconds).
+    if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
+        raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
+    vcf, tsv = (Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")) if a.benchmark else (Path(a.vcf), Path(a.labels))
+    for f in (vcf, tsv):
+        if not f.is_file():
+            raise ConfigError(f"{f} not found; make the benchmark with `genomamba make-variant-benchmark`")
+    model_arg(a.model)
+    fasta_arg(a.fasta)
+    fasta_arg(a.relative, "--relative")
+    fasta_arg(a.track, "--track")
+    input_file(a.scores, "--scores", "scores TSV", fix="write it with `genomamba score-variants` on the benchmark VCF")
+    check_output_path(Path(a.out_dir) / "metrics.json", option="--out-dir")
+    start = time.perf_counter()
     import torch
 
     from genomamba.downstream.genes.benchmark import read_benchmark_labels
@@ -65,12 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genomamba.models import GenomambaLM
     from genomamba.outputs import atomic_write_text
 
-    if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
-        raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
-    vcf, tsv = (Path(f"{a.benchmark}.vcf"), Path(f"{a.benchmark}.labels.tsv")) if a.benchmark else (Path(a.vcf), Path(a.labels))
-    for f in (vcf, tsv):
-        if not f.is_file():
-            raise ConfigError(f"{f} not found; make the benchmark with `genomamba make-variant-benchmark`")
     model = None
     if a.model is not None:
         model = GenomambaLM.load(a.model)
@@ -95,5 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         within = m.get("auroc_within_substitution", {}).get("missense")
         within = f"; missense within substitution type {format_ci(within['auroc'], within['ci'])}" if within else ""
         print(f"{name}: AUROC vs synonymous: {'; '.join(parts)}{within}{cp}", file=sys.stderr)
-    print(f"wrote {out}/metrics.json, scores.tsv, benchmark.png, report.md", file=sys.stderr)
+    what = f"{metrics['n_variants']:,} SNVs scored by {len(metrics['scorers'])} scorers; wrote {out}/metrics.json, scores.tsv, benchmark.png, report.md"
+    print(done_line(what, time.perf_counter() - start), file=sys.stderr)
     return 0

@@ -206,11 +206,18 @@ class StepProgressBar(RichProgressBar):
         if self.progress is not None and not self.progress.console.is_terminal:
             self._log_line(trainer, pl_module)
 
-    def _log_line(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # The last step's line waits for the validation that may follow that step, so it shows the
+        # final validation figure rather than the previous one.
+        if self.progress is not None and not self.progress.console.is_terminal:
+            self._log_line(trainer, pl_module, final=True)
+        super().on_train_end(trainer, pl_module)
+
+    def _log_line(self, trainer: L.Trainer, pl_module: L.LightningModule, final: bool = False) -> None:
         """Without a terminal (a log file, a batch job) Rich draws nothing: print a plain line at
-        every tenth of the run instead, with the time left."""
+        every tenth of the run instead, with the time left; the last one when training ends."""
         step, total = trainer.global_step, trainer.max_steps
-        if not total or total <= 0 or step % max(1, total // 10) and step != total:
+        if not total or total <= 0 or not final and (step >= total or step % max(1, total // 10)):
             return
         elapsed = time.monotonic() - self._t0
         done = max(step - self._step0, 1)
@@ -218,6 +225,13 @@ class StepProgressBar(RichProgressBar):
         metrics = self.get_metrics(trainer, pl_module)
         shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float) and ("loss" in k or "bpb" in k))
         print(f"step {step}/{total}  elapsed {_clock(elapsed)}  left ~{_clock(left)}  {shown}", flush=True)
+
+    def _stop_progress(self) -> None:
+        # Without a terminal Rich would print the finished bar once more, as a block of wrapped
+        # text in the log; the plain step lines have said it all.
+        if self.progress is not None and not self.progress.console.is_terminal:
+            self.progress.live.transient = True
+        super()._stop_progress()
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)

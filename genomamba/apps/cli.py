@@ -97,6 +97,12 @@ def _demo_parser() -> argparse.ArgumentParser:
 
 
 def _run_train(argv: Sequence[str]) -> int:
+    from genomamba.apps.hydra_app import app_help, wants_help
+
+    if wants_help(argv):
+        from genomamba.training.compose import compose_config
+
+        return app_help("train", argv, compose_config)
     from genomamba.apps import train as app
     from genomamba.apps.hydra_app import run_hydra_main
 

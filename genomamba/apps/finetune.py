@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import hydra
 from omegaconf import DictConfig
 
-from genomamba.apps.hydra_app import preflight_error, run_hydra_main
+from genomamba.apps.hydra_app import app_help, preflight_error, run_hydra_main, wants_help
 from genomamba.apps.quiet import silence_dependency_noise
 from genomamba.downstream.finetune import compose_finetune, register_finetune_schemas, task_runner
 from genomamba.errors import GenomambaError
@@ -51,6 +51,8 @@ def hydra_main(cfg: DictConfig) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """``genomamba finetune [overrides]``; returns the exit code."""
+    if wants_help(argv):
+        return app_help("finetune", argv, compose_finetune)
     problem = preflight(argv)
     if problem is not None:
         print(f"genomamba: error: {problem}", file=sys.stderr)

@@ -33,7 +33,7 @@ LATEST_VENV ?= .venv-latest
 .PHONY: venv install lock test-latest schemas demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 
 # --no-build-isolation: genomamba is built with the locked setuptools, not a fresh download.
 # PYTHONWARNINGS: setuptools' notice that an editable install maps the packages with an import

@@ -194,6 +194,11 @@ def test_demo_output_is_quiet_and_ends_with_a_summary(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_quiet(proc.stdout + proc.stderr, "genomamba demo")
+    # No Lightning banners; the last step line is printed after the final validation, so it shows that figure.
+    for banner in ("GPU available", "TPU available", "`Trainer.fit` stopped"):
+        assert banner not in proc.stdout + proc.stderr, banner
+    (last_step,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("step 3/3")]
+    assert "val/bpb" in last_step, last_step
     assert "held-out bits per base (4 windows of 256 bp" in proc.stdout
     assert "species classification" in proc.stdout and "4-mer baseline" in proc.stdout
     assert "removing the previous demo run" in proc.stdout and (run_dir / "checkpoints" / "last.ckpt").read_bytes() != b"old"

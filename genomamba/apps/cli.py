@@ -26,6 +26,8 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
   finetune   fine-tune a classification head; Hydra overrides, e.g.
              genomamba finetune task=species model.path=runs/demo/model
   evaluate   genomamba evaluate MODEL --fasta F: held-out bits per base vs Markov baselines
+             (MODEL, as every --model: a run directory, a model directory, a .ckpt or a shipped
+             model's name such as ecoli536-hybrid-small)
   score-variants
              genomamba score-variants --model M --fasta ref.fa --vcf in.vcf[.gz] --out scores.tsv
              zero-shot variant-effect scores (causal LLR or masked logit difference, both strands)

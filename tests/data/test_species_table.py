@@ -12,6 +12,9 @@ from genomamba.errors import FastaError
 
 
 def test_reads_columns_in_any_order_with_comments_and_default_strain(tmp_path: Path) -> None:
+    for path in (tmp_path / "g" / "a.fa", tmp_path / "abs.fa", tmp_path / "b2.fa"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(">c\nACGT\n")
     table = tmp_path / "t.tsv"
     table.write_text(
         "# genomes of the test\n"

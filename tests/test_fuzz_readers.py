@@ -140,7 +140,8 @@ def test_vcf_mixed_line_endings_and_truncation(case: tuple[bytes, list | None]) 
 
 @st.composite
 def labels_bytes(draw: st.DrawFn) -> tuple[bytes, list[dict] | None]:
-    rows = draw(st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from("ACGT"), st.sampled_from("ACGT"), st.integers(0, 1)), min_size=1, max_size=5))
+    rows = draw(st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from("ACGT"), st.sampled_from("ACGT"), st.integers(0, 1)),
+                         min_size=1, max_size=5, unique_by=lambda r: r[:3]))  # each variant labelled once
     mixed = draw(st.booleans())
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     lines = ["chrom\tpos\tref\talt\tlabel\tbin"] + [f"chr1\t{p}\t{r}\t{a}\t{y}\tb{p % 3}" for p, r, a, y in rows]

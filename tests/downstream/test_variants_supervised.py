@@ -132,7 +132,7 @@ def test_read_labelled_variants_errors_name_file_and_line(tmp_path: Path) -> Non
     good = {"chrom": "c1", "pos": 5, "ref": "A", "alt": "G", "label": 1}
     ok = read_labelled_variants(_write_tsv(tmp_path / "ok.tsv", [good, dict(good, label=0)]))
     assert [r["label"] for r in ok] == [1, 0] and ok[0]["pos"] == 5
-    with pytest.raises(VCFError, match=r"bad\.tsv, line 3: label must be 0 or 1"):
+    with pytest.raises(VCFError, match=r"bad\.tsv, line 3: label '2' is not 0 or 1"):
         read_labelled_variants(_write_tsv(tmp_path / "bad.tsv", [good, dict(good, label=2)]))
     with pytest.raises(VCFError, match=r"nonint\.tsv, line 2: pos 'x'"):
         read_labelled_variants(_write_tsv(tmp_path / "nonint.tsv", [dict(good, pos="x")]))

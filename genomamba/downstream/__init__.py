@@ -4,25 +4,35 @@
 (the gene-based SNV benchmark). Shared by all: :mod:`.stats` (confidence intervals, paired
 comparisons), :mod:`.kmer` (k-mer features) and :mod:`.finetune` (the ``genomamba finetune`` tasks).
 
-Heavy submodules (Lightning fine-tuning, scikit-learn for the supervised variant head) are
-imported on first use.
+Names are imported on first use, so that reading a VCF or a labels TSV (as a Snakemake workflow
+does while it checks its config) does not pull in torch, scikit-learn and Lightning.
 """
 
-from genomamba.downstream.kmer import kmer_baseline, kmer_frequencies
-from genomamba.downstream.species.genomes import SpeciesGenome, draw_windows, split_genomes
-from genomamba.downstream.species.probe import probe
-from genomamba.downstream.variants.scoring import score_variants
-from genomamba.downstream.variants.supervised import finetune_variant_effect
-from genomamba.downstream.variants.vcf import read_vcf
+from __future__ import annotations
 
-__all__ = [
-    "SpeciesGenome",
-    "draw_windows",
-    "finetune_variant_effect",
-    "kmer_baseline",
-    "kmer_frequencies",
-    "probe",
-    "read_vcf",
-    "score_variants",
-    "split_genomes",
-]
+import importlib
+from typing import Any
+
+_HOME = {
+    "kmer_baseline": "kmer",
+    "kmer_frequencies": "kmer",
+    "SpeciesGenome": "species.genomes",
+    "draw_windows": "species.genomes",
+    "split_genomes": "species.genomes",
+    "probe": "species.probe",
+    "score_variants": "variants.scoring",
+    "finetune_variant_effect": "variants.supervised",
+    "read_vcf": "variants.vcf",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"genomamba.downstream.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'genomamba.downstream' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

@@ -77,12 +77,11 @@ def checked(key, check, *args, where="", **kwargs):
 def config_model(key, value):
     """The model a config key names: a path on disk (save_pretrained directory, run directory or
     .ckpt) or the name of a model shipped with genomamba; a WorkflowError naming the key otherwise."""
-    from genomamba.models.checkpoint import resolve_model_path
-
     p = _absolute(value)
     if p.exists():
-        checked(key, resolve_model_path, p)  # a folder that holds a model
         return p.resolve()
+    from genomamba.models.checkpoint import resolve_model_path
+
     try:
         return checked(key, resolve_model_path, str(value))[0]  # a shipped model's folder inside the package
     except WorkflowError as e:
@@ -126,10 +125,9 @@ def check_labels(key, path):
 
 def check_device(key, value):
     """A device name (cpu, cuda, cuda:N, mps, auto); not whether this machine has it, as jobs may run elsewhere."""
-    from genomamba.devices import resolve_device
+    from genomamba.devices import check_device_name  # light: no torch
 
-    checked(key, resolve_device, value, option=key, here=False)
-    return value
+    return checked(key, check_device_name, value, option=key)
 
 
 def check_fasta(key, path, where=""):

@@ -286,8 +286,32 @@ def _unsupported_reason(v: Variant, masked: bool) -> str | None:
     return None
 
 
+def _check_some_contig_known(variants: Sequence[Variant], genome: GenomeFile) -> None:
+    """VCFError when no variant's CHROM is a record of ``genome``: the VCF and the FASTA name their
+    contigs differently (``chr1`` / ``1``, ``chrM`` / ``MT``) or belong to different assemblies,
+    and every score would be missing."""
+    if not variants or any(v.status != "unknown_contig" for v in variants):
+        return
+    chroms = list(dict.fromkeys(v.chrom for v in variants))
+    flipped = [c[3:] if c.lower().startswith("chr") else f"chr{c}" for c in chroms]
+    prefix = any(genome.contigs.get(c) is not None for c in flipped)
+    records = list(genome.lengths)
+    raise VCFError(
+        f"none of the variants' contigs ({', '.join(repr(c) for c in chroms[:5])}{' ...' if len(chroms) > 5 else ''}) is a "
+        f"record of {genome.path} (records: {', '.join(repr(r) for r in records[:5])}{' ...' if len(records) > 5 else ''})"
+        + ("; they differ by a 'chr' prefix" if prefix else "")
+        + ": rename the VCF's contigs to the FASTA's (`bcftools annotate --rename-chrs map.txt`), or pass the FASTA "
+        "the VCF was called against"
+    )
+
+
 def validate_variants(variants: Iterable[Variant], genome: GenomeFile, *, masked: bool) -> list[Variant]:
-    """Set ``status``/``message`` of each variant against the reference; returns the same objects."""
+    """Set ``status``/``message`` of each variant against the reference; returns the same objects.
+
+    Raises:
+        VCFError: no variant's contig is a record of ``genome`` (the VCF belongs to another
+            reference or names contigs differently); some unknown contigs are only statuses.
+    """
     out = list(variants)
     for v in out:
         v.status, v.message = "ok", ""
@@ -318,4 +342,5 @@ def validate_variants(variants: Iterable[Variant], genome: GenomeFile, *, masked
                 continue
         if reason is not None:
             v.status, v.message = "unsupported", reason
+    _check_some_contig_known(out, genome)
     return out

@@ -54,4 +54,5 @@ def check_overrides():
         )
 
 
-check_overrides()
+if workflow.is_main_process:  # not again in each job of a cluster run
+    check_overrides()

@@ -92,7 +92,8 @@ def check_gene_benchmark(genome):
             "genome it never saw")
 
 
-check_inputs_together()
+if workflow.is_main_process:  # not again in each job of a cluster run
+    check_inputs_together()
 
 
 wildcard_constraints:

@@ -251,6 +251,12 @@ def validate_fasta(path: str | os.PathLike[str]) -> tuple[Path, bool]:
         for magic, kind in _OTHER_COMPRESSION.items():
             if head.startswith(magic):
                 raise FastaError(f"{p} is {kind}-compressed; decompress it and optionally `bgzip` it.")
+        if p.name.lower().endswith(_BGZF_SUFFIXES):
+            plain = p.name[: p.name.lower().rindex(".")]
+            raise FastaError(
+                f"{p} is not compressed, though its name ends in {p.suffix}, from which the FASTA reader expects BGZF; "
+                f"rename it (`mv {p} {p.with_name(plain)}`) or compress it with `bgzip`"
+            )
     if head.startswith(_UTF16_BOMS) or (len(head) > 1 and head[0] == ord(">") and head[1] == 0):
         raise FastaError(f"{p} is UTF-16 text, not ASCII; convert it: `iconv -f UTF-16 -t ASCII {p} > fixed.fa`")
     if head.startswith(_UTF8_BOM):

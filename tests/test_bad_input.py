@@ -560,6 +560,8 @@ ROWS: list[Row] = [
         lambda c: str(c.tmp / "b.fa"), _says("byte-order mark")),
     Row("protein FASTA given as a genome", "cli", lambda c: _ev(c, _text(c, "p.fa", ">p1\nMKVLAAGIVGLLLAQEEFW\n")), 2,
         lambda c: str(c.tmp / "p.fa"), _says("invalid character 'L' at line 2", "protein")),
+    Row("plain-text FASTA named .fa.gz", "cli", lambda c: _ev(c, _text(c, "t.fa.gz", f">chr1\n{SEQ}\n")), 2,
+        lambda c: str(c.tmp / "t.fa.gz"), _says("is not compressed", "mv ")),
     Row("aligned FASTA with gaps", "cli", lambda c: _ev(c, _text(c, "a.fa", f">chr1\n{SEQ[:30]}--{SEQ[32:60]}\n{SEQ[60:120]}\n")), 2,
         lambda c: str(c.tmp / "a.fa"), _says("invalid character '-' at line 2", "seqkit seq -g")),
     Row("VCF contigs with a 'chr' prefix the FASTA lacks", "cli",

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+import re
+from typing import TYPE_CHECKING, Any
 
 from genomamba.errors import ConfigError
 
-__all__ = ["resolve_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["check_device_name", "resolve_device"]
+
+_DEVICE_NAME = re.compile(r"(cpu|cuda|mps)(:\d+)?")
+
+
+def check_device_name(device: Any, option: str = "device") -> str:
+    """``device`` as a name :func:`resolve_device` accepts (``auto``, ``cpu``, ``cuda``, ``cuda:N``,
+    ``mps``), without asking whether this machine has it and without importing torch: what a
+    workflow checks while parsing its config, for jobs that may run on other machines.
+
+    Raises:
+        ConfigError: not such a name.
+    """
+    if not isinstance(device, str):
+        raise ConfigError(f"{option} must be a device name such as 'cpu', 'cuda' or 'auto', got {device!r}")
+    if device != "auto" and not _DEVICE_NAME.fullmatch(device):
+        raise ConfigError(f"{option}={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+    return device
 
 
 def resolve_device(device: Any, option: str = "device") -> torch.device:
@@ -22,6 +41,8 @@ def resolve_device(device: Any, option: str = "device") -> torch.device:
     Raises:
         ConfigError: not a device name, or a device this machine does not have.
     """
+    import torch
+
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not isinstance(device, str | torch.device):

@@ -228,6 +228,164 @@ def _eval_used_whole_record(ctx: Ctx, err: str) -> None:
     assert GenomeFile(ctx.notes["fasta"]).lengths == {"chr1": 3000}
 
 
+# ----------------------------------------------------------------------------- part B helpers
+TRACK = REPO_ROOT / "data" / "tracks" / "escherichia_coli_536.relative_klebsiella_pneumoniae_MGH78578.fa.gz"
+BENCHMARK = REPO_ROOT / "data" / "variants" / "ecoli536_genes_last5pct"
+TRUNCATED = "truncated or incomplete download; download it again or re-compress with bgzip"
+
+
+def _bgzf_block_starts(data: bytes) -> list[int]:
+    """Offsets of the BGZF blocks of ``data`` (each block's size is in its BC extra subfield)."""
+    starts, i = [], 0
+    while i < len(data):
+        starts.append(i)
+        i += int.from_bytes(data[i + 16 : i + 18], "little") + 1  # BSIZE: bgzip writes BC as the only subfield
+    return starts
+
+
+def _cut(ctx: Ctx, src: Path, where: str, name: str) -> Path:
+    """A copy of the BGZF file ``src`` cut as an interrupted download leaves it: inside its third
+    block, or just after its second."""
+    data = src.read_bytes()
+    third = _bgzf_block_starts(data)[2]
+    return _set(ctx, "cut", _write(ctx.tmp / name, data[: third + 1000 if where == "mid-block" else third]))
+
+
+def _cut_plain_gzip(ctx: Ctx, dst: Path) -> Path:
+    data = gzip.compress(f">chr1\n{_dna(20000, 7)}\n".encode())
+    return _write(dst, data[: len(data) // 2])
+
+
+def _cut_vcf(ctx: Ctx, bgzf: bool) -> Path:
+    text = _vcf(ctx.tmp / "big.vcf", [("chr1", p, SEQ[p - 1], "A" if SEQ[p - 1] != "A" else "C") for p in range(2, 3000)]).read_bytes()
+    if not bgzf:
+        return _write(ctx.tmp / "v.vcf.gz", gzip.compress(text)[:3000])
+    pysam.tabix_compress(str(ctx.tmp / "big.vcf"), str(ctx.tmp / "v.vcf.gz"), force=True)
+    return _write(ctx.tmp / "v.vcf.gz", (ctx.tmp / "v.vcf.gz").read_bytes()[:-28])  # the end-of-file block lost
+
+
+def _sv_truncated_track(ctx: Ctx) -> list[str]:
+    argv = _sv(ctx, _ok_vcf(ctx), ECOLI, None, "--track", str(_cut(ctx, TRACK, "mid-block", "track.fa.gz")))
+    argv[argv.index("--model") + 1] = str(_track_model(ctx))
+    return argv
+
+
+def _track_model(ctx: Ctx) -> Path:
+    path = ctx.tmp / "track_model"
+    if not path.exists():
+        torch.manual_seed(0)
+        genomamba.GenomambaLM(genomamba.GenomambaConfig(d_model=16, n_layer=1, relative_track=True)).save_pretrained(path)
+    return path
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _text(ctx: Ctx, name: str, text: str) -> Path:
+    return _write(ctx.tmp / name, text.encode())
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    return _write(dst, src.read_bytes())
+
+
+def _bom(path: Path) -> Path:
+    return _write(path, b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def _link(ctx: Ctx, target: Path) -> Path:
+    (ctx.tmp / "link.fa.gz").symlink_to(target)
+    return ctx.tmp / "link.fa.gz"
+
+
+def _table(ctx: Ctx, rows: str, folder: str = "") -> Path:
+    (ctx.tmp / folder).mkdir(exist_ok=True)
+    return _set(ctx, "table", _text(ctx, f"{folder}/species.tsv" if folder else "species.tsv", "path\tspecies\tstrain\n" + rows))
+
+
+def _finetune(ctx: Ctx, table: Path, *extra: str) -> list[str]:
+    return ["finetune", "task=species", f"model.path={ctx.model}", f"task.data.genomes={table}", "trainer.max_steps=1",
+            "task.data.window_length=64", *extra]
+
+
+def _labels(ctx: Ctx, text: str, expect: list[int] | None = None) -> Callable[[], None]:
+    from genomamba.downstream.variants.labels import read_labelled_variants
+
+    path = _text(ctx, "l.tsv", text)
+
+    def read() -> None:
+        rows = read_labelled_variants(path, option="--labels")
+        assert expect is None or [r["label"] for r in rows] == expect, rows
+
+    return read
+
+
+def _ve(ctx: Ctx, **config: str) -> list[str]:
+    """``--config`` of the variant_effect workflow on the bundled genome with the table's model."""
+    base = {"vcf": str(_ok_vcf(ctx)), "fasta": str(ECOLI), "model": str(ctx.model), "benchmark": "", "labels": "",
+            "device": "cpu"}
+    return [f"{k}={v}" for k, v in {**base, **config}.items()]
+
+
+def _reads_fasta(where: str) -> list[tuple[str, str, Callable[[Ctx], Any], int]]:
+    """(name, kind, run, exit code) of every command that reads a FASTA, given a genome cut ``where``."""
+    def cut(c: Ctx) -> Path:
+        return _cut(c, ECOLI, where, "genome.fa.gz")
+
+    def table(c: Ctx) -> Path:
+        return _table(c, f"{ECOLI}\tEscherichia coli\t536\n{cut(c)}\tOther\tx\n")
+
+    return [
+        ("train", "cli", lambda c: [*_train_args(c.tmp), f"data.fasta={cut(c)}"], 2),
+        ("evaluate", "cli", lambda c: _ev(c, cut(c)), 2),
+        ("score-variants", "cli", lambda c: _sv(c, _ok_vcf(c), cut(c)), 2),
+        ("variant-benchmark", "cli", lambda c: ["variant-benchmark", "--fasta", str(cut(c)), "--vcf", f"{BENCHMARK}.vcf",
+                                                "--labels", f"{BENCHMARK}.labels.tsv", "--out-dir", str(c.tmp / "vb"),
+                                                "--no-supervised"], 2),
+        ("make-variant-benchmark", "cli", lambda c: ["make-variant-benchmark", "--fasta", str(cut(c)), "--out-prefix",
+                                                     str(c.tmp / "bench")], 2),
+        ("make-relative-track --fasta", "cli", lambda c: ["make-relative-track", "--fasta", str(cut(c)), "--relative",
+                                                          str(TRACK), "--out", str(c.tmp / "t.fa")], 2),
+        ("make-relative-track --relative", "cli", lambda c: ["make-relative-track", "--fasta", str(ECOLI), "--relative",
+                                                             str(cut(c)), "--out", str(c.tmp / "t.fa")], 2),
+        ("finetune task=species", "cli", lambda c: _finetune(c, table(c)), 2),
+        ("embed(path)", "api", lambda c: lambda: genomamba.load(c.model).embed(str(cut(c)), progress=False), 2),
+        *([("species_classification -n", "snakemake", lambda c: ["species_classification", f"genomes={table(c)}",
+                                                                 f"model={c.model}"], 1),
+           ("pretrain -n", "snakemake", lambda c: ["pretrain", f"fasta={cut(c)}"], 1)] if where == "mid-block" else
+          [("variant_effect -n", "snakemake", lambda c: ["variant_effect", *_ve(c, fasta=str(cut(c)))], 1)]),
+    ]
+
+
+def _truncated(ctx: Ctx, err: str) -> None:
+    """The fix is named, and nothing was left: no index of the cut file, no index cache folder, no outputs."""
+    assert TRUNCATED in err, err
+    cut = ctx.notes["cut"]
+    left = [p.name for p in ctx.tmp.rglob("*") if p.name.endswith(".tmp") or (p.name.startswith(cut.name) and p != cut)]
+    left += [name for name in ("run", "runs", "vb", "bench.vcf", "t.fa", "scores.tsv") if (ctx.tmp / name).exists()]
+    assert not left and not Path(os.environ["GENOMAMBA_CACHE"]).exists(), left
+
+
+def _says(*parts: str, no_runs: bool = False) -> Callable[[Ctx, str], None]:
+    """A check that the error names each of ``parts`` (and, with ``no_runs``, that no run folder was made)."""
+    def check(ctx: Ctx, err: str) -> None:
+        line = next((ln for ln in err.splitlines() if ln.startswith(("genomamba: error:", "config key"))), err)
+        missing = [p for p in parts if p not in line]
+        assert not missing, f"{missing} not in {line!r}"
+        assert not (no_runs and (ctx.tmp / "runs").exists()), sorted(os.listdir(ctx.tmp / "runs"))
+
+    return check
+
+
+def _bgzipped_benchmark_regions(ctx: Ctx) -> None:
+    from genomamba.downstream.genes.benchmark import read_benchmark_regions
+
+    pysam.tabix_compress(f"{BENCHMARK}.vcf", str(ctx.tmp / "b.vcf.gz"))
+    assert read_benchmark_regions(ctx.tmp / "b.vcf.gz") == read_benchmark_regions(f"{BENCHMARK}.vcf") != []
+
+
 ROWS: list[Row] = [
     # -- silently wrong results
     Row("all-N FASTA, --window-length 64", "cli", lambda c: _ev(c, _all_n(c)), 2, lambda c: str(c.tmp / "allN.fa")),
@@ -319,6 +477,105 @@ ROWS: list[Row] = [
         lambda c: lambda: genomamba.load(c.model).embed(
             [(str(_fasta(c.tmp / "two.fa", {"gi|1|ref|NC_1.1|": SEQ[:500], "gi|2|ref|NC_1.2|": SEQ[500:1000]})), "NC_1", 0, 10)],
             progress=False), 2, lambda c: "'NC_1'"),
+    # --- part B rows ---
+    # input files (issue 36 part B): truncated downloads, every command that reads a FASTA, both cuts
+    *(Row(f"BGZF genome cut {where}: {name}", kind, run, code, lambda c: str(c.notes["cut"]), _truncated)
+      for where in ("mid-block", "at a block boundary") for name, kind, run, code in _reads_fasta(where)),
+    Row("truncated plain-gzip FASTA", "cli", lambda c: _ev(c, _set(c, "cut", _cut_plain_gzip(c, c.tmp / "g.fa.gz"))), 2,
+        lambda c: str(c.notes["cut"]), _truncated),
+    Row("truncated BGZF VCF", "cli", lambda c: _sv(c, _set(c, "cut", _cut_vcf(c, bgzf=True))), 2,
+        lambda c: str(c.notes["cut"]), _truncated),
+    Row("truncated plain-gzip VCF", "cli", lambda c: _sv(c, _set(c, "cut", _cut_vcf(c, bgzf=False))), 2,
+        lambda c: str(c.notes["cut"]), _truncated),
+    Row("truncated track .fa.gz", "cli", _sv_truncated_track, 2, lambda c: str(c.notes["cut"]), _truncated),
+    # FASTA messages that named the wrong fault
+    Row("FASTA record with an empty name", "cli", lambda c: _ev(c, _text(c, "e.fa", f">chr1\n{SEQ[:60]}\n>\n{SEQ[:60]}\n")), 2,
+        lambda c: str(c.tmp / "e.fa"), _says("empty record name at line 3")),
+    Row("FASTA with a space inside a sequence line", "cli",
+        lambda c: _ev(c, _text(c, "s.fa", f">chr1\n{SEQ[:60]}\n{SEQ[60:90]} {SEQ[91:120]}\n{SEQ[120:150]}\n")), 2,
+        lambda c: str(c.tmp / "s.fa"), _says("invalid character ' ' at line 3", "sed")),
+    Row("FASTA with GenBank ORIGIN position numbers", "cli",
+        lambda c: _ev(c, _text(c, "o.fa", ">chr1\n" + "".join(f"{i * 60 + 1:>9} " + " ".join(SEQ[i * 60 + j: i * 60 + j + 10] for j in range(0, 60, 10)) + "\n" for i in range(3)))),
+        2, lambda c: str(c.tmp / "o.fa"), _says("invalid character ' ' at line 2", "GenBank ORIGIN")),
+    Row("FASTA with old Mac (CR-only) line endings", "cli",
+        lambda c: _ev(c, _text(c, "cr.fa", ">chr1\r" + "\r".join(SEQ[i:i + 60] for i in range(0, 600, 60)) + "\r")), 2,
+        lambda c: str(c.tmp / "cr.fa"), _says("old Mac (CR-only) line endings", "tr '\\r' '\\n'")),
+    Row("BGZF genome named .fa", "cli", lambda c: _ev(c, _set(c, "fa", _copy(ECOLI, c.tmp / "g.fa"))), 2,
+        lambda c: str(c.notes["fa"]), _says("is BGZF-compressed", "mv ")),
+    # VCF
+    Row("VCF with a UTF-8 byte-order mark is read", "cli",
+        lambda c: _sv(c, _bom(_ok_vcf(c))), 0, lambda c: "wrote 1 rows", _status_ok),
+    # species tables (finetune)
+    Row("species table listing one genome twice", "cli",
+        lambda c: _finetune(c, _table(c, f"{ECOLI}\tEscherichia coli\t536\n{REPO_ROOT / 'data' / 'genomes' / 'staphylococcus_aureus_N315.fa.gz'}\tStaphylococcus aureus\tN315\n{ECOLI}\tEscherichia coli\t536b\n")),
+        2, lambda c: str(c.notes["table"]), _says("lines 2 and 4 name the same genome", "remove one", no_runs=True)),
+    Row("species table listing one file under two names", "cli",
+        lambda c: _finetune(c, _table(c, f"{ECOLI}\tEscherichia coli\t536\n{REPO_ROOT / 'data' / 'genomes' / 'staphylococcus_aureus_N315.fa.gz'}\tStaphylococcus aureus\tN315\n{_link(c, ECOLI)}\tEscherichia coli\tcopy\n")),
+        2, lambda c: str(c.notes["table"]), _says("lines 2 and 4 name the same genome", "link.fa.gz", no_runs=True)),
+    Row("species table naming a missing FASTA", "cli",
+        lambda c: _finetune(c, _table(c, f"{ECOLI}\tEscherichia coli\t536\ngenomes/nothere.fa.gz\tStaphylococcus aureus\tN315\n", folder="tables")),
+        2, lambda c: str(c.notes["table"]),
+        lambda c, err: _says("line 3 of the species table", str(c.tmp / "tables" / "genomes" / "nothere.fa.gz"),
+                             "taken from the table's folder", no_runs=True)(c, err)),
+    Row("test_strains naming a species' only strain", "cli",
+        lambda c: _finetune(c, REPO_ROOT / "data" / "species.tsv", "task.data.split=strain",
+                            'task.data.test_strains=["Escherichia coli=536"]'), 2, lambda c: "test_strains",
+        _says("'Escherichia coli' has a single strain ('536')", no_runs=True)),
+    # the labelled-variants TSV reader
+    Row("labels TSV: a label 'yes'", "api", lambda c: _labels(c, "chrom\tpos\tref\talt\tlabel\nchr1\t5\tA\tG\tyes\n"), 2,
+        lambda c: f"--labels {c.tmp / 'l.tsv'}, line 2: label 'yes' is not 0 or 1"),
+    Row("labels TSV: no label column", "api", lambda c: _labels(c, "chrom\tpos\tref\talt\nchr1\t5\tA\tG\n"), 2,
+        lambda c: f"--labels {c.tmp / 'l.tsv'}: header lacks column(s) ['label']"),
+    Row("labels TSV: comma-separated", "api", lambda c: _labels(c, "chrom,pos,ref,alt,label\nchr1,5,A,G,1\n"), 2,
+        lambda c: "the header is comma-separated, use tabs"),
+    Row("labels TSV: a VCF given as labels", "api", lambda c: _labels(c, _ok_vcf(c).read_text()), 2,
+        lambda c: "is a VCF, not a labels TSV"),
+    Row("labels TSV: one variant labelled twice", "api",
+        lambda c: _labels(c, "chrom\tpos\tref\talt\tlabel\nchr1\t5\tA\tG\t1\nchr1\t6\tA\tG\t0\nchr1\t5\ta\tg\t0\n"), 2,
+        lambda c: "lines 2 and 4 both label chr1:5 A>G"),
+    Row("labels TSV with a BOM, CRLF and '#CHROM' header is read", "api",
+        lambda c: _labels(c, "\ufeff#CHROM\tPOS\tREF\tALT\tLABEL\r\nchr1\t5\tA\tG\t1\r\nchr1\t6\tA\tC\t0.0\r\n", expect=[1, 0]),
+        0, lambda c: ""),
+    # workflows: what a job would refuse fails the dry run
+    Row("variant_effect -n: a track model with track=''", "snakemake",
+        lambda c: ["variant_effect", *_ve(c, model=_track_model(c), track="")], 1, lambda c: "config key 'track'",
+        _says("reads a relative track", "set track to")),
+    Row("variant_effect -n: a plain model with track set", "snakemake",
+        lambda c: ["variant_effect", *_ve(c, track=str(TRACK))], 1, lambda c: "config key 'track'",
+        _says("does not read a relative track", "set track to ''")),
+    Row("variant_effect -n: a plain-gzip VCF", "snakemake",
+        lambda c: ["variant_effect", *_ve(c, vcf=str(_plain_gzip(_ok_vcf(c), c.tmp / "v.vcf.gz")))], 1,
+        lambda c: "config key 'vcf'", _says("is plain gzip", "bgzip")),
+    Row("pretrain -n: overrides=[trainer.max_stepz=3]", "snakemake",
+        lambda c: ["pretrain", f"fasta={_text(c, 'g.fa', '>chr1' + chr(10) + SEQ + chr(10))}", "overrides=[model=tiny,trainer.max_stepz=3]"], 1,
+        lambda c: "config key 'overrides'", _says("trainer.max_stepz")),
+    # more careless inputs (issue 36 part B, item 8)
+    Row("FASTQ given as FASTA", "cli", lambda c: _ev(c, _text(c, "r.fa", "@r1\nACGT\n+\nIIII\n@r2\nACGT\n+\nIIII\n")), 2,
+        lambda c: str(c.tmp / "r.fa"), _says("FASTQ")),
+    Row("GenBank file given as FASTA", "cli", lambda c: _ev(c, _text(c, "g.gb", "LOCUS  X 10 bp DNA\nORIGIN\n        1 acgtacgtac\n//\n")), 2,
+        lambda c: str(c.tmp / "g.gb"), _says("GenBank", "SeqIO.convert")),
+    Row("UTF-16 FASTA", "cli", lambda c: _ev(c, _write(c.tmp / "u.fa", f">chr1\n{SEQ}\n".encode("utf-16"))), 2,
+        lambda c: str(c.tmp / "u.fa"), _says("UTF-16", "iconv")),
+    Row("FASTA with a UTF-8 byte-order mark", "cli", lambda c: _ev(c, _write(c.tmp / "b.fa", f"\ufeff>chr1\n{SEQ}\n".encode())), 2,
+        lambda c: str(c.tmp / "b.fa"), _says("byte-order mark")),
+    Row("protein FASTA given as a genome", "cli", lambda c: _ev(c, _text(c, "p.fa", ">p1\nMKVLAAGIVGLLLAQEEFW\n")), 2,
+        lambda c: str(c.tmp / "p.fa"), _says("invalid character 'L' at line 2", "protein")),
+    Row("plain-text FASTA named .fa.gz", "cli", lambda c: _ev(c, _text(c, "t.fa.gz", f">chr1\n{SEQ}\n")), 2,
+        lambda c: str(c.tmp / "t.fa.gz"), _says("is not compressed", "mv ")),
+    Row("aligned FASTA with gaps", "cli", lambda c: _ev(c, _text(c, "a.fa", f">chr1\n{SEQ[:30]}--{SEQ[32:60]}\n{SEQ[60:120]}\n")), 2,
+        lambda c: str(c.tmp / "a.fa"), _says("invalid character '-' at line 2", "seqkit seq -g")),
+    Row("VCF contigs with a 'chr' prefix the FASTA lacks", "cli",
+        lambda c: _sv(c, _vcf(c.tmp / "v.vcf", [("chr1", 100, SEQ[99], "A" if SEQ[99] != "A" else "C")]),
+                      _fasta(c.tmp / "ref.fa", {"1": SEQ})), 2, lambda c: str(c.tmp / "ref.fa"), _says("differ by a 'chr' prefix")),
+    Row("VCF saved as UTF-16", "cli", lambda c: _sv(c, _write(c.tmp / "u.vcf", _ok_vcf(c).read_text().encode("utf-16"))), 2,
+        lambda c: str(c.tmp / "u.vcf"), _says("UTF-16", "iconv")),
+    Row("VCF with Windows (CRLF) line endings is read", "cli",
+        lambda c: _sv(c, _write(c.tmp / "w.vcf", _ok_vcf(c).read_bytes().replace(b"\n", b"\r\n"))), 0,
+        lambda c: "wrote 1 rows", _status_ok),
+    Row("species table that is comma-separated", "cli",
+        lambda c: _finetune(c, _write(c.tmp / "c.tsv", f"path,species\n{ECOLI},Escherichia coli\n".encode())), 2,
+        lambda c: str(c.tmp / "c.tsv"), _says("comma-separated: use tabs", no_runs=True)),
+    Row("bgzipped gene-benchmark VCF", "api", lambda c: lambda: _bgzipped_benchmark_regions(c), 0, lambda c: ""),
 ]
 
 

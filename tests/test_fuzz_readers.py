@@ -140,7 +140,8 @@ def test_vcf_mixed_line_endings_and_truncation(case: tuple[bytes, list | None]) 
 
 @st.composite
 def labels_bytes(draw: st.DrawFn) -> tuple[bytes, list[dict] | None]:
-    rows = draw(st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from("ACGT"), st.sampled_from("ACGT"), st.integers(0, 1)), min_size=1, max_size=5))
+    rows = draw(st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from("ACGT"), st.sampled_from("ACGT"), st.integers(0, 1)),
+                         min_size=1, max_size=5, unique_by=lambda r: r[:3]))  # each variant labelled once
     mixed = draw(st.booleans())
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     lines = ["chrom\tpos\tref\talt\tlabel\tbin"] + [f"chr1\t{p}\t{r}\t{a}\t{y}\tb{p % 3}" for p, r, a, y in rows]
@@ -169,3 +170,83 @@ def test_labels_tsv_mixed_line_endings_and_truncation(case: tuple[bytes, list | 
     got = _read_labels(data)
     if expected is not None:
         assert got == expected
+
+
+@st.composite
+def noisy_labels_bytes(draw: st.DrawFn) -> tuple[bytes, list[dict] | None]:
+    """A labels TSV as people save it: a BOM, '#CHROM'-style header names in any case, padded
+    cells, and sometimes a label that is not 0/1; expected rows when every label is valid."""
+    rows = draw(st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from("ACGT"), st.sampled_from("ACGT"),
+                                   st.sampled_from(["0", "1", "1.0", "yes", "2", " 1", ""])),
+                         min_size=1, max_size=5, unique_by=lambda r: r[:3]))
+    names = [draw(st.sampled_from([c, c.upper(), c.title()])) for c in ("chrom", "pos", "ref", "alt", "label")]
+    names[0] = draw(st.sampled_from(["", "#"])) + names[0]
+    bom = draw(st.booleans())
+    lines = ["\t".join(names)] + [f"chr1\t{p}\t{r}\t{a}\t{y}" for p, r, a, y in rows]
+    text = ("\ufeff" if bom else "") + "".join(line + draw(st.sampled_from(["\n", "\r\n"])) for line in lines)
+    valid = all(y.strip() in ("0", "1", "1.0") for *_, y in rows)
+    expected = [{"pos": p, "ref": r, "alt": a, "label": int(float(y))} for p, r, a, y in rows] if valid else None
+    return text.encode(), expected
+
+
+@FUZZ
+@given(noisy_labels_bytes())
+def test_labels_tsv_as_people_save_it(case: tuple[bytes, list | None]) -> None:
+    data, expected = case
+    got = _read_labels(data)
+    assert got == expected  # valid rows are read exactly; any bad label is the project's error
+
+
+# ----------------------------------------------------------------------------- species table
+def _read_table(data: bytes, genomes: list[Path]) -> list[tuple[Path, str, str]] | None:
+    from genomamba.data.species_table import read_species_table
+
+    d = Path(tempfile.mkdtemp(prefix="genomamba_fuzz_"))
+    try:
+        for g in genomes:
+            (d / g).parent.mkdir(parents=True, exist_ok=True)
+            (d / g).write_text(">c\nACGT\n")
+        (d / "t.tsv").write_bytes(data)
+        try:
+            return [(r.path.relative_to(d), r.species, r.strain) for r in read_species_table(d / "t.tsv")]
+        except GenomambaError:
+            return None
+    finally:
+        import shutil
+
+        shutil.rmtree(d)
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_species_table_random_bytes_read_or_raise_project_error(data: bytes) -> None:
+    _read_table(data, [Path("a.fa")])
+
+
+@st.composite
+def species_table_bytes(draw: st.DrawFn) -> tuple[bytes, list[Path], list[tuple[Path, str, str]] | None]:
+    """A species table over a few genome files (some missing, some listed twice), columns in any
+    order, with comments, blank lines, padded cells, a BOM and mixed line endings; the expected
+    rows when every file exists once."""
+    files = [Path(f"g{i}.fa") if i % 2 else Path("sub") / f"g{i}.fa" for i in range(4)]
+    picks = draw(st.lists(st.sampled_from(files), min_size=1, max_size=5))
+    present = draw(st.lists(st.sampled_from(files), max_size=4, unique=True))
+    species = [draw(st.sampled_from(["Escherichia coli", "Staphylococcus aureus", "K p"])) for _ in picks]
+    strains = [draw(st.sampled_from(["", "536", "N315", " 536 "])) for _ in picks]
+    columns = draw(st.permutations(["path", "species", "strain"]))
+    cell = {"path": [str(p) for p in picks], "species": species, "strain": strains}
+    lines = ["# genomes", "\t".join(columns)] + ["\t".join(cell[c][i] for c in columns) for i in range(len(picks))]
+    if draw(st.booleans()):
+        lines.insert(2, "")
+    text = ("\ufeff" if draw(st.booleans()) else "") + "".join(line + draw(EOLS) for line in lines)
+    rows = [(p, sp, st_.strip() or p.name) for p, sp, st_ in zip(picks, species, strains, strict=True)]
+    ok = set(picks) <= set(present) and len(set(picks)) == len(picks) and len({r[1:] for r in rows}) == len(rows)
+    return text.encode(), present, rows if ok else None
+
+
+@FUZZ
+@given(species_table_bytes())
+def test_species_table_reads_exactly_or_raises_project_error(case: tuple[bytes, list[Path], list | None]) -> None:
+    data, present, expected = case
+    got = _read_table(data, present)
+    assert got == expected  # exactly the rows when every genome exists once; else the project's error

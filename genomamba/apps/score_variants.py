@@ -55,7 +55,7 @@ def _read_labels(
         # The TSV may name a contig by an accession alias of the VCF's record name, or vice versa.
         by_record = {(genome.resolve(str(v.chrom)), v.pos, v.ref, v.alt): v.chrom for v in variants if v.status == "ok"}
         labels: dict[VariantKey, int] = {}
-        for (chrom, pos, ref, alt), label in labels_by_variant(read_labelled_variants(args.labels)).items():
+        for (chrom, pos, ref, alt), label in labels_by_variant(read_labelled_variants(args.labels, option="--labels")).items():
             key = (genome.resolve(chrom), pos, ref, alt)
             if key in by_record:
                 labels[(by_record[key], pos, ref, alt)] = label

@@ -23,10 +23,13 @@ labelled genomes, e.g. from a species table (:mod:`genomamba.data.species_table`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
+import struct
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +37,10 @@ from typing import Any
 
 import pyfaidx
 
+from genomamba.data.compression import TRUNCATED_FIX
 from genomamba.data.contigs import ContigNames
 from genomamba.data.fai import index_mismatch
-from genomamba.data.fasta_format import is_bgzf_file, validate_fasta
+from genomamba.data.fasta_format import diagnose_fasta, is_bgzf_file, sequence_is_clean, validate_fasta
 from genomamba.data.fasta_handles import OPEN_FASTAS
 from genomamba.data.species_table import read_species_table
 from genomamba.errors import FastaError, WindowError
@@ -133,25 +137,32 @@ def _faidx(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
     }
     if idx.gzi is not None:
         kwargs["gzi_indexname"] = str(idx.gzi)
+    is_bgzf = idx.gzi is not None
     try:
         return pyfaidx.Faidx(str(p), **kwargs)
     except pyfaidx.FastaIndexingError as err:
-        raise FastaError(
+        raise FastaError(diagnose_fasta(p, is_bgzf) or (
             f"{p}: cannot be indexed: {err}. Every record's lines must have one length except the last "
             "(reformat it, e.g. `seqkit seq -w 60` or `samtools faidx`)."
-        ) from None
+        )) from None
     except pyfaidx.UnsupportedCompressionFormat as err:
         raise FastaError(f"{p}: {err}") from None
-    except RuntimeError as err:  # pyfaidx: "Unhandled exception during fasta indexing" (blank lines)
-        raise FastaError(
+    except (zlib.error, struct.error, EOFError) as err:  # BGZF blocks damaged after the checks passed
+        raise FastaError(f"{p}: the compressed data is damaged ({err or type(err).__name__}): a corrupt or "
+                         f"{TRUNCATED_FIX}") from None
+    except RuntimeError as err:
+        if is_bgzf and ("CRC" in str(err) or "Decompressed to" in str(err)):  # Bio.bgzf on a damaged block
+            raise FastaError(f"{p}: the compressed data is damaged ({err}): a corrupt or {TRUNCATED_FIX}") from None
+        # pyfaidx: "Unhandled exception during fasta indexing" (blank lines)
+        raise FastaError(diagnose_fasta(p, is_bgzf) or (
             f"{p}: cannot be indexed ({str(err).split('Please report')[0].strip()}): a record has blank or "
             "inconsistent lines; reformat it (e.g. `seqkit seq -w 60`)"
-        ) from None
+        )) from None
     except UnicodeDecodeError as err:
-        raise FastaError(
+        raise FastaError(diagnose_fasta(p, is_bgzf) or (
             f"{p}: contains bytes that are not text ({err.reason} at byte {err.start} of a line); "
             "a FASTA file holds ASCII '>name' lines and sequence lines"
-        ) from None
+        )) from None
     except ValueError as err:
         if "Duplicate key" in str(err):
             name = str(err).split('"')[1] if '"' in str(err) else str(err)
@@ -162,6 +173,11 @@ def _faidx(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
         raise FastaError(
             f"{p}: its index {idx.fai} cannot be read ({err}); delete it so that genomamba rebuilds it"
         ) from None
+    except OSError as err:
+        if err.errno is not None:
+            raise  # the index could not be written: open_fasta falls back to the cache
+        # pyfaidx's own complaints about the file (no errno), e.g. "BGZF EOF marker not found"
+        raise FastaError(f"{p}: cannot be indexed ({err}): a corrupt or {TRUNCATED_FIX}") from None
 
 
 def open_fasta(
@@ -190,14 +206,20 @@ def open_fasta(
     if problem not in ("missing", "older than the FASTA"):
         log.warning("%s; rebuilding it", problem)
     try:
-        fa = _build_index(p, idx)
-    except OSError as err:
-        if idx.in_cache or isinstance(err, FileNotFoundError):
-            raise FastaError(f"{p}: cannot build or read its index at {idx.fai}: {err}") from None
-        # The writability probe passed but the write failed (e.g. a quota): fall back to the cache.
-        idx = _index_paths_in_cache(p, is_bgzf, cache)
-        log.warning("%s: writing the index next to it failed (%s); using %s", p, err, idx.fai)
-        fa = _build_index(p, idx)
+        try:
+            fa = _build_index(p, idx)
+        except OSError as err:
+            if idx.in_cache or isinstance(err, FileNotFoundError):
+                raise FastaError(f"{p}: cannot build or read its index at {idx.fai}: {err}") from None
+            # The writability probe passed but the write failed (e.g. a quota): fall back to the cache.
+            idx = _index_paths_in_cache(p, is_bgzf, cache)
+            log.warning("%s: writing the index next to it failed (%s); using %s", p, err, idx.fai)
+            fa = _build_index(p, idx)
+    except (FastaError, OSError):
+        if idx.in_cache:  # a cache folder made for an index that was never written goes too
+            with contextlib.suppress(OSError):
+                idx.fai.parent.rmdir()
+        raise
     return fa, idx
 
 
@@ -225,10 +247,17 @@ def _build_index(p: Path, idx: IndexPaths) -> pyfaidx.Faidx:
         # "ACGT\n"); its index then points past the record and fetches read the next header.
         if index_mismatch(p, idx.gzi is not None, tmp.fai, tmp.gzi, every_record=True) is not None:
             fa.close()
-            raise FastaError(
+            raise FastaError(diagnose_fasta(p, idx.gzi is not None) or (
                 f"{p}: cannot be indexed: the lines of a record differ in length or in line ending (mixed \\n and "
                 "\\r\\n); reformat it with one line width and one kind of line ending (e.g. `seqkit seq -w 60`)"
-            )
+            ))
+        # pyfaidx indexes any byte as a base: a space, a digit or a gap would be read as one.
+        if not sequence_is_clean(p, idx.gzi is not None, [(r.offset, r.bend) for r in fa.index.values()]):
+            fa.close()
+            raise FastaError(diagnose_fasta(p, idx.gzi is not None) or (
+                f"{p}: a record holds characters that are not bases; sequence lines hold only A, C, G, T, N "
+                "and IUPAC codes"
+            ))
         if idx.gzi is not None and tmp.gzi is not None:
             os.replace(tmp.gzi, idx.gzi)
         os.replace(tmp.fai, idx.fai)

@@ -224,7 +224,7 @@ class VariantEffectTask:
 
         path = model_path(cfg)
         run_dir = Path(cfg.run_dir).resolve()
-        rows = read_labelled_variants(cfg.task.labels)
+        rows = read_labelled_variants(cfg.task.labels, option="task.labels")
         print(f"finetune task=variant_effect: {len(rows)} labelled variants from {cfg.task.labels}; writing {run_dir}", flush=True)
         # finetune_variant_effect takes the bare GenomambaLM (helper H1's module).
         lm = as_genomamba_model(path, device="cpu").model

@@ -127,6 +127,52 @@ def _config_from_dict(d: Any, source: str) -> GenomambaConfig:
         raise CheckpointError(f"{source}: invalid model config ({e}); re-save the checkpoint") from e
 
 
+def _pretrained_config(directory: Path) -> GenomambaConfig:
+    """The model config of a :func:`save_pretrained` directory (its ``config.json``)."""
+    cfg_path = directory / CONFIG_NAME
+    fix = "re-export it with GenomambaLM.save_pretrained"
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: not a checkpoint directory; {fix}")
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{cfg_path}: missing; a checkpoint directory needs {CONFIG_NAME}; {fix}")
+    try:
+        cfg_dict = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: unreadable or invalid JSON ({e}); {fix}") from e
+    if not isinstance(cfg_dict, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object; {fix}")
+    return _config_from_dict(cfg_dict, str(cfg_path))
+
+
+def load_model_config(path_or_name: str | os.PathLike[str]) -> GenomambaConfig:
+    """The :class:`GenomambaConfig` of a model (any form :func:`resolve_model_path` accepts)
+    without building it: what a workflow reads while parsing its config, to check that the
+    model and its inputs fit together (a relative track exactly for a relative-track model).
+
+    Raises:
+        CheckpointError: the model is missing or its config unreadable.
+    """
+    target, _ = resolve_model_path(path_or_name)
+    if target.is_dir():
+        return _pretrained_config(target)
+    ckpt = _read_lightning_checkpoint(target, map_location="cpu", weights_only=True, mmap=True)
+    return _config_from_dict(ckpt["hyper_parameters"]["model_config"], f"{target} [hyper_parameters.model_config]")
+
+
+def load_training_record(path_or_name: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What a model was trained on (its training-data record, :mod:`genomamba.data.provenance`)
+    without building it, or None when it records nothing; for checks made before a model loads.
+
+    Raises:
+        CheckpointError: the model is missing or its record unreadable.
+    """
+    target, _ = resolve_model_path(path_or_name)
+    if target.is_dir():
+        return _read_training_data(target / TRAINING_DATA_NAME)
+    record = _read_lightning_checkpoint(target, map_location="cpu", weights_only=True, mmap=True).get(CKPT_TRAINING_DATA_KEY)
+    return None if record is None else _check_training_record(record, f"{target} [{CKPT_TRAINING_DATA_KEY}]", "load the run's model/ directory instead")
+
+
 def load_pretrained(
     cls: type[ModelT], directory: str | Path, map_location: str | torch.device = "cpu"
 ) -> ModelT:
@@ -134,19 +180,9 @@ def load_pretrained(
     directory = Path(directory)
     cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
     fix = "re-export it with GenomambaLM.save_pretrained"
-    if not directory.is_dir():
-        raise CheckpointError(f"{directory}: not a checkpoint directory; {fix}")
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{cfg_path}: missing; a checkpoint directory needs {CONFIG_NAME}; {fix}")
+    cfg = _pretrained_config(directory)
     if not w_path.is_file():
         raise CheckpointError(f"{w_path}: missing; {fix}")
-    try:
-        cfg_dict = json.loads(cfg_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{cfg_path}: unreadable or invalid JSON ({e}); {fix}") from e
-    if not isinstance(cfg_dict, dict):
-        raise CheckpointError(f"{cfg_path}: expected a JSON object; {fix}")
-    cfg = _config_from_dict(cfg_dict, str(cfg_path))
     try:
         sd = load_file(str(w_path), device=str(map_location))
     except Exception as e:  # safetensors raises SafetensorError / OSError / ValueError on corruption
@@ -178,21 +214,14 @@ def _check_training_record(record: Any, where: str, fix: str) -> dict[str, Any]:
     return record
 
 
-def load_lightning_checkpoint(
-    cls: type[ModelT], path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True
-) -> ModelT:
-    """Load a Lightning checkpoint saved by genomamba's training module.
-
-    Contract: ``ckpt["state_dict"]`` holds the LM's weights under the prefix ``model.`` and
-    ``ckpt["hyper_parameters"]["model_config"]`` is the GenomambaConfig dict. Loads with
-    ``weights_only=True`` (no arbitrary code); pass False only for trusted files whose
-    hyper-parameters hold non-primitive objects.
-    """
-    path = Path(path)
+def _read_lightning_checkpoint(
+    path: Path, map_location: str | torch.device = "cpu", weights_only: bool = True, mmap: bool = False
+) -> dict[str, Any]:
+    """The dict of a Lightning checkpoint with a ``state_dict`` and ``hyper_parameters.model_config``."""
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
+        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
     except Exception as e:  # zip / pickle / EOF errors on corrupt files
         lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()] or [type(e).__name__]
         first = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[0])[:200]
@@ -214,6 +243,22 @@ def load_lightning_checkpoint(
             f"{path}: hyper_parameters has no 'model_config'; save the LightningModule with "
             "save_hyperparameters(model_config=config.to_dict())"
         )
+    return ckpt
+
+
+def load_lightning_checkpoint(
+    cls: type[ModelT], path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True
+) -> ModelT:
+    """Load a Lightning checkpoint saved by genomamba's training module.
+
+    Contract: ``ckpt["state_dict"]`` holds the LM's weights under the prefix ``model.`` and
+    ``ckpt["hyper_parameters"]["model_config"]`` is the GenomambaConfig dict. Loads with
+    ``weights_only=True`` (no arbitrary code); pass False only for trusted files whose
+    hyper-parameters hold non-primitive objects.
+    """
+    path = Path(path)
+    ckpt = _read_lightning_checkpoint(path, map_location, weights_only)
+    hp = ckpt["hyper_parameters"]
     cfg = _config_from_dict(hp["model_config"], f"{path} [hyper_parameters.model_config]")
     prefix = "model."
     sd = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}

@@ -163,14 +163,18 @@ class GenomambaConfig:
     def check_track_input(self, track: object, model_name: object, option: str = "--track") -> None:
         """:class:`ConfigError` unless a relative track is given exactly when this model reads one
         (``track``: the track FASTA or None; ``model_name`` and ``option`` name them in the message)."""
+        flag = option.startswith("-")  # a command-line option, else a config key
         if self.relative_track and track is None:
             raise ConfigError(
-                f"{model_name} reads a relative track (config.relative_track); pass {option} <the genome's track "
-                "FASTA>, made with genomamba make-relative-track --fasta GENOME --relative RELATIVE --out TRACK.fa "
-                "(the model card names the relative it was trained with)"
+                f"{model_name} reads a relative track (config.relative_track); {'pass' if flag else 'set'} {option} "
+                f"{'' if flag else 'to '}<the genome's track FASTA>, made with genomamba make-relative-track --fasta "
+                "GENOME --relative RELATIVE --out TRACK.fa (the model card names the relative it was trained with)"
             )
         if track is not None and not self.relative_track:
-            raise ConfigError(f"{option} {track}: {model_name} does not read a relative track; drop {option}")
+            raise ConfigError(
+                f"{option} {track}: {model_name} does not read a relative track; "
+                + (f"drop {option}" if flag else f"set {option} to '' (or use a model trained with a relative track)")
+            )
 
     @property
     def padded_vocab_size(self) -> int:

@@ -130,10 +130,12 @@ def test_read_labelled_variants_errors_name_file_and_line(tmp_path: Path) -> Non
     from genomamba.errors import VCFError
 
     good = {"chrom": "c1", "pos": 5, "ref": "A", "alt": "G", "label": 1}
-    ok = read_labelled_variants(_write_tsv(tmp_path / "ok.tsv", [good, dict(good, label=0)]))
+    ok = read_labelled_variants(_write_tsv(tmp_path / "ok.tsv", [good, dict(good, pos=6, label=0)]))
     assert [r["label"] for r in ok] == [1, 0] and ok[0]["pos"] == 5
-    with pytest.raises(VCFError, match=r"bad\.tsv, line 3: label must be 0 or 1"):
-        read_labelled_variants(_write_tsv(tmp_path / "bad.tsv", [good, dict(good, label=2)]))
+    with pytest.raises(VCFError, match=r"twice\.tsv: lines 2 and 3 both label c1:5 A>G"):  # labelled 1 and 0
+        read_labelled_variants(_write_tsv(tmp_path / "twice.tsv", [good, dict(good, label=0)]))
+    with pytest.raises(VCFError, match=r"bad\.tsv, line 3: label '2' is not 0 or 1"):
+        read_labelled_variants(_write_tsv(tmp_path / "bad.tsv", [good, dict(good, pos=6, label=2)]))
     with pytest.raises(VCFError, match=r"nonint\.tsv, line 2: pos 'x'"):
         read_labelled_variants(_write_tsv(tmp_path / "nonint.tsv", [dict(good, pos="x")]))
     (tmp_path / "nocol.tsv").write_text("chrom\tpos\tref\talt\nc1\t5\tA\tG\n")

@@ -225,3 +225,38 @@ def test_training_data_record_travels_with_the_weights(tmp_path) -> None:
         bad.write_text(text)
         with pytest.raises(CheckpointError, match=f"training_data.json: .*{words}.*delete the file"):
             GenomambaLM.from_pretrained(tmp_path / "ckpt")
+
+
+def test_model_config_and_training_record_without_the_weights(tmp_path) -> None:
+    """What a workflow reads while parsing its config: the config (and record) of a save_pretrained
+    directory, a run directory or a .ckpt, with no weights loaded; and the track pairing it checks."""
+    from genomamba.errors import ConfigError
+    from genomamba.models.checkpoint import load_model_config, load_training_record
+
+    cfg = GenomambaConfig(d_model=16, n_layer=1, relative_track=True)
+    model = GenomambaLM(cfg)
+    model.training_data = {"records": [{"sha256": "0" * 64, "length": 10, "intervals": [[0, 10]]}]}
+    model.save_pretrained(tmp_path / "run" / "model")
+    (tmp_path / "run" / "model" / "model.safetensors").write_bytes(b"not read")
+    ckpt = tmp_path / "m.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"model_config": cfg.to_dict()}}, ckpt)
+    for where in (tmp_path / "run", tmp_path / "run" / "model", ckpt):
+        assert load_model_config(where) == cfg
+    assert load_training_record(tmp_path / "run")["records"][0]["length"] == 10 and load_training_record(ckpt) is None
+    with pytest.raises(ConfigError, match=r"reads a relative track \(config.relative_track\); set track to <the genome"):
+        cfg.check_track_input(None, "the model m", option="track")
+    with pytest.raises(ConfigError, match=r"--track t.fa: the model m does not read a relative track; drop --track"):
+        GenomambaConfig().check_track_input("t.fa", "the model m")
+    with pytest.raises(CheckpointError, match="model not found"):
+        load_model_config(tmp_path / "nothing")
+
+
+def test_device_names_are_checked_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from genomamba.devices import check_device_name as c; "
+            "assert [c(d) for d in ('auto', 'cpu', 'cuda', 'cuda:1', 'mps')]; assert 'torch' not in sys.modules\n"
+            "try:\n    c('gpu', option='device')\nexcept Exception as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "device='gpu' is not a device name; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'"

@@ -379,3 +379,30 @@ def test_unknown_nested_key(tiny_model: Path, tmp_path: Path) -> None:
     proc = run_snakemake("species_classification", tmp_path / "work", cfg, "-n")
     assert proc.returncode != 0
     assert "'batchsize' was unexpected" in proc.stdout + proc.stderr
+
+
+# JSON-schema keywords the workflow schemas use; any other key in a property is a typo or a YAML
+# slip (an unquoted comma in a flow mapping makes its tail a key of its own).
+_SCHEMA_KEYWORDS = {"type", "description", "minLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                    "enum", "items", "minItems", "uniqueItems", "oneOf", "properties", "additionalProperties",
+                    "minProperties", "required", "pattern", "default"}
+
+
+@pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])
+def test_schemas_hold_no_stray_keys(workflow: str) -> None:
+    schema = yaml.safe_load((WORKFLOWS / workflow / "schemas" / "config.schema.yaml").read_text())
+
+    def stray(node: object, where: str) -> list[str]:
+        if isinstance(node, list):
+            return [s for i, x in enumerate(node) for s in stray(x, f"{where}[{i}]")]
+        if not isinstance(node, dict):
+            return []
+        out = [f"{where}.{k}" for k in node if k not in _SCHEMA_KEYWORDS]
+        for k, v in node.items():
+            if k == "properties":
+                out += [s for name, sub in v.items() for s in stray(sub, f"{where}.{name}")]
+            elif k in ("items", "oneOf", "additionalProperties"):
+                out += stray(v, f"{where}.{k}")
+        return out
+
+    assert stray({k: v for k, v in schema.items() if not k.startswith("$")}, workflow) == []

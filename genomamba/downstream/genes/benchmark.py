@@ -36,6 +36,7 @@ some false genes and wrong starts (its start accuracy is ~90% on genomes with va
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import re
 from collections.abc import Sequence
@@ -313,9 +314,11 @@ def read_benchmark_labels(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def read_benchmark_regions(vcf: str | os.PathLike[str]) -> list[str]:
-    """The ``##genomamba_benchmark_region=`` lines of a benchmark VCF (plain text)."""
+    """The ``##genomamba_benchmark_region=`` lines of a benchmark VCF (plain or bgzipped)."""
     out = []
-    with open(vcf) as fh:
+    with open(vcf, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(vcf, "rt", encoding="utf-8-sig") if gz else open(vcf, encoding="utf-8-sig")) as fh:
         for line in fh:
             if not line.startswith("##"):
                 break

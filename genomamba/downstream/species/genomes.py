@@ -32,7 +32,7 @@ import numpy as np
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.data.intervals import Interval, split_by_region
-from genomamba.data.species_table import check_test_strains
+from genomamba.data.species_table import check_test_strains, first_duplicate
 from genomamba.data.species_table import read_species_table as _read_table_rows
 from genomamba.data.windows import RandomWindowDataset
 from genomamba.errors import ConfigError
@@ -105,6 +105,13 @@ def as_genomes(genomes: Any = None) -> list[SpeciesGenome]:
                 raise ConfigError(f"genome entry {i} ({g!r}) needs 'path' and 'species' (and optionally 'strain')")
     if not out:
         raise ConfigError(f"no genomes given ({genomes!r})")
+    twice = first_duplicate([g.path for g in out])
+    if twice is not None:
+        i, j = twice
+        raise ConfigError(
+            f"genome entries {i} ({out[i].path}, {out[i].species}) and {j} ({out[j].path}, {out[j].species}) name the "
+            "same FASTA file; a genome listed twice would be sampled twice: remove one"
+        )
     return out
 
 

@@ -10,17 +10,19 @@ variant cannot be scored (``ref_mismatch``, ``unknown_contig``, ``out_of_bounds`
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genomamba.data.fasta import GenomeFile, is_bgzf_file
+from genomamba.data.compression import bgzf_problem, gzip_problem, is_bgzf, is_gzip
+from genomamba.data.fasta import GenomeFile
 from genomamba.errors import ContigError, VCFError
 
-__all__ = ["MAX_ALLELE_LEN", "Variant", "read_vcf", "validate_variants"]
+__all__ = ["MAX_ALLELE_LEN", "Variant", "check_vcf", "check_vcf_file", "read_vcf", "validate_variants"]
 
 MAX_ALLELE_LEN = 50  # longer REF/ALT alleles are "beyond short indels": reported unsupported
 _ACGT = frozenset("ACGT")
@@ -65,7 +67,7 @@ def _read_text_lines(path: Path) -> list[str]:
     with open(path, "rb") as fh:
         magic = fh.read(2)
     opener = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rt", errors="replace") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:  # type: ignore[operator]
         return fh.read().splitlines()
 
 
@@ -76,7 +78,7 @@ def _count_header_lines(path: Path) -> int:
     opener = gzip.open if magic == b"\x1f\x8b" else open
     n = 0
     try:
-        with opener(path, "rt", errors="replace") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:  # type: ignore[operator]
             for text in fh:
                 if not text.startswith("#"):
                     break
@@ -113,6 +115,103 @@ def _explain_bad_line(path: Path, record_no: int) -> tuple[int, str]:
     return 0, "the line could not be located (truncated or corrupt compressed file?)"
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def check_vcf_file(path: str | os.PathLike[str]) -> tuple[Path, int]:
+    """The checks of a VCF file made before htslib reads it (also at workflow parse time): it
+    exists, is a file, is not empty, is plain text or whole BGZF (not plain gzip, not a truncated
+    download), and is text. Returns ``(path, offset)``: the byte offset to read from, 3 after a
+    UTF-8 byte-order mark that an editor put in front of a plain-text VCF, else 0.
+
+    Raises:
+        VCFError: naming the file and the fix.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise VCFError(f"{p} is a directory, not a VCF file; pass the .vcf or .vcf.gz file inside it")
+    if not p.is_file():
+        raise VCFError(f"{p}: VCF file not found; pass an existing .vcf or .vcf.gz")
+    with open(p, "rb") as fh:
+        head = fh.read(1024)
+    if not head:
+        raise VCFError(f"{p}: the VCF file is empty (0 bytes); it needs a '##fileformat=VCFv4.x' line and a "
+                       "'#CHROM POS ID REF ALT QUAL FILTER INFO' header")
+    if is_gzip(head):
+        if not is_bgzf(head):
+            problem = gzip_problem(p)  # a truncated download is not told to convert itself
+            if problem is not None:
+                raise VCFError(problem)
+            raise VCFError(
+                f"{p} is plain gzip, but a compressed VCF must be block-gzipped (BGZF): "
+                f"`gunzip -c {p} | bgzip > {str(p).removesuffix('.gz')}.bgz.gz`, or decompress it with gunzip"
+            )
+        problem = bgzf_problem(p)
+        if problem is not None:
+            raise VCFError(problem)
+        with gzip.open(p, "rb") as fh:
+            head = fh.read(1024)
+        if head.startswith(_UTF8_BOM):
+            raise VCFError(f"{p} starts with a UTF-8 byte-order mark (BOM, written by some editors), which htslib "
+                           f"cannot read; remove it: `zcat {p} | sed '1s/^\\xEF\\xBB\\xBF//' | bgzip > fixed.vcf.gz`")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:2]:
+        raise VCFError(f"{p} is UTF-16 text; convert it to ASCII: `iconv -f UTF-16 -t ASCII {p} > fixed.vcf`")
+    return p, len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+
+
+@contextlib.contextmanager
+def _open_vcf(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """``pysam.VariantFile`` over a checked VCF (:func:`check_vcf_file`), with htslib's warnings
+    silenced while it is open.
+
+    Opened through a file object: htslib then neither looks for a tabix index (an ``[E::...]``
+    line for every unindexed .vcf.gz) nor trips on a byte-order mark (it reads from after it).
+    Its warnings (``Contig '...' is not defined in the header. (Quick workaround: index the file
+    with tabix.)`` for every VCF without ``##contig`` lines) say nothing about our use, which reads
+    records in order; its errors still print.
+    """
+    import pysam
+
+    p, offset = check_vcf_file(path)
+    fh = open(p, "rb")
+    fh.seek(offset)
+    verbosity = pysam.set_verbosity(1)  # hts_verbose: 1 = errors only
+    try:
+        try:
+            vf = pysam.VariantFile(fh)
+        except (OSError, ValueError, NotImplementedError, TypeError) as e:
+            # pysam's message for a file object is a TypeError about the object itself: not shown
+            why = "htslib cannot read its header" if isinstance(e, TypeError) else str(e)
+            raise VCFError(
+                f"{p}: not a readable VCF ({why}); it needs a '##fileformat=VCFv4.x' line and a tab-separated "
+                "'#CHROM POS ID REF ALT QUAL FILTER INFO' header"
+            ) from None
+        try:
+            yield vf
+        finally:
+            vf.close()
+    finally:
+        pysam.set_verbosity(verbosity)
+        fh.close()
+
+
+def check_vcf(path: str | os.PathLike[str]) -> Path:
+    """:func:`check_vcf_file`, then htslib reads the header and the first record: what a workflow
+    checks while parsing its config, so that a VCF the job would refuse fails the dry run.
+
+    Raises:
+        VCFError: naming the file and the fix.
+    """
+    p = Path(path).expanduser()
+    with _open_vcf(p) as vf:
+        try:
+            next(iter(vf), None)
+        except (OSError, ValueError, NotImplementedError) as e:
+            line, why = _explain_bad_line(p, 1)
+            raise VCFError(f"{p}: malformed record 1 (line {line}): {why}. htslib: {e}. Fix or remove that line") from None
+    return p
+
+
 def read_vcf(path: str | os.PathLike[str], info_keys: Sequence[str] = ()) -> list[Variant]:
     """Read a plain or bgzipped VCF with ``pysam.VariantFile``: one :class:`Variant` per ALT.
 
@@ -122,33 +221,15 @@ def read_vcf(path: str | os.PathLike[str], info_keys: Sequence[str] = ()) -> lis
     A record without ALT (``.``) yields one row with ``alt="."``, later reported unsupported.
 
     Raises:
-        VCFError: the file is missing, is not a VCF, or has a malformed line (the message
-            names the file, the record number and the line number, and the fix).
+        VCFError: the file is missing, is not a VCF, is a truncated download, or has a malformed
+            line (the message names the file, the record number and the line number, and the fix).
     """
-    import pysam
-
-    p = Path(path)
-    if not p.is_file():
-        raise VCFError(f"{p}: VCF file not found; pass an existing .vcf or .vcf.gz")
-    with open(p, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b" and not is_bgzf_file(p):
-        raise VCFError(
-            f"{p} is plain gzip, but a compressed VCF must be block-gzipped (BGZF): "
-            f"`gunzip -c {p} | bgzip > {str(p).removesuffix('.gz')}.bgz.gz`, or decompress it with gunzip"
-        )
-    try:
-        vf = pysam.VariantFile(str(p))
-    except (OSError, ValueError, NotImplementedError) as e:
-        raise VCFError(
-            f"{p}: not a readable VCF ({e}); it needs a '##fileformat=VCFv4.x' line and a tab-separated "
-            "'#CHROM POS ID REF ALT QUAL FILTER INFO' header (compress with bgzip, not plain gzip)"
-        ) from None
-    # pysam's header text adds lines (e.g. FILTER=PASS), so count the file's own header lines
-    n_header = _count_header_lines(p)
+    p = Path(path).expanduser()
     out: list[Variant] = []
-    record_no = 0
-    try:
+    with _open_vcf(p) as vf:
+        # pysam's header text adds lines (e.g. FILTER=PASS), so count the file's own header lines
+        n_header = _count_header_lines(p)
+        record_no = 0
         it = iter(vf)
         while True:
             try:
@@ -179,8 +260,6 @@ def read_vcf(path: str | os.PathLike[str], info_keys: Sequence[str] = ()) -> lis
                         extra={"info": {k: rec.info[k] for k in info_keys if k in rec.info}} if info_keys else {},
                     )
                 )
-    finally:
-        vf.close()
     return out
 
 
@@ -207,8 +286,32 @@ def _unsupported_reason(v: Variant, masked: bool) -> str | None:
     return None
 
 
+def _check_some_contig_known(variants: Sequence[Variant], genome: GenomeFile) -> None:
+    """VCFError when no variant's CHROM is a record of ``genome``: the VCF and the FASTA name their
+    contigs differently (``chr1`` / ``1``, ``chrM`` / ``MT``) or belong to different assemblies,
+    and every score would be missing."""
+    if not variants or any(v.status != "unknown_contig" for v in variants):
+        return
+    chroms = list(dict.fromkeys(v.chrom for v in variants))
+    flipped = [c[3:] if c.lower().startswith("chr") else f"chr{c}" for c in chroms]
+    prefix = any(genome.contigs.get(c) is not None for c in flipped)
+    records = list(genome.lengths)
+    raise VCFError(
+        f"none of the variants' contigs ({', '.join(repr(c) for c in chroms[:5])}{' ...' if len(chroms) > 5 else ''}) is a "
+        f"record of {genome.path} (records: {', '.join(repr(r) for r in records[:5])}{' ...' if len(records) > 5 else ''})"
+        + ("; they differ by a 'chr' prefix" if prefix else "")
+        + ": rename the VCF's contigs to the FASTA's (`bcftools annotate --rename-chrs map.txt`), or pass the FASTA "
+        "the VCF was called against"
+    )
+
+
 def validate_variants(variants: Iterable[Variant], genome: GenomeFile, *, masked: bool) -> list[Variant]:
-    """Set ``status``/``message`` of each variant against the reference; returns the same objects."""
+    """Set ``status``/``message`` of each variant against the reference; returns the same objects.
+
+    Raises:
+        VCFError: no variant's contig is a record of ``genome`` (the VCF belongs to another
+            reference or names contigs differently); some unknown contigs are only statuses.
+    """
     out = list(variants)
     for v in out:
         v.status, v.message = "ok", ""
@@ -239,4 +342,5 @@ def validate_variants(variants: Iterable[Variant], genome: GenomeFile, *, masked
                 continue
         if reason is not None:
             v.status, v.message = "unsupported", reason
+    _check_some_contig_known(out, genome)
     return out

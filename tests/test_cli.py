@@ -57,9 +57,7 @@ def test_help_of_argparse_commands_answers_before_the_heavy_imports(command: str
 # In-process (Hydra exits via SystemExit): spawning a fresh interpreter per case is slow.
 def test_train_help_lists_config_groups(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exc:
-        main(["train", "--help"])
-    assert exc.value.code in (0, None)
+    assert main(["train", "--help"]) == 0  # Hydra's --help exit, returned as the dispatcher's exit code
     out = capsys.readouterr().out
     groups_section = out.split("== Config groups (group=option) ==")[1].split("==")[0]
     listed = {

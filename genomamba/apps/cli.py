@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from genomamba import __version__
 from genomamba.errors import GenomambaError
-from genomamba.outputs import atomic_write_text, check_output_path
+from genomamba.outputs import atomic_write_text, check_output_path, json_text
 
 _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
 
@@ -92,18 +91,6 @@ def _demo_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_train(argv: Sequence[str]) -> int:
-    from genomamba.apps import train as app
-    from genomamba.apps.hydra_app import run_hydra_main
-
-    problem = app.preflight(argv)
-    if problem is not None:  # before Hydra creates the run directory
-        print(f"genomamba: error: {problem}", file=sys.stderr)
-        return 2
-    run_hydra_main(app.__file__, app.main, argv)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -121,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_dependency_noise()
     try:
         if cmd == "train":
-            return _run_train(rest)
+            from genomamba.apps.train import run as train_main
+
+            return train_main(rest)
         if cmd == "finetune":
             from genomamba.apps.finetune import main as finetune_main
 
@@ -146,15 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             ns = _evaluate_parser().parse_args(rest)  # before the imports: --help is instant
             from genomamba.training.evaluate import evaluate_model
 
-            if ns.output is not None:
-                check_output_path(ns.output, option="--output")  # before the work, not after
+            if ns.output is not None:  # before the work, not after
+                check_output_path(ns.output, option="--output", inputs={"--fasta": ns.fasta, "--track": ns.track, "MODEL": ns.model})
             result = evaluate_model(
                 ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
                 max_windows=ns.max_windows, orders=ns.orders, alpha=ns.alpha, allow_seen=ns.allow_seen, track=ns.track,
             )
             from genomamba.training.evaluation import format_heldout_report
 
-            text = json.dumps(result, indent=2)
+            text = json_text(result)
             print(text)
             print(format_heldout_report(result), file=sys.stderr)
             if ns.output is not None:
@@ -169,6 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ngenomamba: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line, the traceback in a file
+        from genomamba.apps.quiet import crash_line, debugging
+
+        if debugging():
+            raise
+        print(crash_line(e), file=sys.stderr)
+        return 1
     print(f"genomamba: unknown command {cmd!r}\n\n{_USAGE}", file=sys.stderr)
     return 2
 

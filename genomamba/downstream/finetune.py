@@ -20,6 +20,8 @@ Example (needs a trained model, so not a doctest)::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -28,6 +30,7 @@ from genomamba.downstream.finetune_tasks import FinetuneTask
 from genomamba.downstream.species.classifier import SpeciesClassifier
 from genomamba.downstream.species.datamodule import SpeciesDataModule
 from genomamba.models.pooling import masked_mean
+from genomamba.outputs import hold_run_dir, is_launch_rank_zero, remove_failed_start
 
 __all__ = [
     "SpeciesClassifier",
@@ -36,6 +39,7 @@ __all__ = [
     "finetune",
     "masked_mean",
     "register_finetune_schemas",
+    "run_task",
     "task_runner",
 ]
 
@@ -86,7 +90,17 @@ def task_runner(cfg: DictConfig) -> FinetuneTask:
     return instantiate(cfg.task.runner)
 
 
+def run_task(runner: FinetuneTask, cfg: DictConfig) -> dict[str, Any]:
+    """``runner.run(cfg)`` with the run directory held (:func:`~genomamba.outputs.hold_run_dir`)
+    and, should the task fail, what it wrote there removed (a failed fine-tune cannot be
+    resumed); launch rank 0 only, as in training."""
+    run_dir = Path(cfg.run_dir).resolve()
+    rank_zero = is_launch_rank_zero()
+    with hold_run_dir(run_dir) if rank_zero else nullcontext(), remove_failed_start(run_dir) if rank_zero else nullcontext():
+        return runner.run(cfg)
+
+
 def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Run the task of a composed ``finetune`` config; writes ``metrics.json`` into
     ``cfg.run_dir`` (plus the task's other outputs) and returns the metrics."""
-    return task_runner(cfg).run(cfg)
+    return run_task(task_runner(cfg), cfg)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from genomamba.errors import CheckpointError, ConfigError
 from genomamba.models.config import GenomambaConfig
-from genomamba.outputs import match_umask
+from genomamba.outputs import OutputError, json_text, match_umask
 
 if TYPE_CHECKING:
     from genomamba.models.model import GenomambaLM
@@ -116,6 +116,15 @@ def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
     not stored separately (the head reuses the embedding).
     """
     directory = Path(directory)
+    if directory.exists():  # replaced whole below: only a file-less directory or an earlier saved model may go
+        if not directory.is_dir():
+            raise OutputError(f"{directory} is a file, not a model directory; save the model to another path")
+        other = sorted(set(os.listdir(directory)) - {CONFIG_NAME, WEIGHTS_NAME, TRAINING_DATA_NAME})
+        if other:
+            raise OutputError(
+                f"{directory} holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which is not a saved model; "
+                "saving there would replace the directory and everything in it: save the model to a new or empty directory"
+            )
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
@@ -123,7 +132,7 @@ def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         if getattr(model, "training_data", None) is not None:
-            (tmp / TRAINING_DATA_NAME).write_text(json.dumps(model.training_data, indent=1) + "\n")
+            (tmp / TRAINING_DATA_NAME).write_text(json_text(model.training_data, indent=1) + "\n")
         match_umask(tmp)
         old = None
         if directory.exists():

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from genomamba.errors import ConfigError, GenomambaError, VCFError
+from genomamba.errors import ConfigError, ContigError, GenomambaError, VCFError
 
 if TYPE_CHECKING:
     from genomamba.data.fasta import GenomeFile
@@ -42,17 +43,38 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_label_table(path: str, genome: GenomeFile) -> list[dict[str, Any]]:
+    """The rows of ``--labels``, checked before the model runs: the file is a labelled-variant
+    TSV and every chrom is a record of ``--fasta`` (an accession alias is fine)."""
+    from genomamba.downstream.variants.labels import read_labelled_variants
+
+    if Path(path).is_dir():
+        raise VCFError(f"--labels {path} is a directory; give the labelled-variant TSV inside it")
+    if not Path(path).is_file():
+        raise VCFError(f"--labels {path}: file not found; pass an existing TSV with chrom, pos, ref, alt, label (0/1)")
+    try:
+        rows = read_labelled_variants(path)
+    except VCFError as e:
+        raise VCFError(f"--labels {e}") from None
+    for chrom in dict.fromkeys(str(r["chrom"]) for r in rows):
+        try:
+            genome.resolve(chrom)
+        except ContigError as e:
+            raise ContigError(f"--labels {path}: {e}; the labels must name records of --fasta {genome.path}") from None
+    return rows
+
+
 def _read_labels(
-    args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile
+    args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile, table: list[dict[str, Any]] | None
 ) -> tuple[dict[VariantKey, int], str] | None:
     """0/1 labels keyed like :func:`label_metrics` wants, and where they came from; None if none."""
-    from genomamba.downstream.variants.labels import labels_by_variant, read_labelled_variants
+    from genomamba.downstream.variants.labels import labels_by_variant
 
-    if args.labels:
+    if table is not None:
         # The TSV may name a contig by an accession alias of the VCF's record name, or vice versa.
         by_record = {(genome.resolve(str(v.chrom)), v.pos, v.ref, v.alt): v.chrom for v in variants if v.status == "ok"}
         labels: dict[VariantKey, int] = {}
-        for (chrom, pos, ref, alt), label in labels_by_variant(read_labelled_variants(args.labels)).items():
+        for (chrom, pos, ref, alt), label in labels_by_variant(table).items():
             key = (genome.resolve(chrom), pos, ref, alt)
             if key in by_record:
                 labels[(by_record[key], pos, ref, alt)] = label
@@ -81,25 +103,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genomamba.downstream.variants.scoring import label_metrics, score_variants, write_scores_tsv
     from genomamba.downstream.variants.vcf import read_vcf
     from genomamba.models import GenomambaLM
+    from genomamba.models.checkpoint import resolve_model_path
     from genomamba.outputs import check_output_path
 
     try:
-        # Everything that can be checked before the model runs is checked first.
+        # Everything that can be checked before the model runs is checked first: options, the
+        # output path, the FASTA, the labels, the VCF.
         if args.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
         if args.window < 2:
             raise ConfigError(f"--window must be >= 2 bp, got {args.window}")
         device = resolve_device(args.device, option="--device")
-        check_output_path(args.out, option="--out")
+        check_output_path(args.out, option="--out", inputs={
+            "--vcf": args.vcf, "--fasta": args.fasta, "--labels": args.labels, "--track": args.track, "--model": args.model})
+        resolve_model_path(args.model)  # a missing model is named first; it is loaded after the inputs are read
+        genome = GenomeFile(args.fasta)
+        table = None if args.labels is None else _read_label_table(args.labels, genome)
+        variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
+        if not variants:
+            raise VCFError(f"{args.vcf}: no variant records below the header, so nothing to score; check that it is the "
+                           "VCF you meant (or the filter that made it)")
         model = GenomambaLM.load(args.model)
         model.config.check_track_input(args.track, args.model)
-        genome = GenomeFile(args.fasta)
         track = None if args.track is None else open_track(args.track, genome, option="--track")
-        variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
         rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device,
                               track=track)
         write_scores_tsv(rows, args.out)
-        labelled = _read_labels(args, variants, genome)
+        labelled = _read_labels(args, variants, genome, table)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
         # the shift and the influence grow with damage, so label-1 variants that score lower should have more
         growing_direction = "higher" if args.positive_scores == "lower" else "lower"

@@ -5,7 +5,6 @@ benchmark.png and report.md."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,8 @@ from pathlib import Path
 from genomamba.errors import ConfigError
 
 __all__ = ["main"]
+
+_OUTPUTS = ("metrics.json", "scores.tsv", "benchmark.png", "report.md")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from genomamba.downstream.stats import format_ci
     from genomamba.models import GenomambaLM
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import check_output_path, write_json
 
     if (a.benchmark is None) == (a.vcf is None or a.labels is None) or (a.benchmark and (a.vcf or a.labels)):
         raise ConfigError("give either --benchmark PREFIX or both --vcf and --labels")
@@ -71,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for f in (vcf, tsv):
         if not f.is_file():
             raise ConfigError(f"{f} not found; make the benchmark with `genomamba make-variant-benchmark`")
+    out = Path(a.out_dir)
+    inputs = {"--fasta": a.fasta, "--vcf": vcf, "--labels": tsv, "--scores": a.scores, "--relative": a.relative,
+              "--track": a.track, "--model": a.model}
+    for name in _OUTPUTS:  # before the work, not after it
+        check_output_path(out / name, option="--out-dir", inputs=inputs)
     model = None
     if a.model is not None:
         model = GenomambaLM.load(a.model)
@@ -81,9 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_seen=a.allow_seen, relative=a.relative, track=a.track,
     )
     metrics["model"] = a.model
-    out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n", option="metrics")
+    write_json(out / "metrics.json", metrics, option="--out-dir")
     write_benchmark_scores(read_benchmark_labels(tsv), scores, out / "scores.tsv")
     plot_benchmark(metrics, out / "benchmark.png")
     write_report(metrics, out / "report.md", plot="benchmark.png")

@@ -128,6 +128,8 @@ def read_vcf(path: str | os.PathLike[str], info_keys: Sequence[str] = ()) -> lis
     import pysam
 
     p = Path(path)
+    if p.is_dir():
+        raise VCFError(f"{p} is a directory, not a VCF file; give the path of the .vcf/.vcf.gz file inside it")
     if not p.is_file():
         raise VCFError(f"{p}: VCF file not found; pass an existing .vcf or .vcf.gz")
     with open(p, "rb") as fh:

@@ -43,9 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_label_table(path: str, genome: GenomeFile) -> list[dict[str, Any]]:
-    """The rows of ``--labels``, checked before the model runs: the file is a labelled-variant
-    TSV and every chrom is a record of ``--fasta`` (an accession alias is fine)."""
+def _read_label_table(path: str) -> list[dict[str, Any]]:
+    """The rows of ``--labels``, read before anything else: a labelled-variant TSV (errors name ``--labels``)."""
     from genomamba.downstream.variants.labels import read_labelled_variants
 
     if Path(path).is_dir():
@@ -53,15 +52,18 @@ def _read_label_table(path: str, genome: GenomeFile) -> list[dict[str, Any]]:
     if not Path(path).is_file():
         raise VCFError(f"--labels {path}: file not found; pass an existing TSV with chrom, pos, ref, alt, label (0/1)")
     try:
-        rows = read_labelled_variants(path)
+        return read_labelled_variants(path)
     except VCFError as e:
         raise VCFError(f"--labels {e}") from None
+
+
+def _check_label_chroms(path: str, rows: list[dict[str, Any]], genome: GenomeFile) -> None:
+    """Every chrom of ``--labels`` is a record of ``--fasta`` (an accession alias is fine)."""
     for chrom in dict.fromkeys(str(r["chrom"]) for r in rows):
         try:
             genome.resolve(chrom)
         except ContigError as e:
             raise ContigError(f"--labels {path}: {e}; the labels must name records of --fasta {genome.path}") from None
-    return rows
 
 
 def _read_labels(
@@ -117,8 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_path(args.out, option="--out", inputs={
             "--vcf": args.vcf, "--fasta": args.fasta, "--labels": args.labels, "--track": args.track, "--model": args.model})
         resolve_model_path(args.model)  # a missing model is named first; it is loaded after the inputs are read
+        table = None if args.labels is None else _read_label_table(args.labels)
         genome = GenomeFile(args.fasta)
-        table = None if args.labels is None else _read_label_table(args.labels, genome)
+        if table is not None:
+            _check_label_chroms(args.labels, table, genome)
         variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
         if not variants:
             raise VCFError(f"{args.vcf}: no variant records below the header, so nothing to score; check that it is the "

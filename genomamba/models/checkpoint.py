@@ -240,6 +240,12 @@ def load_lightning_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive; a FASTA, a VCF or a text note does not
+        kind = "a text file" if magic[:1] in (b">", b"#") or magic.isascii() else "not a zip archive"
+        raise CheckpointError(f"{path}: not a torch checkpoint ({kind}); pass a .ckpt written by genomamba train, a "
+                              "save_pretrained directory, a run directory or a shipped model's name")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # zip / pickle / EOF errors on corrupt files

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import sys
 from pathlib import Path
@@ -52,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from genomamba.downstream.genes.benchmark import read_benchmark_labels
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import atomic_write_text, json_text
 
     labels = read_benchmark_labels(f"{args.benchmark}.labels.tsv")
     with open(args.out_dir / "scores.tsv", newline="") as fh:
@@ -63,7 +62,7 @@ def main() -> None:
     if missing:
         ap.error(f"{args.out_dir}/scores.tsv has no column(s) {missing}; columns: {list(rows[0])[8:]}")
     scores = {c: np.array([float(r[c]) if r[c] not in ("", "nan") else math.nan for r in rows]) for c in {args.a, *args.b}}
-    text = json.dumps({"out_dir": str(args.out_dir), "benchmark": args.benchmark, "a": args.a,
+    text = json_text({"out_dir": str(args.out_dir), "benchmark": args.benchmark, "a": args.a,
                        "a_minus": {b: compare(labels, scores, args.a, b, args.seed) for b in args.b}}, indent=1) + "\n"
     sys.stdout.write(text)
     if args.out:

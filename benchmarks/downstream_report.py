@@ -15,10 +15,11 @@ This is an accuracy report, not a timed test; the seconds per part are reported 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
+
+from genomamba.outputs import atomic_write_text, json_text
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -106,9 +107,9 @@ def main() -> None:
     if not a.skip_species:
         report["species"] = species_report(a.model, a.lengths, a.n_windows, a.finetune_steps, a.seed)
     report["variant_effect"] = variant_report(a.model, a.seed)
-    text = json.dumps(report, indent=2)
+    text = json_text(report)
     if a.out:
-        a.out.write_text(text + "\n")
+        atomic_write_text(a.out, text + "\n", option="--out")
     print(text)
 
 

@@ -64,6 +64,8 @@ from typing import Any
 
 import numpy as np
 
+from genomamba.outputs import write_json
+
 REPO = Path(__file__).resolve().parents[1]
 GENOMES = REPO / "data" / "genomes"
 ECOLI = GENOMES / "escherichia_coli_536.fa.gz"
@@ -153,9 +155,7 @@ def worker(name: str, a: argparse.Namespace) -> int:
     row = {"name": name, "overrides": variants(a.batch, a.steps)[name], "steps": metrics["train"]["global_step"],
            "n_parameters": metrics["train"]["n_parameters"], "train_seconds": round(time.perf_counter() - t0, 1)}
     row.update(evaluate_row(run_dir, a))
-    tmp = run_dir / "ingredient.json.tmp"
-    tmp.write_text(json.dumps(row) + "\n")
-    os.replace(tmp, run_dir / "ingredient.json")
+    write_json(run_dir / "ingredient.json", row, indent=None)
     return 0
 
 
@@ -269,9 +269,7 @@ def write_table(a: argparse.Namespace, rows: dict[str, dict[str, Any]], extra: d
            "markov_gene_benchmark": next((({k: v for k, v in r["gene_benchmark"].items() if k != "model"})
                                           for r in rows.values() if "gene_benchmark" in r), None)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, a.out)
+    write_json(a.out, doc)
     print(json.dumps(doc["table"], indent=1))
 
 

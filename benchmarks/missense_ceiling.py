@@ -42,7 +42,6 @@ About a minute per genome on the 2-core CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -196,13 +195,13 @@ def main() -> None:
     ap.add_argument("--orders", type=int, nargs="+", default=[2, 4, 6, 8])
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     a = ap.parse_args()
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import atomic_write_text, json_text
 
     pairs = a.benchmark or BUNDLED
     doc = {"command": "python benchmarks/missense_ceiling.py --orders " + " ".join(map(str, a.orders))
            + "".join(f" --benchmark {f} {p} {r}" for f, p, r in (a.benchmark or [])),
            "genomes": [evaluate(f, p, a.orders, r) for f, p, r in pairs]}
-    text = json.dumps(doc, indent=1) + "\n"
+    text = json_text(doc, indent=1) + "\n"
     sys.stdout.write(text)
     if a.out:
         atomic_write_text(a.out, text, option="--out")

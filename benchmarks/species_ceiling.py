@@ -24,7 +24,6 @@ About a minute on the 2-core CPU per seed.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -98,7 +97,7 @@ def main() -> None:
     from genomamba.downstream.kmer import classification_metrics, fit_logistic, kmer_frequencies
     from genomamba.downstream.species.genomes import draw_windows, split_genomes
     from genomamba.downstream.stats import compare_accuracy
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import atomic_write_text, json_text
 
     tok = DNATokenizer()
     doc: dict[str, Any] = {"command": "python benchmarks/species_ceiling.py " + " ".join(
@@ -139,7 +138,7 @@ def main() -> None:
                 rows[name]["minus_kmer6"] = compare_accuracy(y, p, base, seed=seed)
         doc["seeds"].append({"seed": seed, "held_out": sp.held_out, "species": sp.species, "n_train": len(train.labels),
                              "n_test": len(y), "classifiers": rows})
-    text = json.dumps(doc, indent=1)
+    text = json_text(doc, indent=1)
     if a.out:
         atomic_write_text(a.out, text + "\n", option="--out")
     print(text)

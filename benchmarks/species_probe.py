@@ -19,7 +19,6 @@ alone holds one of those out for some seeds (seed 1: HS11286), which is not held
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,7 @@ def main() -> None:
     from genomamba.data.species_table import parse_test_strains
     from genomamba.downstream.species.probe import probe
     from genomamba.errors import ConfigError
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import json_text, write_json
 
     try:
         test_strains = parse_test_strains(args.test_strains) or None
@@ -90,8 +89,8 @@ def main() -> None:
         )
         doc["seeds"].append({**summarise(report), "wall_s": round(time.perf_counter() - t0)})
         if args.out is not None:  # after every seed, so a long run keeps what it has
-            atomic_write_text(args.out, json.dumps(doc, indent=1) + "\n")
-    print(json.dumps(doc, indent=1))
+            write_json(args.out, doc, indent=1)
+    print(json_text(doc, indent=1))
 
 
 if __name__ == "__main__":

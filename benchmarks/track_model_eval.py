@@ -20,7 +20,6 @@ About 25 minutes on the 2-core CPU (two models score 6,400 SNVs on both strands)
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -113,7 +112,7 @@ def main() -> None:
     a = ap.parse_args()
     import os
 
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import atomic_write_text, json_text
 
     out = None if a.out is None else a.out.resolve()
     # a model directory given relative to the caller's folder still loads after the chdir below
@@ -127,7 +126,7 @@ def main() -> None:
         "benchmarks": [gene_benchmark(model, a.base, *b) for b in BENCHMARKS],
     }
     doc["wall_s"] = round(time.time() - t0)
-    text = json.dumps(doc, indent=1)
+    text = json_text(doc, indent=1)
     if out is not None:
         atomic_write_text(out, text + "\n", option="--out")
     print(text)

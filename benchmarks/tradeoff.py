@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from genomamba.outputs import json_text, write_json
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 ECOLI = DATA / "genomes" / "escherichia_coli_536.fa.gz"
@@ -206,7 +208,7 @@ def main() -> None:
                     point = json.loads(cached.read_text())
                     if "window_bits" not in point and minutes == budgets[-1]:  # measured before per-window bits
                         point.update(heldout_bits(run_dir, length, a.eval_bases, a.seed))  # the model is this budget's
-                        cached.write_text(json.dumps(point) + "\n")
+                        write_json(cached, point, indent=None)
                     points.append(point)
                     continue
                 if a.cached_only:
@@ -222,7 +224,7 @@ def main() -> None:
                          "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                          **heldout_bits(run_dir, length, a.eval_bases, a.seed), **gene_aurocs(run_dir, a.seed)}
                 point["eval_seconds"] = round(time.perf_counter() - t0, 1)
-                cached.write_text(json.dumps(point) + "\n")
+                write_json(cached, point, indent=None)
                 points.append(point)
                 print(json.dumps({"arch": arch, "window_length": length, **point}), flush=True)
             results.append({"arch": arch, "window_length": length, "points": points})
@@ -232,14 +234,12 @@ def main() -> None:
         "results": results,
         "bits_per_base_minus_hybrid": paired_against(results, "hybrid", a.seed),
     }
-    text = json.dumps(doc, indent=2)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text + "\n")
+    write_json(a.out, doc)
     plot(results, a.plot)
     for r in results:  # the per-window arrays stay in --out only
         for p in r["points"]:
             p.pop("window_bits", None), p.pop("window_positions", None)
-    print(json.dumps(doc, indent=2))
+    print(json_text(doc))
 
 
 if __name__ == "__main__":

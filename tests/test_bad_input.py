@@ -386,6 +386,151 @@ def _bgzipped_benchmark_regions(ctx: Ctx) -> None:
     assert read_benchmark_regions(ctx.tmp / "b.vcf.gz") == read_benchmark_regions(f"{BENCHMARK}.vcf") != []
 
 
+# ----------------------------------------------------------------------------- issue 36, part A: outputs, run dirs, training
+def _keep(ctx: Ctx, path: Path) -> Path:
+    """Remember ``path``'s bytes; :func:`_intact` checks the command left them alone."""
+    ctx.notes.setdefault("kept", {})[path] = path.read_bytes()
+    return path
+
+
+def _intact(ctx: Ctx, err: str) -> None:
+    for path, data in ctx.notes.get("kept", {}).items():
+        assert path.read_bytes() == data, f"{path} was overwritten"
+    from genomamba.outputs import same_file
+
+    out = ctx.notes.get("out")  # written only if it is one of the kept inputs (and then unchanged)
+    assert out is None or any(same_file(out, k) for k in ctx.notes.get("kept", {})) or not Path(out).exists(), f"{out} was written"
+
+
+def _only(*names: str) -> Callable[[Ctx, str], None]:
+    """The row's check: ``tmp`` holds nothing but ``names`` (FASTA indexes aside), and no ``runs/``."""
+    def check(ctx: Ctx, err: str) -> None:
+        left = {n for n in os.listdir(ctx.tmp) if not n.endswith((".fai", ".gzi"))}
+        assert left <= set(names), sorted(left - set(names))
+        assert not (ctx.tmp.parent / "escape").exists()
+    return check
+
+
+def _labels_tsv(path: Path, rows: list[tuple[str, int, str, str, Any]]) -> Path:
+    path.write_text("chrom\tpos\tref\talt\tlabel\n" + "".join(f"{c}\t{p}\t{r}\t{a}\t{lab}\n" for c, p, r, a, lab in rows))
+    return path
+
+
+def _ok_labels(ctx: Ctx, chrom: str = "chr1", label: Any = 1) -> Path:
+    ref = SEQ[99]
+    return _labels_tsv(ctx.tmp / "labels.tsv", [(chrom, 100, ref, "A" if ref != "A" else "C", label)])
+
+
+def _model_copy(ctx: Ctx) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(ctx.model, ctx.tmp / "m"))
+
+
+def _held_by_another_run(ctx: Ctx, run_dir: Path) -> Path:
+    """``run_dir`` locked as a running ``genomamba train`` holds it (a lock on another open file
+    description conflicts even within one process)."""
+    import fcntl
+
+    from genomamba.outputs import LOCK_NAME
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, b"pid=4242 host=node7 started=2025-01-01T10:00:00\n")
+    ctx.notes["lock_fd"] = fd
+    return run_dir
+
+
+def _nothing_written_into_held(ctx: Ctx, err: str) -> None:
+    from genomamba.outputs import LOCK_NAME
+
+    assert os.listdir(ctx.tmp / "run") == [LOCK_NAME], os.listdir(ctx.tmp / "run")
+
+
+def _named(*extra: str) -> Callable[[Ctx], list[str]]:
+    """Training arguments with the run directory made from ``name=`` (runs/<name>), plus ``extra``."""
+    return lambda c: [a for a in _train_args(c.tmp) if not a.startswith("run_dir=")] + list(extra)
+
+
+def _no_model_run(ctx: Ctx) -> None:
+    """Loading the model or scoring fails the row: the input checks come first."""
+    from genomamba.models import GenomambaLM
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the model ran before the inputs were checked")
+
+    ctx.monkeypatch.setattr(GenomambaLM, "load", boom)
+    ctx.monkeypatch.setattr("genomamba.downstream.variants.scoring.score_variants", boom)
+
+
+def _sv_labels(ctx: Ctx, labels: Path) -> list[str]:
+    _no_model_run(ctx)
+    return _sv(ctx, _ok_vcf(ctx), None, None, "--labels", str(labels))
+
+
+def _ve_finetune(ctx: Ctx, head_fasta: Path) -> list[str]:
+    snvs = [(p, SEQ[p - 1], "A" if SEQ[p - 1] != "A" else "C") for p in (100, 110, 120, 130)]
+    labels = _labels_tsv(ctx.tmp / "vl.tsv", [("chr1", p, r, a, i % 2) for i, (p, r, a) in enumerate(snvs)])
+    return ["finetune", "task=variant_effect", f"model.path={ctx.model}", f"task.labels={labels}",
+            f"task.head.fasta={head_fasta}", f"run_dir={ctx.tmp / 'run'}"]
+
+
+def _benchmark(ctx: Ctx, regions: list[str], positions: list[int]) -> Path:
+    """A hand-made gene benchmark on ``ref.fa`` (chr1 = SEQ): PREFIX.vcf with its region headers and
+    PREFIX.labels.tsv with intergenic SNVs at ``positions``."""
+    from genomamba.downstream.genes.benchmark import REGION_HEADER, TSV_COLUMNS
+
+    _fasta(ctx.tmp / "ref.fa", {"chr1": SEQ})
+    rows = [(p, SEQ[p - 1], "A" if SEQ[p - 1] != "A" else "C") for p in positions]
+    (ctx.tmp / "b.vcf").write_text("##fileformat=VCFv4.2\n" + "".join(f"{REGION_HEADER}{r}\n" for r in regions)
+                                   + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                   + "".join(f"chr1\t{p}\tv{i}\t{r}\t{a}\t.\t.\t.\n" for i, (p, r, a) in enumerate(rows)))
+    lines = ["\t".join(TSV_COLUMNS)]
+    for i, (p, r, a) in enumerate(rows):
+        row = dict.fromkeys(TSV_COLUMNS, ".") | {"id": f"v{i}", "chrom": "chr1", "pos": str(p), "ref": r, "alt": a,
+                                                 "consequence": "intergenic", "sample": "stratified"}
+        lines.append("\t".join(row[c] for c in TSV_COLUMNS))
+    (ctx.tmp / "b.labels.tsv").write_text("\n".join(lines) + "\n")
+    return ctx.tmp / "b"
+
+
+def _vb(ctx: Ctx, prefix: Path, *extra: str) -> list[str]:
+    return ["variant-benchmark", "--fasta", str(ctx.tmp / "ref.fa"), "--benchmark", str(prefix),
+            "--out-dir", str(ctx.tmp / "vb"), "--no-supervised", "--orders", "2", "--window", "32", *extra]
+
+
+def _scores_of_another_vcf(ctx: Ctx) -> list[str]:
+    prefix = _benchmark(ctx, ["chr1:2001-3000"], [2100, 2200])
+    other = ctx.tmp / "other.tsv"
+    other.write_text("chrom\tpos\tid\tref\talt\tscore\tstatus\nchr1\t100\t.\tT\tA\t0.1\tok\nchr1\t200\t.\tG\tA\t0.2\tok\n")
+    return _vb(ctx, prefix, "--scores", str(other))
+
+
+def _relative_protein(ctx: Ctx) -> Path:
+    return _fasta(ctx.tmp / "prot.fa", {"p1": "MKVLAAGIVGLLLAWQPSRAEKLIDEVAKRHGFTAPRSMETPQWLLGHVAIFKRGFSD" * 20})
+
+
+def _raise_in_scoring(ctx: Ctx, exc: BaseException) -> list[str]:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise exc
+
+    ctx.monkeypatch.setattr("genomamba.downstream.variants.scoring.score_variants", boom)
+    ctx.monkeypatch.delenv("GENOMAMBA_DEBUG", raising=False)
+    ctx.monkeypatch.setenv("TMPDIR", str(ctx.tmp / "crash"))
+    (ctx.tmp / "crash").mkdir()
+    import tempfile
+
+    ctx.monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read afresh
+    return _sv(ctx, _ok_vcf(ctx))
+
+
+def _traceback_in_a_file(ctx: Ctx, err: str) -> None:
+    (report,) = list((ctx.tmp / "crash").glob("genomamba-crash-*.txt"))
+    assert str(report) in err and "Traceback" in report.read_text() and "boom" in report.read_text()
+    assert not ctx.notes["out"].exists()
+
+
 ROWS: list[Row] = [
     # -- silently wrong results
     Row("all-N FASTA, --window-length 64", "cli", lambda c: _ev(c, _all_n(c)), 2, lambda c: str(c.tmp / "allN.fa")),
@@ -576,6 +721,163 @@ ROWS: list[Row] = [
         lambda c: _finetune(c, _write(c.tmp / "c.tsv", f"path,species\n{ECOLI},Escherichia coli\n".encode())), 2,
         lambda c: str(c.tmp / "c.tsv"), _says("comma-separated: use tabs", no_runs=True)),
     Row("bgzipped gene-benchmark VCF", "api", lambda c: lambda: _bgzipped_benchmark_regions(c), 0, lambda c: ""),
+    # -- issue 36, part A: an output never overwrites an input of the same command
+    Row("score-variants --out is --vcf", "cli", lambda c: _sv(c, _keep(c, _ok_vcf(c)), None, c.tmp / "v.vcf"), 2,
+        lambda c: f"--vcf {c.tmp / 'v.vcf'}", _intact),
+    Row("score-variants --out is a symlink to --fasta", "cli",
+        lambda c: (_keep(c, _fasta(c.tmp / "ref.fa", {"chr1": SEQ})), (c.tmp / "link.fa").symlink_to(c.tmp / "ref.fa"),
+                   _sv(c, _ok_vcf(c), c.tmp / "ref.fa", c.tmp / "link.fa"))[-1], 2, lambda c: "--fasta", _intact),
+    Row("score-variants --out is a hard link of --vcf", "cli",
+        lambda c: (os.link(_keep(c, _ok_vcf(c)), c.tmp / "hard.vcf"), _sv(c, c.tmp / "v.vcf", None, c.tmp / "hard.vcf"))[-1],
+        2, lambda c: "--vcf", _intact),
+    Row("score-variants --out is --labels", "cli",
+        lambda c: _sv(c, _ok_vcf(c), None, _keep(c, _ok_labels(c)), "--labels", str(c.tmp / "labels.tsv")), 2,
+        lambda c: "--labels", _intact),
+    Row("score-variants --out is the model's config.json", "cli",
+        lambda c: [*_sv(c, _ok_vcf(c), None, _keep(c, _model_copy(c) / "config.json")), "--model", str(c.tmp / "m")], 2,
+        lambda c: f"--model {c.tmp / 'm'}", _intact),
+    Row("evaluate --output is --fasta", "cli",
+        lambda c: _ev(c, _keep(c, _fasta(c.tmp / "g.fa", {"chr1": SEQ})), "--output", str(c.tmp / "g.fa")), 2,
+        lambda c: "--fasta", _intact),
+    Row("make-relative-track --out is --relative", "cli",
+        lambda c: ["make-relative-track", "--fasta", str(_fasta(c.tmp / "g.fa", {"chr1": SEQ})), "--relative",
+                   str(_keep(c, _fasta(c.tmp / "r.fa", {"chr1": _dna(3000, 5)}))), "--out", str(c.tmp / "r.fa")], 2,
+        lambda c: "--relative", _intact),
+    Row("make-variant-benchmark PREFIX.vcf is --fasta", "cli",
+        lambda c: ((c.tmp / "b.vcf").symlink_to(_keep(c, _fasta(c.tmp / "g.fa", {"chr1": SEQ}))),
+                   ["make-variant-benchmark", "--fasta", str(c.tmp / "b.vcf"), "--out-prefix", str(c.tmp / "b")])[-1], 2,
+        lambda c: "--fasta", _intact),
+    Row("variant-benchmark --out-dir holds --scores as scores.tsv", "cli",
+        lambda c: ((c.tmp / "vb").mkdir(), _keep(c, c.tmp / "vb" / "scores.tsv") if (c.tmp / "vb" / "scores.tsv").write_text("x\n") else None,
+                   _vb(c, _benchmark(c, ["chr1:2001-3000"], [2100]), "--scores", str(c.tmp / "vb" / "scores.tsv")))[-1], 2,
+        lambda c: "--scores", _intact),
+    Row("train module.init_from is the run's own model/", "cli",
+        lambda c: (genomamba.load(c.model).model.save_pretrained(c.tmp / "run" / "model"),
+                   _train_args(c.tmp, f"module.init_from={c.tmp / 'run' / 'model'}"))[-1], 2, lambda c: "module.init_from"),
+    Row("finetune into the training run's own directory", "cli",
+        lambda c: ((c.tmp / "run").mkdir(), genomamba.load(c.model).model.save_pretrained(c.tmp / "run" / "model"),
+                   ["finetune", f"model.path={c.tmp / 'run'}", f"run_dir={c.tmp / 'run'}", f"paths.data_dir={REPO_ROOT / 'data'}"])[-1],
+        2, lambda c: "model.path", lambda c, err: os.listdir(c.tmp / "run") == ["model"] or pytest.fail(str(os.listdir(c.tmp / "run")))),
+    # -- an output never goes into a run directory another run holds; a second run into it stops before writing
+    Row("score-variants --out inside a run directory another run holds", "cli",
+        lambda c: _sv(c, _ok_vcf(c), None, _held_by_another_run(c, c.tmp / "r") / "s.tsv"), 2,
+        lambda c: "pid 4242 on host node7", _intact),
+    Row("train into a run directory another run holds", "cli",
+        lambda c: (_held_by_another_run(c, c.tmp / "run"), _train_args(c.tmp))[-1], 2,
+        lambda c: "in use by another genomamba run (pid 4242 on host node7", _nothing_written_into_held),
+    Row("train ckpt_path=last while the run is still running", "cli",
+        lambda c: (_held_by_another_run(c, c.tmp / "run"), _train_args(c.tmp, "ckpt_path=last"))[-1], 2,
+        lambda c: "in use by another genomamba run", _nothing_written_into_held),
+    Row("train run_dir inside a held run directory", "cli",
+        lambda c: (_held_by_another_run(c, c.tmp / "run"), [*_train_args(c.tmp), f"run_dir={c.tmp / 'run' / 'sub'}"])[-1], 2,
+        lambda c: f"inside run directory {c.tmp / 'run'}", _nothing_written_into_held),
+    # -- a run name is one folder name
+    Row("train name= (empty)", "cli", _named("name="), 2, lambda c: "name= is empty", _only("train.fa")),
+    Row("train name=../escape", "cli", _named("name=../escape"), 2, lambda c: "name='../escape'", _only("train.fa")),
+    Row("train name=a/b", "cli", _named("name=a/b"), 2, lambda c: "name='a/b'", _only("train.fa")),
+    Row("train name=.", "cli", _named("name=."), 2, lambda c: "name='.'", _only("train.fa")),
+    Row("finetune name=..", "cli", lambda c: ["finetune", f"model.path={c.model}", "name=.."], 2, lambda c: "name='..'",
+        _only()),
+    # -- optimiser and trainer settings: one line naming the key, before anything is written
+    Row("module.lr=-0.01", "cli", lambda c: _train_args(c.tmp, "module.lr=-0.01"), 2, lambda c: "module.lr", _no_run_dir),
+    Row("module.lr=nan", "cli", lambda c: _train_args(c.tmp, "module.lr=nan"), 2, lambda c: "module.lr", _no_run_dir),
+    Row("module.lr=inf", "cli", lambda c: _train_args(c.tmp, "module.lr=inf"), 2, lambda c: "module.lr", _no_run_dir),
+    Row("module.betas=[1.5,0.9]", "cli", lambda c: _train_args(c.tmp, "module.betas=[1.5,0.9]"), 2,
+        lambda c: "module.betas", _no_run_dir),
+    Row("module.weight_decay=-1", "cli", lambda c: _train_args(c.tmp, "module.weight_decay=-1"), 2,
+        lambda c: "module.weight_decay", _no_run_dir),
+    Row("module.eps=0", "cli", lambda c: _train_args(c.tmp, "module.eps=0"), 2, lambda c: "module.eps", _no_run_dir),
+    Row("module.warmup_steps=-1", "cli", lambda c: _train_args(c.tmp, "module.warmup_steps=-1"), 2,
+        lambda c: "module.warmup_steps", _no_run_dir),
+    Row("finetune finetune.lr=0", "cli",
+        lambda c: ["finetune", f"model.path={c.model}", "finetune.lr=0", f"run_dir={c.tmp / 'run'}",
+                   f"paths.data_dir={REPO_ROOT / 'data'}"], 2, lambda c: "finetune.lr", _no_run_dir),
+    Row("trainer.max_steps=0", "cli", lambda c: _train_args(c.tmp, "trainer.max_steps=0"), 2,
+        lambda c: "trainer.max_steps=0", _no_run_dir),
+    Row("trainer.max_epochs=0", "cli", lambda c: _train_args(c.tmp, "trainer.max_steps=-1", "trainer.max_epochs=0"), 2,
+        lambda c: "trainer.max_epochs=0", _no_run_dir),
+    Row("train run_dir under a file", "cli",
+        lambda c: ((c.tmp / "afile").write_text(""), [*_train_args(c.tmp), f"run_dir={c.tmp / 'afile' / 'run'}"])[-1], 2,
+        lambda c: f"{c.tmp / 'afile'} is a file"),
+    # -- every Hydra app: one preflight, one error path
+    Row("demo trainer.max_stepz=3", "cli", lambda c: ["demo", "--run-dir", str(c.tmp / "run"), "trainer.max_stepz=3"], 2,
+        lambda c: "Could not override 'trainer.max_stepz'", _no_run_dir),
+    Row("finetune trainer.max_stepz=3", "cli",
+        lambda c: ["finetune", f"model.path={c.model}", f"run_dir={c.tmp / 'run'}", "trainer.max_stepz=3"], 2,
+        lambda c: "Could not override 'trainer.max_stepz'", _no_run_dir),
+    # -- labels and the fine-tune FASTA are read before the model runs; nothing left behind
+    Row("score-variants --labels missing.tsv", "cli", lambda c: _sv_labels(c, c.tmp / "missing.tsv"), 2,
+        lambda c: f"--labels {c.tmp / 'missing.tsv'}", _intact),
+    Row("score-variants --labels with label yes", "cli", lambda c: _sv_labels(c, _ok_labels(c, label="yes")), 2,
+        lambda c: f"--labels {c.tmp / 'labels.tsv'}, line 2", _intact),
+    Row("score-variants --labels with a chrom not in --fasta", "cli", lambda c: _sv_labels(c, _ok_labels(c, chrom="chrX")), 2,
+        lambda c: "--labels", lambda c, err: ("'chrX'" in err or pytest.fail(err)) and _intact(c, err)),
+    Row("score-variants --labels is a directory", "cli", lambda c: ((c.tmp / "ldir").mkdir(), _sv_labels(c, c.tmp / "ldir"))[-1],
+        2, lambda c: "is a directory", _intact),
+    Row("finetune variant_effect, task.head.fasta missing", "cli", lambda c: _ve_finetune(c, c.tmp / "missing.fa"), 2,
+        lambda c: f"task.head.fasta={c.tmp / 'missing.fa'}", _no_run_dir),
+    Row("finetune variant_effect, task.head.fasta of another genome", "cli",
+        lambda c: _ve_finetune(c, _fasta(c.tmp / "other.fa", {"other": _dna(3000, 9)})), 2,
+        lambda c: f"task.head.fasta={c.tmp / 'other.fa'}", _no_run_dir),
+    # -- messages that name the right thing
+    Row("config.json with n_layer \"four\"", "cli",
+        lambda c: (_model_copy(c), (c.tmp / "m" / "config.json").write_text(
+            (c.tmp / "m" / "config.json").read_text().replace('"n_layer": 1', '"n_layer": "four"')),
+            ["evaluate", str(c.tmp / "m"), "--fasta", str(_fasta(c.tmp / "g.fa", {"chr1": SEQ}))])[-1], 2,
+        lambda c: "n_layer must be an integer, got 'four'", lambda c, err: str(c.tmp / "m" / "config.json") in err or pytest.fail(err)),
+    Row("config.json with tie_embeddings \"yes\"", "api",
+        lambda c: lambda: genomamba.GenomambaConfig.from_json('{"tie_embeddings": "yes"}'), 2, lambda c: "tie_embeddings"),
+    Row("embed(['genome.fa']): a path inside a list", "api",
+        lambda c: lambda: genomamba.load(c.model).embed([str(_fasta(c.tmp / "g.fa", {"chr1": SEQ}))], progress=False), 2,
+        lambda c: "pass a FASTA path alone"),
+    Row("embed([Path('genome.fa')])", "api",
+        lambda c: lambda: genomamba.load(c.model).embed([_fasta(c.tmp / "g.fa", {"chr1": SEQ})], progress=False), 2,
+        lambda c: "(fasta, contig, start, end)"),
+    Row("score-variants --vcf is a directory", "cli", lambda c: ((c.tmp / "vdir").mkdir(), _sv(c, c.tmp / "vdir"))[-1], 2,
+        lambda c: f"{c.tmp / 'vdir'} is a directory", _intact),
+    Row("variant-benchmark on a whole-genome benchmark", "cli",
+        lambda c: _vb(c, _benchmark(c, ["chr1"], [2100])), 2, lambda c: "--last-fraction", _only("ref.fa", "b.vcf", "b.labels.tsv")),
+    Row("variant-benchmark --scores from another VCF", "cli", _scores_of_another_vcf, 2,
+        lambda c: f"--scores {c.tmp / 'other.tsv'} does not match the benchmark {c.tmp / 'b.vcf'}",
+        _only("ref.fa", "b.vcf", "b.labels.tsv", "other.tsv")),
+    Row("variant-benchmark --relative is a protein FASTA", "cli",
+        lambda c: _vb(c, _benchmark(c, ["chr1:2001-3000"], [2100]), "--relative", str(_relative_protein(c))), 2,
+        lambda c: "--relative", _only("ref.fa", "b.vcf", "b.labels.tsv", "prot.fa")),
+    Row("variant-benchmark --out-dir is a file", "cli",
+        lambda c: ((c.tmp / "vb").write_text("mine\n"), _keep(c, c.tmp / "vb"), _vb(c, _benchmark(c, ["chr1:2001-3000"], [2100])))[-1],
+        2, lambda c: "--out-dir", _intact),
+    Row("make-relative-track --relative is a protein FASTA", "cli",
+        lambda c: ["make-relative-track", "--fasta", str(_fasta(c.tmp / "g.fa", {"chr1": SEQ})), "--relative",
+                   str(_relative_protein(c)), "--out", str(c.tmp / "t.fa")], 2, lambda c: "not a nucleotide FASTA",
+        _only("g.fa", "prot.fa")),
+    Row("make-relative-track with nothing aligned", "cli",
+        lambda c: ["make-relative-track", "--fasta", str(_fasta(c.tmp / "g.fa", {"chr1": SEQ})), "--relative",
+                   str(_fasta(c.tmp / "r.fa", {"chr1": _dna(3000, 5)})), "--out", str(c.tmp / "t.fa")], 2,
+        lambda c: "--relative", _only("g.fa", "r.fa")),
+    Row("make-variant-benchmark on a 100 bp genome", "cli",
+        lambda c: ["make-variant-benchmark", "--fasta", str(_fasta(c.tmp / "tiny.fa", {"c": SEQ[:100]})), "--out-prefix",
+                   str(c.tmp / "b")], 2, lambda c: "no complete gene", _only("tiny.fa")),
+    Row("make-variant-benchmark --out-prefix is a directory", "cli",
+        lambda c: ((c.tmp / "bench").mkdir(), ["make-variant-benchmark", "--fasta", str(ECOLI), "--out-prefix", f"{c.tmp / 'bench'}/"])[-1],
+        2, lambda c: "--out-prefix", lambda c, err: os.listdir(c.tmp / "bench") == [] or pytest.fail(str(os.listdir(c.tmp / "bench")))),
+    Row("score-variants header-only VCF", "cli", lambda c: _sv(c, _vcf(c.tmp / "v.vcf", [])), 2,
+        lambda c: "no variant records", _intact),
+    # -- Python API outputs
+    Row("save_pretrained into a folder of other files", "api",
+        lambda c: ((c.tmp / "results").mkdir(), _keep(c, c.tmp / "results" / "keep.txt") if (c.tmp / "results" / "keep.txt").write_text("x") else None,
+                   lambda: genomamba.load(c.model).model.save_pretrained(c.tmp / "results"))[-1], 2, lambda c: "keep.txt", _intact),
+    Row("save_pretrained onto an existing file", "api",
+        lambda c: (_keep(c, _fasta(c.tmp / "g.fa", {"chr1": SEQ})), lambda: genomamba.load(c.model).model.save_pretrained(c.tmp / "g.fa"))[-1],
+        2, lambda c: "is a file", _intact),
+    # -- no traceback: Ctrl-C and bugs are one line too
+    Row("Ctrl-C during score-variants", "cli", lambda c: _raise_in_scoring(c, KeyboardInterrupt()), 130,
+        lambda c: "genomamba: interrupted (Ctrl-C)", lambda c, err: not c.notes["out"].exists() or pytest.fail("scores written")),
+    Row("a bug inside a command: one line, traceback in a file", "cli", lambda c: _raise_in_scoring(c, RuntimeError("boom")), 1,
+        lambda c: "genomamba: internal error: RuntimeError: boom", _traceback_in_a_file),
+    Row("finetune model.path is a FASTA", "cli",
+        lambda c: ["finetune", f"model.path={_fasta(c.tmp / 'g.fa', {'chr1': SEQ})}", f"run_dir={c.tmp / 'run'}",
+                   f"paths.data_dir={REPO_ROOT / 'data'}"], 2, lambda c: "not a torch checkpoint (a text file)", _no_run_dir),
+    # --- part B rows ---
 ]
 
 
@@ -645,6 +947,8 @@ def ctx(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
     yield c
     if "ro" in c.notes:
         c.notes["ro"].__exit__(None, None, None)
+    if "lock_fd" in c.notes:
+        os.close(c.notes["lock_fd"])
     # Hydra's app (run in-process here) points logging at this test's captured streams and
     # run directory; a real `genomamba train` is one process per run.
     for name, before in handlers.items():

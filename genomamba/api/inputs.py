@@ -149,6 +149,11 @@ def as_sources(sequences: Any) -> list[SequenceSource]:
             out.append(_from_genome(g, str(record), int(start), int(end), name))
         elif hasattr(item, "seq") and hasattr(item, "id"):  # Bio.SeqRecord.SeqRecord
             out.append(_from_string(item.seq, f"record {item.id!r} (item {i})"))
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and _looks_like_path(item) and not item.isalpha()):
+            raise SequenceError(
+                f"item {i} {str(item)!r} is a file path inside a list, where sequences go: pass a FASTA path alone "
+                f"(embed({str(item)!r})) or as a (fasta, contig, start, end) interval"
+            )
         elif isinstance(item, str | bytes) or type(item).__name__ in ("Seq", "MutableSeq"):
             out.append(_from_string(item, f"sequence {i}"))
         else:

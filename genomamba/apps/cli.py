@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 from genomamba import __version__
 from genomamba.errors import GenomambaError
 from genomamba.models.locate import model_help
-from genomamba.outputs import atomic_write_text, check_output_path
+from genomamba.outputs import atomic_write_text, check_output_path, json_text
 from genomamba.progress import done_line
 
 _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
@@ -105,15 +104,9 @@ def _run_train(argv: Sequence[str]) -> int:
         from genomamba.training.compose import compose_config
 
         return app_help("train", argv, compose_config)
-    from genomamba.apps import train as app
-    from genomamba.apps.hydra_app import run_hydra_main
+    from genomamba.apps.train import run
 
-    problem = app.preflight(argv)
-    if problem is not None:  # before Hydra creates the run directory
-        print(f"genomamba: error: {problem}", file=sys.stderr)
-        return 2
-    run_hydra_main(app.__file__, app.main, argv)
-    return 0
+    return run(argv)
 
 
 def _run_evaluate(argv: Sequence[str]) -> int:
@@ -125,7 +118,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     fasta_arg(ns.fasta)
     fasta_arg(ns.track, "--track")
     if ns.output is not None:
-        check_output_path(ns.output, option="--output")  # before the work, not after
+        check_output_path(ns.output, option="--output", inputs={"--fasta": ns.fasta, "--track": ns.track, "MODEL": ns.model})  # before the work
     start = time.perf_counter()
     result = evaluate_model(
         ns.model, ns.fasta, window_length=ns.window_length, val_fraction=ns.val_fraction, seed=ns.seed,
@@ -133,7 +126,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     )
     from genomamba.training.evaluation import format_heldout_report
 
-    text = json.dumps(result, indent=2)
+    text = json_text(result)
     print(text)
     print(format_heldout_report(result), file=sys.stderr)
     if ns.output is not None:
@@ -195,6 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ngenomamba: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line, the traceback in a file
+        from genomamba.apps.quiet import crash_line, debugging
+
+        if debugging():
+            raise
+        print(crash_line(e), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

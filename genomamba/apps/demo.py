@@ -6,7 +6,6 @@ classification) can be appended to :func:`run_demo`.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -14,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig
+
 from genomamba.errors import FastaError
+from genomamba.outputs import LOCK_NAME, write_json
 from genomamba.training.compose import compose_config
 from genomamba.training.train import train  # imports Lightning and torch once the run's inputs are checked
 
@@ -43,11 +45,8 @@ def find_data_dir() -> Path:
     )
 
 
-def step_train(result: DemoResult, overrides: list[str]) -> None:
+def step_train(result: DemoResult, cfg: DictConfig) -> None:
     t0 = time.perf_counter()
-    cfg = compose_config(
-        ["experiment=demo", f"run_dir={result.run_dir}", f"paths.data_dir={find_data_dir()}", *overrides]
-    )
     result.metrics = train(cfg)
     from genomamba.training.evaluation import format_heldout_report
 
@@ -76,7 +75,7 @@ def step_classify(result: DemoResult, window_lengths: tuple[int, ...] = (256, 10
     )
     result.metrics["species_probe"] = report
     result.seconds["embed+classify"] = time.perf_counter() - t0
-    (result.run_dir / "species_probe.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(result.run_dir / "species_probe.json", report)
     print(f"species classification ({len(report['species'])} species, last {DEMO_TEST_FRACTION:.0%} of each genome "
           f"held out, chance {report['chance']:.2f}):")
     for r in report["results"]:
@@ -99,13 +98,31 @@ def _is_demo_run(run_dir: Path) -> bool:
     return OmegaConf.load(cfg).get("name") == "demo"
 
 
-def run_demo(run_dir: Path | None = None, overrides: list[str] | None = None) -> DemoResult:
-    """Run the demo steps in order and return what they produced."""
-    run_dir = Path(run_dir if run_dir is not None else Path.cwd() / "runs" / "demo").resolve()
+def _remove_previous_demo(run_dir: Path) -> None:
+    """Empty the directory of an earlier demo run (the lock this run holds stays)."""
     if _is_demo_run(run_dir):
         print(f"removing the previous demo run {run_dir}")
-        shutil.rmtree(run_dir)
-    result = DemoResult(run_dir=run_dir)
-    step_train(result, list(overrides or []))
-    step_classify(result)
+        for p in run_dir.iterdir():
+            if p.name != LOCK_NAME:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def run_demo(run_dir: Path | None = None, overrides: list[str] | None = None) -> DemoResult:
+    """Run the demo steps in order and return what they produced. The config goes through the
+    preflight of ``genomamba train`` (:func:`~genomamba.apps.hydra_app.prepared_run`): a bad
+    override is the same one line, and the run directory is held for the whole demo."""
+    from genomamba.apps.hydra_app import prepared_run
+    from genomamba.apps.train import check_training
+
+    run_dir = Path(run_dir if run_dir is not None else Path.cwd() / "runs" / "demo").resolve()
+    args = ["experiment=demo", f"run_dir={run_dir}", f"paths.data_dir={find_data_dir()}", *(overrides or [])]
+
+    def check(cfg: DictConfig) -> None:
+        _remove_previous_demo(run_dir)  # after the overrides composed, with the directory held
+        check_training(cfg)
+
+    with prepared_run("train", lambda: compose_config(args), check) as cfg:
+        result = DemoResult(run_dir=run_dir)
+        step_train(result, cfg)
+        step_classify(result)
     return result

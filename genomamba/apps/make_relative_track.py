@@ -74,19 +74,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fasta_arg(a.fasta)
     fasta_arg(a.relative, "--relative")
-    check_output_path(a.out, option="--out")
+    check_output_path(a.out, option="--out", inputs={"--fasta": a.fasta, "--relative": a.relative})
     start = time.perf_counter()
     from genomamba.data.fasta import GenomeFile
     from genomamba.data.provenance import sequence_digest
-    from genomamba.downstream.genes.homologs import aligned_relative_track
+    from genomamba.downstream.genes.homologs import aligned_relative_track, check_nucleotide_genome
 
     genome, relative = GenomeFile(a.fasta), GenomeFile(a.relative)
+    check_nucleotide_genome(genome, "--fasta")
+    check_nucleotide_genome(relative, "--relative")
     same = relative.lengths == genome.lengths and all(
         sequence_digest(relative, c) == sequence_digest(genome, c) for c in genome.lengths)
     if same:
         raise ConfigError(f"--relative {a.relative} is the genome of --fasta itself; give a related genome (another "
                           "strain or species), whose differences are what the track carries")
     track, counts = aligned_relative_track(genome, relative)
+    if not counts["genes"]:
+        raise ConfigError(
+            f"--fasta {a.fasta}: Prodigal calls no complete gene in it, so no base can be aligned and the track would be "
+            "all N; give a prokaryotic genome (tracks are aligned gene by gene)"
+        )
+    if not counts["aligned_bases"]:
+        raise ConfigError(
+            f"--relative {a.relative}: none of the {counts['genes']:,} complete genes of --fasta {a.fasta} has a homolog "
+            "in it, so the track would be all N; give a genome of a related species (e.g. the same family)"
+        )
     description = (f"relative_track relative={relative.path.name} genes={counts['genes']} "
                    f"genes_with_homolog={counts['genes_with_homolog']} aligned_bases={counts['aligned_bases']}")
     write_track_fasta(track, a.out, description)

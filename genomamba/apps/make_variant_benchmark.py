@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +14,11 @@ from genomamba.errors import ConfigError
 from genomamba.progress import done_line
 
 __all__ = ["main"]
+
+# The training data module's default val_fraction: by default the benchmark lies where a model
+# trained with the default split never looked, and variant-benchmark fits its Markov baselines on
+# the rest of the genome (a whole-genome benchmark would leave them nothing).
+DEFAULT_LAST_FRACTION = 0.05
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,9 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out-prefix", required=True, help="writes PREFIX.vcf and PREFIX.labels.tsv")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--region", action="append", default=None,
-                       help="CHROM or CHROM:START-END (1-based, inclusive); repeatable. Default: the whole genome")
+                       help="CHROM or CHROM:START-END (1-based, inclusive); repeatable")
     where.add_argument("--last-fraction", type=float, default=None,
-                       help="the last FRACTION of every record, as training holds it out (e.g. 0.05)")
+                       help=f"the last FRACTION of every record, as training holds it out (default {DEFAULT_LAST_FRACTION}, "
+                            "training's default held-out fraction)")
     p.add_argument("--n-per-class", type=int, default=400, help="SNVs per consequence class (default 400)")
     p.add_argument("--n-uniform-coding", type=int, default=1200,
                    help="extra SNVs drawn uniformly over interior coding positions (codon-position means; default 1200)")
@@ -40,13 +47,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)  # before the heavy imports: --help answers at once
     from genomamba.apps.args import fasta_arg
 
+    if Path(a.out_prefix).is_dir() or a.out_prefix.endswith(("/", os.sep)):
+        raise ConfigError(f"--out-prefix {a.out_prefix} is a directory; give a file name prefix inside it, e.g. "
+                          f"{Path(a.out_prefix) / 'bench'} (writes bench.vcf and bench.labels.tsv there)")
     out_dir = Path(a.out_prefix).parent
     if not out_dir.is_dir():
         raise ConfigError(f"--out-prefix {a.out_prefix}: folder {out_dir} does not exist; create it first")
     fasta_arg(a.fasta)
+    from genomamba.outputs import check_output_path
+
+    for suffix in (".vcf", ".labels.tsv"):  # before the gene calls, not after them
+        check_output_path(f"{a.out_prefix}{suffix}", option="--out-prefix", inputs={"--fasta": a.fasta})
     start = time.perf_counter()
     from genomamba.data.fasta import GenomeFile
-    from genomamba.data.intervals import Interval
     from genomamba.downstream.genes.benchmark import (
         last_fraction_regions,
         make_gene_benchmark,
@@ -55,16 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     genome = GenomeFile(a.fasta)
-    if a.last_fraction is not None:
-        regions = last_fraction_regions(genome.lengths, a.last_fraction)
-    elif a.region:
+    if a.region:
         regions = parse_regions(a.region, genome.lengths)
     else:
-        regions = [Interval(c, 0, n) for c, n in genome.lengths.items()]
+        a.last_fraction = DEFAULT_LAST_FRACTION if a.last_fraction is None else a.last_fraction
+        regions = last_fraction_regions(genome.lengths, a.last_fraction)
     rows, summary = make_gene_benchmark(
         genome, regions, n_per_class=a.n_per_class, n_uniform_coding=a.n_uniform_coding, seed=a.seed,
         end_margin=a.end_margin,
     )
+    if not summary["genes_usable"]:
+        raise ConfigError(
+            f"{a.fasta}: no complete gene in {', '.join(summary['regions'])} ({summary['genes_called']} called by Prodigal "
+            f"in {sum(genome.lengths.values()):,} bp), so no gene benchmark; give a genome of a prokaryote with genes "
+            "(at least tens of kb), or a larger --last-fraction / --region"
+        )
     if not rows:
         raise ConfigError(f"{a.fasta}: no SNV could be drawn in {summary['regions']} ({summary['genes_usable']} usable genes)")
     where = f"--last-fraction {a.last_fraction}" if a.last_fraction is not None else " ".join(

@@ -4,10 +4,8 @@ SNV benchmark (:mod:`genomamba.downstream.variants.repeat_benchmark`): write it,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from genomamba.data.fasta import GenomeFile
 from genomamba.downstream.variants.repeat_benchmark import (
@@ -17,6 +15,7 @@ from genomamba.downstream.variants.repeat_benchmark import (
     write_benchmark,
 )
 from genomamba.models import GenomambaLM
+from genomamba.outputs import atomic_write_text, check_output_path, json_text
 
 __all__ = ["main"]
 
@@ -49,11 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = write_benchmark(rows, genome, a.out_dir, a.name, src)
         print(f"wrote {paths[0]} and {paths[1]} ({len(rows)} SNVs)", file=sys.stderr)
         return 0
+    if a.out:  # before the work, not after
+        check_output_path(a.out, option="--out", inputs={"--fasta": a.fasta, "--labels": a.labels, "--model": a.model})
     model = GenomambaLM.load(a.model)
     res = evaluate_benchmark(model, a.fasta, read_labels(a.labels), a.window, a.embed_window, a.classifier)
-    text = json.dumps(res, indent=2)
+    text = json_text(res)
     if a.out:
-        Path(a.out).write_text(text + "\n")
+        atomic_write_text(a.out, text + "\n", option="--out")
     print(text)
     return 0
 

@@ -7,9 +7,9 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from genomamba.errors import ConfigError, GenomambaError, VCFError
+from genomamba.errors import ConfigError, ContigError, GenomambaError, VCFError
 from genomamba.models.locate import model_help
 from genomamba.progress import done_line
 
@@ -45,17 +45,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_label_table(path: str) -> list[dict[str, Any]]:
+    """The rows of ``--labels``, read before anything else: a labelled-variant TSV (errors name ``--labels``)."""
+    from genomamba.downstream.variants.labels import read_labelled_variants
+
+    return read_labelled_variants(path, option="--labels")
+
+
+def _check_label_chroms(path: str, rows: list[dict[str, Any]], genome: GenomeFile) -> None:
+    """Every chrom of ``--labels`` is a record of ``--fasta`` (an accession alias is fine)."""
+    for chrom in dict.fromkeys(str(r["chrom"]) for r in rows):
+        try:
+            genome.resolve(chrom)
+        except ContigError as e:
+            raise ContigError(f"--labels {path}: {e}; the labels must name records of --fasta {genome.path}") from None
+
+
 def _read_labels(
-    args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile
+    args: argparse.Namespace, variants: Sequence[Variant], genome: GenomeFile, table: list[dict[str, Any]] | None
 ) -> tuple[dict[VariantKey, int], str] | None:
     """0/1 labels keyed like :func:`label_metrics` wants, and where they came from; None if none."""
-    from genomamba.downstream.variants.labels import labels_by_variant, read_labelled_variants
+    from genomamba.downstream.variants.labels import labels_by_variant
 
-    if args.labels:
+    if table is not None:
         # The TSV may name a contig by an accession alias of the VCF's record name, or vice versa.
         by_record = {(genome.resolve(str(v.chrom)), v.pos, v.ref, v.alt): v.chrom for v in variants if v.status == "ok"}
         labels: dict[VariantKey, int] = {}
-        for (chrom, pos, ref, alt), label in labels_by_variant(read_labelled_variants(args.labels, option="--labels")).items():
+        for (chrom, pos, ref, alt), label in labels_by_variant(table).items():
             key = (genome.resolve(chrom), pos, ref, alt)
             if key in by_record:
                 labels[(by_record[key], pos, ref, alt)] = label
@@ -89,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fasta_arg(args.fasta)
         fasta_arg(args.track, "--track")
         input_file(args.vcf, "--vcf", "VCF", VCFError, "pass an existing .vcf or .vcf.gz")
-        input_file(args.labels, "--labels", "labels TSV", VCFError, "pass an existing TSV (chrom, pos, ref, alt, label)")
-        check_output_path(args.out, option="--out")
+        check_output_path(args.out, option="--out", inputs={
+            "--vcf": args.vcf, "--fasta": args.fasta, "--labels": args.labels, "--track": args.track, "--model": args.model})
+        table = None if args.labels is None else _read_label_table(args.labels)
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
@@ -104,17 +121,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
-        # Everything that can be checked before the model runs is checked first.
+        # Everything that can be checked before the model runs is checked first: the device, the
+        # FASTA, the labels' chroms, the VCF.
         device = resolve_device(args.device, option="--device")
+        genome = GenomeFile(args.fasta)
+        if table is not None:
+            _check_label_chroms(args.labels, table, genome)
+        variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
+        if not variants:
+            raise VCFError(f"{args.vcf}: no variant records below the header, so nothing to score; check that it is the "
+                           "VCF you meant (or the filter that made it)")
         model = GenomambaLM.load(args.model)
         model.config.check_track_input(args.track, args.model)
-        genome = GenomeFile(args.fasta)
         track = None if args.track is None else open_track(args.track, genome, option="--track")
-        variants = read_vcf(args.vcf, info_keys=() if args.labels else (args.label_key,))
         rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device,
                               track=track)
         write_scores_tsv(rows, args.out)
-        labelled = _read_labels(args, variants, genome)
+        labelled = _read_labels(args, variants, genome, table)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
         # the shift and the influence grow with damage, so label-1 variants that score lower should have more
         growing_direction = "higher" if args.positive_scores == "lower" else "lower"

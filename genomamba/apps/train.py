@@ -15,7 +15,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from genomamba.apps.hydra_app import preflight_error
+from genomamba.apps.hydra_app import app_errors, run_app
 from genomamba.apps.quiet import silence_dependency_noise
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.training.schema import register_schemas
@@ -45,35 +45,42 @@ def format_summary(metrics: dict[str, Any], seconds: float, fasta: Any = None, t
             f"  python -c \"import genomamba; print(genomamba.load('{shown}').embed(['ACGT' * 64]).shape)\"",
         ]
     )
-def preflight(overrides: Sequence[str]) -> str | None:
-    """Compose ``overrides`` and check the run's inputs *before* Hydra creates the run directory.
-
-    Returns a one-line error message (naming the key, file or directory and the fix), or None
-    when training may start. Hydra's own flags (``--help``, ``-m``, ``--cfg`` ...) are left to
-    Hydra."""
-    from genomamba.training.compose import compose_config
+def check_training(cfg: DictConfig) -> None:
+    """The checks of a composed training config that need no data loading, run before anything
+    is written (:func:`~genomamba.apps.hydra_app.prepared_run`): model and optimiser settings,
+    trainer limits, input files, outputs that would overwrite an input, the resume checkpoint.
+    ``genomamba train`` and ``genomamba demo`` share them."""
+    from genomamba.training.optimizer_settings import check_optimizer_settings
     from genomamba.training.train import (
         check_fasta,
         check_init_from,
-        check_run_dir,
+        check_run_outputs,
         check_track,
+        check_trainer_settings,
         instantiate_config,
         resolve_ckpt_path,
     )
 
-    def check() -> None:
-        cfg = compose_config(overrides)
-        try:  # GenomambaConfig checks its values (model.d_model=0, model.rope_periods=[1] ...)
-            instantiate_config(cfg.model)
-        except GenomambaError as e:
-            raise ConfigError(f"model: {e} (fix the model.* override)") from None
-        run_dir = check_run_dir(Path(cfg.run_dir).resolve())
-        check_fasta(cfg)
-        check_track(cfg)
-        check_init_from(cfg)
-        resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    try:  # GenomambaConfig checks its values (model.d_model=0, model.rope_periods=[1] ...)
+        instantiate_config(cfg.model)
+    except GenomambaError as e:
+        raise ConfigError(f"model: {e} (fix the model.* override)") from None
+    run_dir = Path(cfg.run_dir).resolve()
+    check_optimizer_settings(cfg.module, prefix="module.")
+    check_trainer_settings(cfg.trainer)
+    check_fasta(cfg)
+    check_track(cfg)
+    check_run_outputs(cfg, run_dir)
+    check_init_from(cfg)
+    resolve_ckpt_path(cfg.ckpt_path, run_dir)
 
-    return preflight_error("train", overrides, check)
+
+def run(argv: Sequence[str]) -> int:
+    """``genomamba train [overrides]``: the preflight, then the app, with the run directory held;
+    returns the exit code (GenomambaError from the preflight: the dispatcher prints it, exit 2)."""
+    from genomamba.training.compose import compose_config
+
+    return run_app("train", argv, compose_config, check_training, __file__, main)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.configs", config_name="train")
@@ -82,15 +89,12 @@ def main(cfg: DictConfig) -> None:
 
     silence_dependency_noise()
     start = time.perf_counter()
-    try:
-        metrics = train(cfg)
-    except TrainingInterrupted as e:
-        print(f"genomamba: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
-    except GenomambaError as e:
-        # SystemExit is not caught by Hydra's error reporting: one line, no traceback.
-        print(f"genomamba: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    with app_errors():
+        try:
+            metrics = train(cfg)
+        except TrainingInterrupted as e:
+            print(f"genomamba: {e}", file=sys.stderr)
+            sys.exit(e.exit_code)
     if metrics:  # global rank 0
         fasta = OmegaConf.select(cfg, "data.fasta", default=None)
         track = OmegaConf.select(cfg, "data.track_fasta", default=None)

@@ -5,7 +5,6 @@ benchmark.png and report.md."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +15,8 @@ from genomamba.models.locate import model_help
 from genomamba.progress import done_line
 
 __all__ = ["main"]
+
+_OUTPUTS = ("metrics.json", "scores.tsv", "benchmark.png", "report.md")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     fasta_arg(a.relative, "--relative")
     fasta_arg(a.track, "--track")
     input_file(a.scores, "--scores", "scores TSV", fix="write it with `genomamba score-variants` on the benchmark VCF")
-    check_output_path(Path(a.out_dir) / "metrics.json", option="--out-dir")
+    out = Path(a.out_dir)
+    inputs = {"--fasta": a.fasta, "--vcf": vcf, "--labels": tsv, "--scores": a.scores, "--relative": a.relative,
+              "--track": a.track, "--model": a.model}
+    for name in _OUTPUTS:  # before the work, not after it
+        check_output_path(out / name, option="--out-dir", inputs=inputs)
     start = time.perf_counter()
     import torch
 
@@ -83,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from genomamba.downstream.stats import format_ci
     from genomamba.models import GenomambaLM
-    from genomamba.outputs import atomic_write_text
+    from genomamba.outputs import write_json
 
     model = None
     if a.model is not None:
@@ -95,9 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_seen=a.allow_seen, relative=a.relative, track=a.track,
     )
     metrics["model"] = a.model
-    out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n", option="metrics")
+    write_json(out / "metrics.json", metrics, option="--out-dir")
     write_benchmark_scores(read_benchmark_labels(tsv), scores, out / "scores.tsv")
     plot_benchmark(metrics, out / "benchmark.png")
     write_report(metrics, out / "report.md", plot="benchmark.png")

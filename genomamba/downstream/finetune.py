@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
+
+from genomamba.outputs import hold_run_dir, is_launch_rank_zero, remove_failed_start
 
 if TYPE_CHECKING:
     from genomamba.downstream.finetune_tasks import FinetuneTask
@@ -39,6 +43,7 @@ __all__ = [
     "finetune",
     "masked_mean",
     "register_finetune_schemas",
+    "run_task",
     "task_runner",
 ]
 
@@ -93,7 +98,17 @@ def task_runner(cfg: DictConfig) -> FinetuneTask:
     return instantiate(cfg.task.runner)
 
 
+def run_task(runner: FinetuneTask, cfg: DictConfig) -> dict[str, Any]:
+    """``runner.run(cfg)`` with the run directory held (:func:`~genomamba.outputs.hold_run_dir`)
+    and, should the task fail, what it wrote there removed (a failed fine-tune cannot be
+    resumed); launch rank 0 only, as in training."""
+    run_dir = Path(cfg.run_dir).resolve()
+    rank_zero = is_launch_rank_zero()
+    with hold_run_dir(run_dir) if rank_zero else nullcontext(), remove_failed_start(run_dir) if rank_zero else nullcontext():
+        return runner.run(cfg)
+
+
 def finetune(cfg: DictConfig) -> dict[str, Any]:
     """Run the task of a composed ``finetune`` config; writes ``metrics.json`` into
     ``cfg.run_dir`` (plus the task's other outputs) and returns the metrics."""
-    return task_runner(cfg).run(cfg)
+    return run_task(task_runner(cfg), cfg)

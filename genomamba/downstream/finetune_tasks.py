@@ -12,15 +12,15 @@ and a class, never another branch. A runner
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from omegaconf import DictConfig
 
 from genomamba.data.provenance import check_held_out, describe_held_out
-from genomamba.errors import ConfigError, VCFError
+from genomamba.errors import ConfigError, FastaError, GenomambaError, VCFError
+from genomamba.outputs import atomic_write_text, check_not_input, write_json
 
 if TYPE_CHECKING:
     from genomamba.downstream.species.classifier import SpeciesClassifier
@@ -63,8 +63,18 @@ def _check_model_path(cfg: DictConfig) -> None:
 
 
 def _write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(run_dir / "metrics.json", metrics, option="run_dir")
+
+
+def _check_outputs(cfg: DictConfig, names: Sequence[str], inputs: Mapping[str, Any]) -> None:
+    """OutputError when a file the task writes into ``cfg.run_dir`` is one of its ``inputs``, or the
+    run directory holds the model it reads (a training run's directory: its metrics.json and
+    checkpoints would be overwritten)."""
+    run_dir = Path(cfg.run_dir).resolve()
+    fix = "pass another name=... or run_dir=..."
+    for name in names:
+        check_not_input(run_dir / name, "run_dir output", inputs, fix=fix)
+    check_not_input(run_dir, "run_dir", {"model.path": inputs.get("model.path")}, replaces_dir=True, fix=fix)
 
 
 class SpeciesTask:
@@ -82,8 +92,16 @@ class SpeciesTask:
         here, before any run directory exists (``allow_seen=true`` measures it anyway)."""
         from hydra.utils import instantiate
 
+        from genomamba.training.optimizer_settings import check_optimizer_settings
+        from genomamba.training.train import check_trainer_settings
+
         _check_model_path(cfg)
         _kmer_ks(cfg)
+        check_trainer_settings(cfg.trainer)
+        check_optimizer_settings(cfg.finetune, prefix="finetune.")
+        genomes = cfg.task.data.get("genomes")
+        _check_outputs(cfg, ("metrics.json", "checkpoints/last.ckpt"),
+                       {"model.path": model_path(cfg), "task.data.genomes": genomes if isinstance(genomes, str) else None})
         from genomamba.api import as_genomamba_model  # torch: after the checks that need none
 
         datamodule: SpeciesDataModule = instantiate(cfg.task.data, _convert_="all", seed=cfg.seed)
@@ -212,9 +230,26 @@ class VariantEffectTask:
     """
 
     def check(self, cfg: DictConfig) -> None:
+        """Model path, labels, and the labels on ``task.head.fasta`` (contigs, positions, REF
+        bases), before any run directory exists."""
+        from genomamba.data.fasta import GenomeFile
+        from genomamba.downstream.variants.labels import read_labelled_variants
+        from genomamba.downstream.variants.supervised import check_labelled_variants
+
         _check_model_path(cfg)
-        if not Path(str(cfg.task.labels)).is_file():
-            raise VCFError(f"labelled variants file {cfg.task.labels} not found; pass an existing TSV (task.labels=...)")
+        labels, fasta = str(cfg.task.labels), str(cfg.task.head.fasta)
+        if not Path(labels).is_file():
+            raise VCFError(f"labelled variants file {labels} not found; pass an existing TSV (task.labels=...)")
+        rows = read_labelled_variants(labels, option="task.labels")
+        if not Path(fasta).exists():
+            raise FastaError(f"task.head.fasta={fasta}: FASTA file not found; pass the genome the labelled variants "
+                             f"(task.labels={labels}) were called on")
+        try:
+            check_labelled_variants(rows, GenomeFile(fasta))
+        except GenomambaError as e:
+            raise type(e)(f"task.head.fasta={fasta} with task.labels={labels}: {e}") from None
+        _check_outputs(cfg, ("metrics.json", "oof_predictions.tsv"),
+                       {"model.path": model_path(cfg), "task.labels": labels, "task.head.fasta": fasta})
 
     def run(self, cfg: DictConfig) -> dict[str, Any]:
         from hydra.utils import instantiate
@@ -243,7 +278,7 @@ class VariantEffectTask:
         cols = [c for c in ("id", "chrom", "pos", "ref", "alt", "label", "bin") if c in rows[0]]
         lines = ["\t".join([*cols, "oof_probability"])]
         lines += ["\t".join([*(str(r[c]) for c in cols), f"{p:.6g}"]) for r, p in zip(rows, oof, strict=True)]
-        (run_dir / "oof_predictions.tsv").write_text("\n".join(lines) + "\n")
+        atomic_write_text(run_dir / "oof_predictions.tsv", "\n".join(lines) + "\n", option="run_dir")
         return metrics
 
     def summary(self, metrics: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ from genomamba.models.locate import (  # noqa: F401 (re-exported: the torch-free
     pretrained_names,
     resolve_model_path,
 )
-from genomamba.outputs import match_umask
+from genomamba.outputs import OutputError, json_text, match_umask
 
 if TYPE_CHECKING:
     from genomamba.models.model import GenomambaLM
@@ -76,6 +76,15 @@ def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
     not stored separately (the head reuses the embedding).
     """
     directory = Path(directory)
+    if directory.exists():  # replaced whole below: only a file-less directory or an earlier saved model may go
+        if not directory.is_dir():
+            raise OutputError(f"{directory} is a file, not a model directory; save the model to another path")
+        other = sorted(set(os.listdir(directory)) - {CONFIG_NAME, WEIGHTS_NAME, TRAINING_DATA_NAME})
+        if other:
+            raise OutputError(
+                f"{directory} holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which is not a saved model; "
+                "saving there would replace the directory and everything in it: save the model to a new or empty directory"
+            )
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
@@ -83,7 +92,7 @@ def save_pretrained(model: GenomambaLM, directory: str | Path) -> Path:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         if getattr(model, "training_data", None) is not None:
-            (tmp / TRAINING_DATA_NAME).write_text(json.dumps(model.training_data, indent=1) + "\n")
+            (tmp / TRAINING_DATA_NAME).write_text(json_text(model.training_data, indent=1) + "\n")
         match_umask(tmp)
         old = None
         if directory.exists():
@@ -220,6 +229,12 @@ def _read_lightning_checkpoint(
     """The dict of a Lightning checkpoint with a ``state_dict`` and ``hyper_parameters.model_config``."""
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive; a FASTA, a VCF or a text note does not
+        kind = "a text file" if magic[:1] in (b">", b"#") or magic.isascii() else "not a zip archive"
+        raise CheckpointError(f"{path}: not a torch checkpoint ({kind}); pass a .ckpt written by genomamba train, a "
+                              "save_pretrained directory, a run directory or a shipped model's name")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
     except Exception as e:  # zip / pickle / EOF errors on corrupt files

@@ -11,9 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from genomamba.errors import ConfigError
+from genomamba.outputs import atomic_write_text, json_text
 from genomamba.tokens import COMPLEMENT_MAP, NUCLEOTIDE_IDS, PAD_ID, VOCAB_SIZE
 
 _COMBINE_MODES = ("add", "concat_proj")
+
+
+# Field annotation -> (what the message asks for, the accepted type) for the type check of scalar fields.
+_SCALAR_TYPES: dict[str, tuple[str, Any]] = {
+    "int": ("an integer", numbers.Integral),
+    "float": ("a number", numbers.Real),
+    "bool": ("true or false", bool),
+}
 
 
 @dataclass
@@ -100,6 +109,7 @@ class GenomambaConfig:
     cpu_chunk_len: int | None = 4096
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.dt_rank == "auto":
             self.dt_rank = math.ceil(self.d_model / 16)
         if not isinstance(self.dt_rank, int) or self.dt_rank < 1:
@@ -155,6 +165,18 @@ class GenomambaConfig:
                 "per head; use fewer periods or fewer attn_heads"
             )
 
+    def _check_types(self) -> None:
+        """ConfigError naming the field whose value has the wrong type (``n_layer: "four"`` in a
+        config.json), before any arithmetic on it fails with a message that names nothing."""
+        for f in dataclasses.fields(self):
+            kind = _SCALAR_TYPES.get(str(f.type).replace(" | None", ""))
+            value = getattr(self, f.name)
+            if kind is None or (value is None and str(f.type).endswith("| None")):
+                continue
+            want, types = kind
+            if isinstance(value, bool) != (types is bool) or not isinstance(value, types):
+                raise ConfigError(f"{f.name} must be {want}, got {value!r}")
+
     @property
     def is_causal(self) -> bool:
         """True when position t only sees tokens <= t (next-token LM, streaming, generate)."""
@@ -197,9 +219,9 @@ class GenomambaConfig:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Serialise to a JSON string, also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        text = json_text(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            atomic_write_text(path, text + "\n", option="config")
         return text
 
     @classmethod

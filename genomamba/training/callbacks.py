@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,13 +72,17 @@ class GracefulShutdown(L.Callback):
         self.checkpoint_path = Path(checkpoint_path)
         self.interrupted_by: int | None = None
         self._prev_sigint: Any = None
+        self._notice = _SignalNotice(self)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         self.interrupted_by = signal.SIGINT
         signal.signal(signal.SIGINT, signal.default_int_handler)  # second Ctrl-C: hard stop
+        print(f"\ngenomamba: Ctrl-C (SIGINT): stopping after the current step and saving {self.checkpoint_path.name}; "
+              "press Ctrl-C again to stop at once (nothing saved)", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logging.getLogger(_SIGNAL_LOGGER).addFilter(self._notice)
         try:
             self._prev_sigint = signal.signal(signal.SIGINT, self._on_sigint)
         except ValueError:  # not the main thread: leave SIGINT alone
@@ -97,6 +102,7 @@ class GracefulShutdown(L.Callback):
         self._restore()
 
     def _restore(self) -> None:
+        logging.getLogger(_SIGNAL_LOGGER).removeFilter(self._notice)
         if self._prev_sigint is not None:
             signal.signal(signal.SIGINT, self._prev_sigint)
             self._prev_sigint = None
@@ -114,6 +120,27 @@ class GracefulShutdown(L.Callback):
             trainer.global_step,
             self.checkpoint_path,
         )
+
+
+# Lightning's signal connector logs "Received SIGTERM: 15" when the signal arrives. For a Ctrl-C
+# (sent on as SIGTERM, above) that line came before "interrupted by SIGINT" and named the wrong
+# signal: it is dropped then (the Ctrl-C line was printed), and for a real SIGTERM reworded.
+_SIGNAL_LOGGER = "lightning.pytorch.trainer.connectors.signal_connector"
+
+
+class _SignalNotice(logging.Filter):
+    def __init__(self, shutdown: GracefulShutdown) -> None:
+        super().__init__()
+        self.shutdown = shutdown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Received SIGTERM" not in record.getMessage():
+            return True
+        if self.shutdown.interrupted_by == signal.SIGINT:
+            return False
+        record.msg, record.args = (f"SIGTERM received: stopping after the current step and saving "
+                                   f"{self.shutdown.checkpoint_path.name}"), ()
+        return True
 
 
 class SeqLenWarmup(L.Callback):

@@ -35,6 +35,7 @@ from genomamba.errors import ConfigError
 from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.models.checkpoint import CKPT_TRAINING_DATA_KEY
 from genomamba.tokens import MASK_ID, N_NUCLEOTIDES
+from genomamba.training.optimizer_settings import check_optimizer_settings
 
 _OBJECTIVES = ("auto", "causal", "mlm")
 
@@ -135,6 +136,10 @@ class GenomambaLitModule(L.LightningModule):
             raise ConfigError(f"module.mask_prob must be in (0, 1), got {mask_prob}")
         if soft_mask_weight < 0:
             raise ConfigError(f"module.soft_mask_weight must be >= 0, got {soft_mask_weight}")
+        check_optimizer_settings(
+            {"lr": lr, "weight_decay": weight_decay, "betas": betas, "eps": eps, "warmup_steps": warmup_steps,
+             "min_lr_ratio": min_lr_ratio}
+        )
         self.save_hyperparameters(
             {
                 "model_config": config.to_dict(),

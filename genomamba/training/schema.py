@@ -33,6 +33,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from genomamba.outputs import write_json
+
 _PRIMITIVE = (type(None), bool, int, float, str)
 _SCALARS = (int, float, bool)
 
@@ -222,15 +224,8 @@ def stale_schemas(schemas: Mapping[str, tuple[str, tuple[str, ...]]]) -> list[st
 def write_signatures(schemas: Mapping[str, tuple[str, tuple[str, ...]]], path: Path = SIGNATURES_FILE) -> Path:
     """Write ``signatures.json`` for ``schemas`` (``make schemas``; imports every target)."""
     about = "written by `make schemas` (genomamba.training.schema.write_signatures); read by register_signature_schemas"
-    blocks = []
-    for group, (target, exclude) in sorted(schemas.items()):
-        entry = frozen_entry(target, exclude)
-        head = [f"   {json.dumps(k)}: {json.dumps(entry[k])}," for k in ("target", "exclude", "source", "digest")]
-        fields = ",\n".join(f"    {json.dumps(f)}" for f in entry["fields"])  # one line per field: readable diffs
-        blocks.append(f"  {json.dumps(group)}: {{\n" + "\n".join(head) + f'\n   "fields": [\n{fields}\n   ]\n  }}')
-    text = "{\n" + f' "about": {json.dumps(about)},\n "schemas": {{\n' + ",\n".join(blocks) + "\n }\n}\n"
-    json.loads(text)  # well-formed
-    path.write_text(text)
+    entries = {group: frozen_entry(target, exclude) for group, (target, exclude) in sorted(schemas.items())}
+    write_json(path, {"about": about, "schemas": entries}, option="signatures", indent=1)
     _frozen.cache_clear()
     _schema_node.cache_clear()
     return path

@@ -7,15 +7,13 @@ and the demo can call it directly. Outputs in ``cfg.run_dir``: ``checkpoints/``,
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import pickle
 import shutil
 import signal
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from genomamba.errors import CheckpointError, ConfigError, FastaError, GenomambaError
-from genomamba.outputs import atomic_write_text, nearest_existing, writable_dir
+from genomamba.outputs import (
+    check_not_input,
+    check_run_dir,
+    hold_run_dir,
+    is_launch_rank_zero,
+    remove_failed_start,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import lightning as L
@@ -87,19 +92,6 @@ def check_track(cfg: DictConfig) -> None:
                              "--fasta GENOME --relative RELATIVE --out TRACK.fa")
 
 
-def check_run_dir(run_dir: Path) -> Path:
-    """Fail early, naming ``run_dir``, when the run directory could not be created or written."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"run_dir={run_dir} is a file, not a directory; pass another run_dir=... or name=...")
-    base = nearest_existing(run_dir)
-    if not base.is_dir() or not writable_dir(base):
-        raise ConfigError(
-            f"run_dir={run_dir}: cannot write in {base} (read-only or no permission); pass run_dir=<a writable "
-            "directory>, or start genomamba train from a writable directory (runs go to ./runs/<name>)"
-        )
-    return run_dir
-
-
 def remove_stale_temp_files(run_dir: Path) -> list[Path]:
     """Delete temporary files that a killed checkpoint or model save left in ``run_dir``.
 
@@ -113,38 +105,6 @@ def remove_stale_temp_files(run_dir: Path) -> list[Path]:
     if removed:
         log.warning("removed %d temporary file(s) left by an interrupted save: %s", len(removed), [p.name for p in removed])
     return removed
-
-
-# What Hydra writes into its output directory (= run_dir) before train() runs.
-_HYDRA_OUTPUTS = {".hydra", "train.log"}
-
-
-@contextmanager
-def _remove_failed_start(run_dir: Path, enabled: bool) -> Iterator[None]:
-    """On an error before any ``last.ckpt`` exists, remove what this run created in ``run_dir``.
-
-    Such a run cannot be resumed, and its leftovers (an empty run directory, a ``best-*.ckpt``
-    from before a full disk) would make the next ``genomamba train`` refuse the directory. A
-    run directory that holds only Hydra's own files is removed whole; otherwise only the
-    entries that appeared during this run are."""
-    before = set(os.listdir(run_dir)) if run_dir.is_dir() else None
-    ckpt_dir = run_dir / "checkpoints"
-    ckpts_before = set(os.listdir(ckpt_dir)) if ckpt_dir.is_dir() else set()
-    try:
-        yield
-    except TrainingInterrupted:
-        raise
-    except Exception:
-        if enabled and not (ckpt_dir / "last.ckpt").exists() and run_dir.is_dir():
-            if before is None or (before and before <= _HYDRA_OUTPUTS):
-                shutil.rmtree(run_dir, ignore_errors=True)
-            else:
-                new = [run_dir / n for n in set(os.listdir(run_dir)) - before]
-                if ckpt_dir.is_dir() and "checkpoints" in before:
-                    new += [ckpt_dir / n for n in set(os.listdir(ckpt_dir)) - ckpts_before]
-                for p in new:
-                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        raise
 
 
 def check_resume_checkpoint(ckpt_path: str, module: Any) -> None:
@@ -194,8 +154,7 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
     ckpt_dir = run_dir / "checkpoints"
     if ckpt_path is None:
         # DDP worker processes start after rank 0 and must not trip over its fresh checkpoints.
-        is_worker = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
-        if not is_worker and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
+        if is_launch_rank_zero() and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
             raise ConfigError(
                 f"{ckpt_dir} already holds checkpoints from an earlier run. Resume it with "
                 f"ckpt_path=last, or start a new run with another name=... or run_dir=..."
@@ -247,21 +206,56 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
 
 
+def check_trainer_settings(trainer: Mapping[str, Any], key: str = "trainer") -> None:
+    """ConfigError naming the key when the trainer would train nothing: ``max_steps`` 0 (or below
+    -1, Lightning's "no limit"), ``max_epochs`` 0."""
+    steps, epochs = trainer.get("max_steps"), trainer.get("max_epochs")
+    if steps is not None and (steps == 0 or steps < -1):
+        raise ConfigError(f"{key}.max_steps={steps} trains nothing: pass the number of optimiser steps, e.g. "
+                          f"{key}.max_steps=1000 (-1: no step limit, stop at {key}.max_epochs)")
+    if epochs is not None and (epochs == 0 or epochs < -1):
+        raise ConfigError(f"{key}.max_epochs={epochs} trains nothing: pass a number of epochs >= 1, or -1 (no limit)")
+
+
+def check_run_outputs(cfg: DictConfig, run_dir: Path) -> None:
+    """OutputError when a file this run writes into ``run_dir`` (or the ``model/`` directory it
+    replaces) is one of its inputs (``data.fasta``, ``data.track_fasta``, ``module.init_from``)."""
+    inputs = {
+        key: OmegaConf.select(cfg, key, default=None)
+        for key in ("data.fasta", "data.track_fasta", "module.init_from")
+    }
+    inputs = {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in inputs.items()}
+    fix = "pass another name=... or run_dir=..."
+    for name in ("config.yaml", "metrics.json", "loss_curve.png"):
+        check_not_input(run_dir / name, "run_dir output", inputs, fix=fix)
+    check_not_input(run_dir / "model", "run_dir output", inputs, replaces_dir=True, fix=fix)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit the configured model; on global rank 0 also save and evaluate. Returns metrics."""
+    """Fit the configured model; on global rank 0 also save and evaluate. Returns metrics.
+
+    Rank 0 holds the run directory (:func:`~genomamba.outputs.hold_run_dir`) for the whole run:
+    a second run into it stops with :class:`~genomamba.outputs.RunDirBusyError` before writing."""
     run_dir = Path(cfg.run_dir).resolve()
     check_fasta(cfg)
     check_track(cfg)
     check_run_dir(run_dir)
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
-    import lightning as L
+    check_trainer_settings(cfg.trainer)
+    check_run_outputs(cfg, run_dir)
+    rank_zero = is_launch_rank_zero()
+    with hold_run_dir(run_dir) if rank_zero else nullcontext():
+        ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+        import lightning as L
 
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-    if rank_zero:
-        remove_stale_temp_files(run_dir)
-    with _remove_failed_start(run_dir, enabled=rank_zero):
-        return _train(cfg, run_dir, ckpt_path, rank_zero)
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        if rank_zero:
+            remove_stale_temp_files(run_dir)
+        # A failed start (nothing resumable) leaves nothing behind; an interrupted run keeps its last.ckpt.
+        cleanup = remove_failed_start(
+            run_dir, resumable=lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), keep=(TrainingInterrupted,)
+        )
+        with cleanup if rank_zero else nullcontext():
+            return _train(cfg, run_dir, ckpt_path, rank_zero)
 
 
 def _train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, rank_zero: bool) -> dict[str, Any]:
@@ -344,7 +338,7 @@ def finalize(module: Any, datamodule: Any, trainer: L.Trainer, cfg: DictConfig, 
         "last_val_bpb": _scalar(trainer.callback_metrics.get("val/bpb")),
     }
     metrics["run_dir"] = str(run_dir)
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n", option="metrics")
+    write_json(run_dir / "metrics.json", metrics, option="metrics")
     png = plot_loss_curve(
         run_dir / "logs", run_dir / "loss_curve.png", title=f"{cfg.get('name') or run_dir.name}: bits per base",
         baselines=_markov_lines(metrics),

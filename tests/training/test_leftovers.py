@@ -11,7 +11,8 @@ import pytest
 
 from genomamba.data import GenomeFile
 from genomamba.errors import ConfigError, FastaError
-from genomamba.training.train import _remove_failed_start, remove_stale_temp_files
+from genomamba.outputs import remove_failed_start
+from genomamba.training.train import remove_stale_temp_files
 
 
 def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:
@@ -29,7 +30,8 @@ def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:
 
 
 def _fail_inside(run_dir: Path, make: list[str]) -> None:
-    with pytest.raises(ConfigError), _remove_failed_start(run_dir, enabled=True):
+    resumable = lambda: (run_dir / "checkpoints" / "last.ckpt").exists()  # noqa: E731 (as train() passes it)
+    with pytest.raises(ConfigError), remove_failed_start(run_dir, resumable=resumable):
         for name in make:
             p = run_dir / name
             p.parent.mkdir(parents=True, exist_ok=True)

@@ -34,14 +34,37 @@ from genomamba.downstream.genes.consequences import (
     snv_coding_sequences,
     translate,
 )
+from genomamba.errors import ConfigError
 
-__all__ = ["MIN_COVERAGE", "MIN_IDENTITY", "ProteinIndex", "aligned_relative_track", "relative_species_llr",
-           "relative_species_scores"]
+__all__ = ["MIN_COVERAGE", "MIN_IDENTITY", "ProteinIndex", "aligned_relative_track", "check_nucleotide_genome",
+           "relative_species_llr", "relative_species_scores"]
 
 PROTEIN_K = 4  # shared protein k-mers that short-list the candidates
 N_CANDIDATES = 5  # candidates aligned per gene
 MIN_IDENTITY = 0.3  # of the aligned residue pairs
 MIN_COVERAGE = 0.5  # aligned residue pairs / query length
+# A genome's DNA is nearly all A, C, G, T (and N); a protein FASTA read as DNA has about 30% of
+# those letters (the amino acids A, C, G, T), so 90% tells the two apart with a wide margin.
+MIN_NUCLEOTIDE_FRACTION = 0.9
+_NUCLEOTIDE_SAMPLE_BP = 200_000
+
+
+def check_nucleotide_genome(genome: GenomeFile, option: str) -> None:
+    """ConfigError naming ``option`` and the file unless ``genome`` reads as DNA: at least
+    :data:`MIN_NUCLEOTIDE_FRACTION` of its first 200 kb are A, C, G, T, U or N (a protein FASTA
+    would give an all-N alignment without a word)."""
+    letters, dna = 0, 0
+    for contig, length in genome.lengths.items():
+        seq = genome.fetch(contig, 0, min(length, _NUCLEOTIDE_SAMPLE_BP - letters)).upper()
+        letters += len(seq)
+        dna += sum(seq.count(b) for b in "ACGTUN")
+        if letters >= _NUCLEOTIDE_SAMPLE_BP:
+            break
+    if letters and dna / letters < MIN_NUCLEOTIDE_FRACTION:
+        raise ConfigError(
+            f"{option} {genome.path}: not a nucleotide FASTA: only {dna / letters:.0%} of its first {letters:,} letters are "
+            "A, C, G, T or N (a protein FASTA has about 30%); give the genome's DNA sequence"
+        )
 
 
 class ProteinIndex:

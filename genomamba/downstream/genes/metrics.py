@@ -73,7 +73,7 @@ from genomamba.downstream.genes.benchmark import (
     read_benchmark_regions,
 )
 from genomamba.downstream.genes.consequences import call_genes, codon_code, codon_counts, encode_bases
-from genomamba.downstream.genes.homologs import relative_species_llr
+from genomamba.downstream.genes.homologs import check_nucleotide_genome, relative_species_llr
 from genomamba.downstream.stats import (
     auroc_ci,
     mean_ci,
@@ -267,11 +267,17 @@ def supervised_heads(
 
 
 def _read_scores(
-    path: str | os.PathLike[str], labels: Sequence[dict[str, Any]], columns: Sequence[str] = ("score",)
+    path: str | os.PathLike[str], labels: Sequence[dict[str, Any]], columns: Sequence[str] = ("score",),
+    source: str | os.PathLike[str] = "VCF",
 ) -> dict[str, np.ndarray]:
     """Model scores from a ``genomamba score-variants`` TSV, one ``(N,)`` array per name in
     ``columns``, aligned with ``labels`` by (chrom, pos, ref, alt); all NaN for an optional
-    column that an older TSV lacks, such as ``shift``."""
+    column that an older TSV lacks, such as ``shift``, and for variants the TSV marks unscored.
+
+    Raises:
+        ConfigError: the TSV lacks some of the benchmark's variants (``source``, its VCF): it
+            scored another VCF.
+    """
     if not Path(path).is_file():
         raise ConfigError(f"--scores {path}: file not found; write it with `genomamba score-variants` on the benchmark VCF")
     with open(path, newline="") as fh:
@@ -279,8 +285,20 @@ def _read_scores(
     missing = {"chrom", "pos", "ref", "alt", "score", "status"} - set(rows[0] if rows else {})
     if missing:
         raise ConfigError(f"--scores {path}: not a score-variants TSV (missing columns {sorted(missing)})")
-    by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): r for r in rows if r["status"] == "ok"}
-    found = [by_key.get((r["chrom"], int(r["pos"]), r["ref"], r["alt"]), {}) for r in labels]
+    try:
+        listed = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): r for r in rows}
+    except (TypeError, ValueError):
+        raise ConfigError(f"--scores {path}: a pos that is not an integer; not a score-variants TSV") from None
+    absent = [r for r in labels if (r["chrom"], int(r["pos"]), r["ref"], r["alt"]) not in listed]
+    if absent:
+        r = absent[0]
+        raise ConfigError(
+            f"--scores {path} does not match the benchmark {source}: {len(absent)} of its {len(labels)} variants are not "
+            f"in it (e.g. {r['chrom']}:{r['pos']} {r['ref']}>{r['alt']}); it was scored on another VCF. Score the "
+            f"benchmark's own VCF (genomamba score-variants --vcf {source}), or drop --scores"
+        )
+    found = [listed[(r["chrom"], int(r["pos"]), r["ref"], r["alt"])] for r in labels]
+    found = [r if r["status"] == "ok" else {} for r in found]  # a variant score-variants could not score stays NaN
     return {column: np.array([float(r[column]) if r.get(column) else math.nan for r in found]) for column in columns}
 
 
@@ -319,6 +337,7 @@ def evaluate_gene_benchmark(
         if Path(relative).resolve() == Path(fasta).resolve():
             raise ConfigError(f"--relative {relative} is the benchmark's own genome; give a genome of a related species")
         other = GenomeFile(relative)
+        check_nucleotide_genome(other, "--relative")
     track_file = None
     if track is not None and (model is None or scores is not None):
         raise ConfigError(f"--track {track} is read by the model as it scores: give --model and no --scores")
@@ -326,6 +345,12 @@ def evaluate_gene_benchmark(
         model.config.check_track_input(track, "the model")
         track_file = None if track is None else open_track(track, genome, option="--track")
     train = complement_regions(regions, genome.lengths)
+    if not any(r.end > r.start for r in train):
+        raise ConfigError(
+            f"{vcf}: the benchmark covers the whole genome, so nothing is left to fit the Markov baselines on (nor held "
+            f"out from a model trained on {genome.path.name}); make it on held-out sequence: genomamba "
+            "make-variant-benchmark --last-fraction 0.05 (the default), or --region CHROM:START-END"
+        )
     overlap = check_held_out(
         model, [(genome, regions)], f"variant benchmark {vcf}",
         "make the benchmark on a region it never saw (genomamba make-variant-benchmark --region), or on a genome it "
@@ -334,7 +359,7 @@ def evaluate_gene_benchmark(
     all_scores: dict[str, np.ndarray] = {}
     columns: dict[str, np.ndarray] = {}  # score-variants columns, aligned with labels
     if scores is not None:
-        columns = _read_scores(scores, labels, columns=("score", "shift", "influence"))
+        columns = _read_scores(scores, labels, columns=("score", "shift", "influence"), source=vcf)
     elif model is not None:
         rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size, track=track_file)
         columns = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in ("score", "shift", "influence")}
@@ -356,6 +381,12 @@ def evaluate_gene_benchmark(
     homologs = None
     if other is not None:
         all_scores["relative_species"], counts = relative_species_llr(genome, labels, other, genes=genes)
+        if not counts["snvs_with_aligned_base"]:
+            raise ConfigError(
+                f"--relative {relative}: none of the {counts['genes']} benchmark genes of {genome.path.name} has a homolog "
+                "in it, so the relative_species reference would score nothing; give a genome of a related species, or "
+                "drop --relative"
+            )
         homologs = {"fasta": str(relative), **counts}
     metrics: dict[str, Any] = {
         "fasta": str(fasta), "vcf": str(vcf), "benchmark_regions": region_specs,

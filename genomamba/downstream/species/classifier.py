@@ -21,6 +21,7 @@ from genomamba.api import ModelLike, as_genomamba_model
 from genomamba.downstream.kmer import classification_metrics
 from genomamba.errors import ConfigError
 from genomamba.models.pooling import masked_mean
+from genomamba.training.optimizer_settings import check_optimizer_settings
 
 __all__ = ["SpeciesClassifier"]
 
@@ -64,6 +65,8 @@ class SpeciesClassifier(L.LightningModule):
             raise ConfigError(f"finetune.head must be 'linear' or 'mlp', got {head!r}")
         if len(label_names) < 2:
             raise ConfigError(f"need at least two classes, got {list(label_names)}")
+        check_optimizer_settings({"lr": lr, "backbone_lr": backbone_lr, "weight_decay": weight_decay,
+                                  "warmup_steps": warmup_steps, "min_lr_ratio": min_lr_ratio}, prefix="finetune.")
         backbone = as_genomamba_model(lm).model.train()  # the wrapper leaves it in eval mode
         self.save_hyperparameters(ignore=["lm"])
         self.save_hyperparameters({"model_config": backbone.config.to_dict(), "label_names": list(label_names)})

@@ -21,6 +21,7 @@ pathogenicity. A model trained on the same genome has seen every position (in-sa
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from genomamba.downstream.variants.scoring import score_variants
 from genomamba.downstream.variants.supervised import finetune_variant_effect
 from genomamba.downstream.variants.vcf import Variant
 from genomamba.models import GenomambaLM
+from genomamba.outputs import atomic_write_text
 
 __all__ = ["canonical_kmer_counts", "evaluate_benchmark", "generate_repeat_benchmark", "read_labels", "write_benchmark"]
 
@@ -135,23 +137,23 @@ def write_benchmark(rows: list[dict[str, Any]], genome: GenomeFile, out_dir: str
     out.mkdir(parents=True, exist_ok=True)
     vcf, tsv = out / f"{name}.vcf", out / f"{name}.labels.tsv"
     used = dict.fromkeys(r["chrom"] for r in rows)
-    with open(vcf, "w") as fh:
-        fh.write("##fileformat=VCFv4.2\n")
-        fh.write(f"##source={source}\n")
-        fh.write(f"##reference={genome.path.name}\n")
-        for c in used:
-            fh.write(f"##contig=<ID={c},length={genome.lengths[c]}>\n")
-        fh.write('##INFO=<ID=LABEL,Number=1,Type=Integer,Description="Rule label: 1 breaks a high-copy k-mer, 0 unique context (synthetic, not biological truth)">\n')
-        fh.write('##INFO=<ID=COPIES,Number=1,Type=Integer,Description="Genome-wide copies of the centred canonical k-mer">\n')
-        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-        for i, r in enumerate(rows, start=1):
-            fh.write(f"{r['chrom']}\t{r['pos']}\tv{i}\t{r['ref']}\t{r['alt']}\t.\t.\tLABEL={r['label']};COPIES={r['copies']}\n")
-    with open(tsv, "w", newline="") as fh:
-        wr = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        cols = ["id", "chrom", "pos", "ref", "alt", "label", "copies", "bin"]
-        wr.writerow(cols)
-        for i, r in enumerate(rows, start=1):
-            wr.writerow([f"v{i}", *(r[c] for c in cols[1:])])
+    lines = ["##fileformat=VCFv4.2", f"##source={source}", f"##reference={genome.path.name}"]
+    lines += [f"##contig=<ID={c},length={genome.lengths[c]}>" for c in used]
+    lines += [
+        '##INFO=<ID=LABEL,Number=1,Type=Integer,Description="Rule label: 1 breaks a high-copy k-mer, 0 unique context (synthetic, not biological truth)">',
+        '##INFO=<ID=COPIES,Number=1,Type=Integer,Description="Genome-wide copies of the centred canonical k-mer">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    lines += [f"{r['chrom']}\t{r['pos']}\tv{i}\t{r['ref']}\t{r['alt']}\t.\t.\tLABEL={r['label']};COPIES={r['copies']}"
+              for i, r in enumerate(rows, start=1)]
+    atomic_write_text(vcf, "\n".join(lines) + "\n")
+    buf = io.StringIO()
+    wr = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    cols = ["id", "chrom", "pos", "ref", "alt", "label", "copies", "bin"]
+    wr.writerow(cols)
+    for i, r in enumerate(rows, start=1):
+        wr.writerow([f"v{i}", *(r[c] for c in cols[1:])])
+    atomic_write_text(tsv, buf.getvalue())
     return vcf, tsv
 
 

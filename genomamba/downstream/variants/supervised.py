@@ -32,7 +32,7 @@ from genomamba.models import GenomambaLM
 from genomamba.models.pooling import masked_mean
 from genomamba.progress import progress as progress_bar
 
-__all__ = ["cross_validate_features", "embed_variant_windows", "finetune_variant_effect", "labelled_variants"]
+__all__ = ["check_labelled_variants", "cross_validate_features", "embed_variant_windows", "finetune_variant_effect"]
 
 _FEATURES = ("diff", "concat")
 _CLASSIFIERS = ("logistic", "hgb")
@@ -138,16 +138,11 @@ def cross_validate_features(
     return res
 
 
-def labelled_variants(
+def check_labelled_variants(
     variants_with_labels: Sequence[Any], genome: GenomeFile
-) -> tuple[list[Variant], np.ndarray, list[Any]]:
-    """``(variants, labels (N,) int64, bins)`` of labelled variants (as
-    :func:`finetune_variant_effect` takes them), each checked against the reference.
-
-    Raises:
-        GenomambaError: bad labels, or variants that cannot be scored (REF mismatch, unknown contig,
-            unsupported allele), naming the first and how many.
-    """
+) -> tuple[list[Variant], np.ndarray, list[str]]:
+    """The labelled variants as ``(variants, labels (N,) int64, bins)``, each checked against
+    ``genome`` (contig, position, REF); GenomambaError naming the first that cannot be used."""
     parsed = [_as_variant(x, i) for i, x in enumerate(variants_with_labels)]
     variants = [p[0] for p in parsed]
     validate_variants(variants, genome, masked=False)  # embeddings accept SNVs and short indels alike
@@ -155,8 +150,8 @@ def labelled_variants(
     if bad:
         v = bad[0]
         raise GenomambaError(
-            f"{len(bad)} labelled variant(s) cannot be used, e.g. {v.chrom}:{v.pos} {v.ref}>{v.alt}: {v.status} "
-            f"({v.message}); fix or remove them"
+            f"{len(bad)} of {len(variants)} labelled variant(s) cannot be used on {genome.path.name}, e.g. {v.chrom}:{v.pos} "
+            f"{v.ref}>{v.alt}: {v.status} ({v.message}); fix or remove them, or give the FASTA they were called on"
         )
     return variants, np.array([p[1] for p in parsed], dtype=np.int64), [p[2] for p in parsed]
 
@@ -198,7 +193,7 @@ def finetune_variant_effect(
     if features not in _FEATURES:
         raise GenomambaError(f"features must be one of {_FEATURES}, got {features!r}")
     genome = fasta if isinstance(fasta, GenomeFile) else GenomeFile(fasta)
-    variants, y, bins = labelled_variants(variants_with_labels, genome)
+    variants, y, bins = check_labelled_variants(variants_with_labels, genome)
     ref_e, alt_e = embed_variant_windows(model, genome, variants, window, batch_size)
     X = alt_e - ref_e if features == "diff" else np.concatenate([ref_e, alt_e], axis=1)
     if add_zero_shot:

@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from genomamba.downstream.stats import wilson_ci
+from genomamba.outputs import write_json
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -73,5 +74,4 @@ for feature, path in zip(p.features, smk.input.features, strict=True):
             smk.wildcards.length, feature, name, cv_acc.mean(), cv_acc.std(), results[feature][name]["test_accuracy"],
         )
 
-with open(smk.output[0], "w") as fh:
-    json.dump({"window_length": int(smk.wildcards.length), "species": species, "results": results}, fh, indent=2)
+write_json(smk.output[0], {"window_length": int(smk.wildcards.length), "species": species, "results": results})

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 
 from genomamba.data.provenance import describe_held_out  # noqa: E402
 from genomamba.downstream.stats import compare_accuracy, format_ci  # noqa: E402
+from genomamba.outputs import write_json  # noqa: E402
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -82,8 +83,7 @@ metrics = {
     "embedding_vs_kmer": paired,
     "max_ci_half_width": max(half_widths),
 }
-with open(smk.output.metrics, "w") as fh:
-    json.dump(metrics, fh, indent=2)
+write_json(smk.output.metrics, metrics)
 
 # Confusion matrices: one row of panels per window length, one column per feature set x classifier.
 n_rows, n_cols = len(per_length), len(combos)

@@ -6,7 +6,6 @@ and how much of the test sequence the model was trained on (``pretraining_overla
 such sequence are refused unless ``allow_seen`` is set).
 """
 
-import json
 import logging
 import sys
 
@@ -15,6 +14,7 @@ from genomamba.api import as_lm
 from genomamba.data.provenance import check_held_out
 from genomamba.downstream import draw_windows, split_genomes
 from genomamba.errors import GenomambaError
+from genomamba.outputs import write_json
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -46,6 +46,5 @@ for which, n, out in (("train", p.n_windows, smk.output.train), ("test", p.n_tes
             fh.write(f"{contig}\t{start}\t{start + length}\t{which}_{i}\t0\t+\t{species}\t{fasta_of[genome]}\n")
     logging.info("%s: %d windows of %d bp (%d per species) -> %s", which, len(ws.labels), length, n, out)
 
-with open(smk.output.split, "w") as fh:
-    json.dump({"species": sp.species, "protocol": sp.protocol, "held_out": sp.held_out, "window_length": length,
-               "pretraining_overlap": overlap}, fh, indent=2)
+write_json(smk.output.split, {"species": sp.species, "protocol": sp.protocol, "held_out": sp.held_out,
+                              "window_length": length, "pretraining_overlap": overlap})

@@ -58,9 +58,9 @@ def check_inputs_together():
     genome = checked("fasta", GenomeFile, FASTA)
     if LABELS:
         from genomamba.downstream.variants.labels import read_labelled_variants
-        from genomamba.downstream.variants.supervised import labelled_variants
+        from genomamba.downstream.variants.supervised import check_labelled_variants
 
-        checked("labels", labelled_variants, read_labelled_variants(LABELS), genome, where=f" ({LABELS})")
+        checked("labels", check_labelled_variants, read_labelled_variants(LABELS), genome, where=f" ({LABELS})")
     if BENCHMARK:
         check_gene_benchmark(genome)
 

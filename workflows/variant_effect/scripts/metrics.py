@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from genomamba.downstream.variants.labels import labels_by_variant, read_labelled_variants
+from genomamba.outputs import json_text, write_json
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -105,6 +106,5 @@ if smk.input.labels:
     fig.savefig(smk.output.roc, dpi=110)
     plt.close(fig)
 
-with open(smk.output.metrics, "w") as fh:
-    json.dump(metrics, fh, indent=2)
-logging.info("%s", json.dumps({k: v for k, v in metrics.items() if k != "supervised"}))
+write_json(smk.output.metrics, metrics)
+logging.info("%s", json_text({k: v for k, v in metrics.items() if k != "supervised"}, indent=None))

@@ -1,6 +1,5 @@
 """Cross-validated supervised variant-effect head (``genomamba.downstream.finetune_variant_effect``)."""
 
-import json
 import logging
 import sys
 
@@ -9,6 +8,7 @@ import torch
 import genomamba
 from genomamba.downstream import finetune_variant_effect
 from genomamba.downstream.variants.labels import read_labelled_variants
+from genomamba.outputs import write_json
 
 smk = snakemake  # noqa: F821  (injected by Snakemake's script: directive)
 sys.stderr = open(smk.log[0], "w")
@@ -27,5 +27,4 @@ res = finetune_variant_effect(
 res["ids"] = [r.get("id") or f"{r['chrom']}:{r['pos']}:{r['ref']}>{r['alt']}" for r in rows]
 res["labels"] = [int(r["label"]) for r in rows]
 logging.info("AUROC %.3f, AUPRC %.3f (%d-fold CV)", res["auroc"], res["auprc"], p.cv)
-with open(smk.output[0], "w") as fh:
-    json.dump(res, fh, indent=2)
+write_json(smk.output[0], res)

@@ -132,12 +132,18 @@ class GenomambaLM(nn.Module):
     ) -> GenomambaOutput:
         """input_ids (B, L) long; attention_mask (B, L) bool right padding; track_ids (B, L) long
         codes A, C, G, T, N = 0..4 of a related genome aligned to input_ids (relative-track
-        models only; None = all N) -> GenomambaOutput."""
-        if track_ids is not None and (state is not None or return_state):
+        models only; None = all N), or (B, L + 1) with the code after the last position too
+        -> GenomambaOutput.
+
+        Streaming a relative-track model (``state`` / ``return_state``) needs the (B, L + 1)
+        form: the model reads the track one position ahead, so each piece needs the next
+        piece's first code to compute exactly as one pass."""
+        if track_ids is not None and (state is not None or return_state) and track_ids.shape == input_ids.shape:
             # each call would read N after its last position instead of the next call's first track base
             raise ConfigError(
-                "streaming state with track_ids: a relative-track model reads the track one position ahead, so a "
-                "window cannot be split into streamed pieces; score whole windows with model(input_ids, track_ids=...)"
+                "streaming state with track_ids: a relative-track model reads the track one position ahead, so each "
+                "streamed piece needs track_ids with one more column (the code after its last position); give "
+                "(B, L + 1) track_ids, or score whole windows with model(input_ids, track_ids=...)"
             )
         res = self.backbone(input_ids, attention_mask, state=state, return_state=return_state, track_ids=track_ids)
         hidden, new_state = res if return_state else (res, None)

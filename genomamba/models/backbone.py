@@ -15,12 +15,12 @@ from torch import Tensor, nn
 
 from genomamba.errors import ConfigError, ModelInputError
 from genomamba.models.attention import AttnCache, CausalSelfAttention
-from genomamba.models.blocks import BiMixer, Block, LayerCache, RCPSMixer, RCPSNorm
+from genomamba.models.blocks import BiMixer, Block, LayerCache, LayerTimeline, RCPSMixer, RCPSNorm
 from genomamba.models.config import GenomambaConfig
-from genomamba.models.mixer import MambaMixer, RMSNorm
+from genomamba.models.mixer import MambaMixer, MambaTimeline, RMSNorm
 from genomamba.tokens import N_ID, TRACK_CODES
 
-__all__ = ["Backbone", "GenomambaState", "check_inputs"]
+__all__ = ["Backbone", "GenomambaState", "StateTimeline", "check_inputs"]
 
 
 @dataclass
@@ -65,6 +65,31 @@ class GenomambaState:
                 type(caches[0])(*(torch.cat([getattr(c, f.name) for c in caches]) for f in fields(caches[0])))
             )
         return GenomambaState(layers=layers, seqlen_offset=torch.cat([s.seqlen_offset for s in states]))
+
+
+@dataclass
+class StateTimeline:
+    """The streaming states of one pass after each of P prefixes of it (:meth:`Backbone.forward_timeline`).
+
+    layers: one :class:`~genomamba.models.mixer.MambaTimeline` or
+    :class:`~genomamba.models.attention.AttnTimeline` per layer; checkpoints: (P,) long, the
+    prefix lengths (tokens of the pass); seqlen_offset: (B,) long, tokens seen before the pass.
+    """
+
+    layers: list[LayerTimeline]
+    checkpoints: Tensor
+    seqlen_offset: Tensor
+
+    def state_at(self, rows: Tensor, index: Tensor) -> GenomambaState:
+        """The state of row ``rows[i]`` after checkpoint ``index[i]`` (each (M,) long): a
+        :class:`GenomambaState` of batch M, equal to what streaming that row's pass up to the
+        checkpoint with ``return_state=True`` returns."""
+        positions = self.checkpoints[index]
+        caches: list[LayerCache] = [
+            t.cache_at(rows, index, positions) if isinstance(t, MambaTimeline) else t.cache_at(rows, positions)
+            for t in self.layers
+        ]
+        return GenomambaState(layers=caches, seqlen_offset=self.seqlen_offset[rows] + positions)
 
 
 def _map_cache(cache: LayerCache, fn: Callable[[Tensor], Tensor]) -> LayerCache:
@@ -170,6 +195,39 @@ class Backbone(nn.Module):
             hidden.append(h)
         hidden_all = torch.cat(hidden, dim=1)
         return (hidden_all, state) if return_state else hidden_all
+
+    def forward_timeline(
+        self,
+        input_ids: Tensor,
+        checkpoints: Sequence[int],
+        attention_mask: Tensor | None = None,
+        state: GenomambaState | None = None,
+        track_ids: Tensor | None = None,
+    ) -> tuple[Tensor, StateTimeline]:
+        """One pass (causal models) that also keeps what restarting it after any of the
+        ``checkpoints`` needs (P strictly increasing prefix lengths in 0..L): hidden states
+        (B, L, d_model) and a :class:`StateTimeline`. Each Mamba layer's scan runs in pieces ending
+        at the checkpoints; attention keys and conv inputs are kept for the whole pass. Inputs as
+        for :meth:`forward` (``track_ids`` (B, L + 1) to restart a track model exactly); no CPU
+        chunking."""
+        mask, lengths = check_inputs(self.cfg, input_ids, attention_mask)
+        if not self.cfg.is_causal:
+            raise ConfigError("forward_timeline needs a causal model (bidirectional=False, rc_equivariant=False)")
+        cps = [int(c) for c in checkpoints]
+        if not cps or cps != sorted(set(cps)) or cps[0] < 0 or cps[-1] > input_ids.shape[1]:
+            raise ModelInputError(f"checkpoints must be strictly increasing positions in 0..{input_ids.shape[1]}, got {cps}")
+        extra = self.track_input(input_ids, track_ids)
+        offsets = state.seqlen_offset if state is not None else torch.zeros_like(input_ids[:, 0])
+        h = self.embed(input_ids)
+        if extra is not None:
+            h = h + extra
+        timelines: list[LayerTimeline] = []
+        for i, layer in enumerate(self.layers):
+            cache = state.layers[i] if state is not None else None
+            h, t = layer(h, mask, lengths, cache=cache, offsets=offsets, checkpoints=cps)
+            timelines.append(t)
+        hidden = self.norm_f(h.to(self.norm_f.weight.dtype))
+        return hidden, StateTimeline(timelines, torch.tensor(cps, device=input_ids.device), offsets)
 
     def track_input(self, input_ids: Tensor, track_ids: Tensor | None) -> Tensor | None:
         """What a relative-track model adds to the token embedding: ``(B, L, width)``, row t the

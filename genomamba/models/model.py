@@ -12,6 +12,7 @@ streaming steps, sampling and the checkpoint entry points.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 from genomamba.errors import ConfigError, ModelInputError
 from genomamba.models import checkpoint
 from genomamba.models.attention import CausalSelfAttention
-from genomamba.models.backbone import Backbone, GenomambaState, check_inputs
+from genomamba.models.backbone import Backbone, GenomambaState, StateTimeline, check_inputs
 from genomamba.models.config import GenomambaConfig
 from genomamba.models.mixer import MambaMixer, RMSNorm
 
@@ -148,6 +149,22 @@ class GenomambaLM(nn.Module):
         res = self.backbone(input_ids, attention_mask, state=state, return_state=return_state, track_ids=track_ids)
         hidden, new_state = res if return_state else (res, None)
         return GenomambaOutput(logits=self._head(hidden), hidden_states=hidden, state=new_state)
+
+    @torch.no_grad()
+    def forward_timeline(
+        self,
+        input_ids: Tensor,
+        checkpoints: Sequence[int],
+        attention_mask: Tensor | None = None,
+        state: GenomambaState | None = None,
+        track_ids: Tensor | None = None,
+    ) -> tuple[GenomambaOutput, StateTimeline]:
+        """:meth:`forward` (inference) that also returns the states after each of the
+        ``checkpoints`` (prefix lengths) as a :class:`~genomamba.models.backbone.StateTimeline`:
+        ``timeline.state_at(rows, index)`` restarts rows there, e.g. to run many continuations of
+        one prefix without running the prefix again (exact state reuse of variant scoring)."""
+        hidden, timeline = self.backbone.forward_timeline(input_ids, checkpoints, attention_mask, state, track_ids)
+        return GenomambaOutput(logits=self._head(hidden), hidden_states=hidden), timeline
 
     def allocate_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None

@@ -14,7 +14,7 @@ from genomamba import __version__
 from genomamba.errors import GenomambaError
 from genomamba.outputs import atomic_write_text, check_output_path
 
-_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
+_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,mutagenesis,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
 
   train      train a model; Hydra overrides, e.g.
              genomamba train data=fasta data.fasta=/path/genome.fa model=small trainer.max_steps=2000
@@ -25,6 +25,9 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
   score-variants
              genomamba score-variants --model M --fasta ref.fa --vcf in.vcf[.gz] --out scores.tsv
              zero-shot variant-effect scores (causal LLR or masked logit difference, both strands)
+  mutagenesis
+             genomamba mutagenesis --model M --fasta ref.fa --region CHROM:START-END --out-dir out
+             every SNV of a region (1-based, inclusive): tables, bigWig/bedGraph tracks, heatmap
   make-variant-benchmark
              genomamba make-variant-benchmark --fasta G.fa --out-prefix out/bench --last-fraction 0.05
              gene-based SNV benchmark (Prodigal genes, table 11 consequences): VCF + labels TSV
@@ -39,7 +42,7 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
 
 
 # Commands that push long sequences through the model on CPU.
-_HEAVY_COMMANDS = ("train", "finetune", "evaluate", "score-variants", "variant-benchmark", "demo")
+_HEAVY_COMMANDS = ("train", "finetune", "evaluate", "score-variants", "mutagenesis", "variant-benchmark", "demo")
 _HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
 
 
@@ -130,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from genomamba.apps.score_variants import main as score_variants_main
 
             return 2 if score_variants_main(rest) else 0
+        if cmd == "mutagenesis":
+            from genomamba.apps.mutagenesis import main as mutagenesis_main
+
+            return mutagenesis_main(rest)
         if cmd == "make-variant-benchmark":
             from genomamba.apps.make_variant_benchmark import main as make_variant_benchmark_main
 

@@ -41,6 +41,10 @@ TRACK = (
     else None
 )
 
+# genomamba mutagenesis regions: name -> CHROM:START-END (1-based, inclusive)
+MUTAGENESIS_REGIONS = dict(config["mutagenesis"]["regions"] or {})
+
 
 wildcard_constraints:
     classifier="|".join(["logistic", "hgb"]),
+    region="|".join(MUTAGENESIS_REGIONS) or "no-region",

@@ -4,7 +4,8 @@
 windows, the method of the published numbers) score the same SNVs with the same model; for each
 score (LLR, influence, shift) and contrast (nonsense / missense vs synonymous) this prints the
 two AUROCs with 95% bootstrap CIs and the paired difference tiled - window with its paired
-bootstrap CI (genomamba.downstream.stats). A difference whose CI holds 0 is not a change.
+bootstrap CI (genomamba.downstream.stats), on the benchmark's stratified nonsense, missense and
+synonymous SNVs (the SNVs these contrasts rank). A difference whose CI holds 0 is not a change.
 
     python benchmarks/vep_methods_auroc.py --model ecoli536-hybrid-small \\
         --out benchmarks/results/vep_methods_ecoli536_hybrid_small.json
@@ -48,6 +49,8 @@ def main() -> None:
     genome = GenomeFile(a.fasta)
     track = open_track(a.track, genome) if a.track else None
     labels = read_benchmark_labels(f"{a.benchmark}.labels.tsv")
+    # the SNVs of the contrasts (stratified nonsense, missense, synonymous): the others are not ranked here
+    labels = [r for r in labels if r["sample"] == "stratified" and r["consequence"] in ("nonsense", "missense", "synonymous")]
     scores, seconds = {}, {}
     for method in ("window", "tiled"):
         variants = [Variant(r["chrom"], int(r["pos"]), r["ref"], r["alt"]) for r in labels]

@@ -33,7 +33,8 @@ _TORCH = ("torch", "scipy", "pyrodigal", "lightning")
 
 
 @pytest.mark.parametrize(("command", "heavy"), [
-    ("evaluate", _LIGHTNING), ("demo", _LIGHTNING), ("score-variants", _TORCH), ("variant-benchmark", _TORCH),
+    ("evaluate", _LIGHTNING), ("demo", _LIGHTNING), ("score-variants", _TORCH), ("mutagenesis", _TORCH),
+    ("variant-benchmark", _TORCH),
     ("make-variant-benchmark", _TORCH), ("make-relative-track", _TORCH),
 ])
 def test_help_of_argparse_commands_answers_before_the_heavy_imports(command: str, heavy: tuple[str, ...]) -> None:

@@ -42,6 +42,8 @@ def _missing_file_case(command: str, tmp: Path) -> tuple[list[str], str]:
         "evaluate": ([missing, "--fasta", fasta], f"model not found: {missing}"),
         "score-variants": (["--model", "ecoli536-hybrid-small", "--fasta", fasta, "--vcf", f"{missing}.vcf", "--out",
                             str(tmp / "s.tsv")], f"{missing}.vcf: VCF not found"),
+        "mutagenesis": (["--model", "ecoli536-hybrid-small", "--fasta", f"{missing}.fa", "--region", "c:1-10", "--out-dir",
+                         str(tmp / "m")], f"FASTA file not found: {missing}.fa"),
         "make-variant-benchmark": (["--fasta", f"{missing}.fa", "--out-prefix", str(tmp / "b")],
                                    f"FASTA file not found: {missing}.fa"),
         "variant-benchmark": (["--fasta", fasta, "--benchmark", missing, "--out-dir", str(tmp / "out")],
@@ -52,7 +54,7 @@ def _missing_file_case(command: str, tmp: Path) -> tuple[list[str], str]:
     }[command]
 
 
-@pytest.mark.parametrize("command", ["train", "finetune", "evaluate", "score-variants", "make-variant-benchmark",
+@pytest.mark.parametrize("command", ["train", "finetune", "evaluate", "score-variants", "mutagenesis", "make-variant-benchmark",
                                      "variant-benchmark", "make-relative-track", "demo"])
 def test_help_and_a_missing_file_answer_before_torch_is_imported(command: str, tmp_path: Path) -> None:
     """``--help`` and a missing input answer without importing torch, Lightning or the other

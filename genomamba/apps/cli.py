@@ -17,7 +17,7 @@ from genomamba.models.locate import model_help
 from genomamba.outputs import atomic_write_text, check_output_path, json_text
 from genomamba.progress import done_line
 
-_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
+_USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants,mutagenesis,make-variant-benchmark,variant-benchmark,make-relative-track,demo} ...
 
   train      train a model; Hydra overrides, e.g.
              genomamba train data=fasta data.fasta=/path/genome.fa model=small trainer.max_steps=2000
@@ -30,6 +30,9 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
   score-variants
              genomamba score-variants --model M --fasta ref.fa --vcf in.vcf[.gz] --out scores.tsv
              zero-shot variant-effect scores (causal LLR or masked logit difference, both strands)
+  mutagenesis
+             genomamba mutagenesis --model M --fasta ref.fa --region CHROM:START-END --out-dir out
+             every SNV of a region (1-based, inclusive): tables, bigWig/bedGraph tracks, heatmap
   make-variant-benchmark
              genomamba make-variant-benchmark --fasta G.fa --out-prefix out/bench --last-fraction 0.05
              gene-based SNV benchmark (Prodigal genes, table 11 consequences): VCF + labels TSV
@@ -44,7 +47,7 @@ _USAGE = """usage: genomamba [--version] {train,finetune,evaluate,score-variants
 
 
 # Commands that push long sequences through the model on CPU.
-_HEAVY_COMMANDS = ("train", "finetune", "evaluate", "score-variants", "variant-benchmark", "demo")
+_HEAVY_COMMANDS = ("train", "finetune", "evaluate", "score-variants", "mutagenesis", "variant-benchmark", "demo")
 _HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
 
 
@@ -158,6 +161,7 @@ _COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "finetune": _module_main("genomamba.apps.finetune"),
     "evaluate": _run_evaluate,
     "score-variants": _module_main("genomamba.apps.score_variants"),
+    "mutagenesis": _module_main("genomamba.apps.mutagenesis"),
     "make-variant-benchmark": _module_main("genomamba.apps.make_variant_benchmark"),
     "variant-benchmark": _module_main("genomamba.apps.variant_benchmark"),
     "make-relative-track": _module_main("genomamba.apps.make_relative_track"),

@@ -31,7 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fasta", required=True, help="reference FASTA (.fa / bgzipped .fa.gz)")
     p.add_argument("--vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)")
     p.add_argument("--out", required=True, help="output TSV")
-    p.add_argument("--window", type=int, default=512, help="window length in bp centred on the variant (default 512)")
+    p.add_argument("--window", type=int, default=512,
+                   help="score window W in bp (default 512): centred on the variant (--method window), or the tile "
+                        "length of the tiled context whose second half is scored (--method tiled)")
+    p.add_argument("--method", choices=("auto", "tiled", "window"), default="auto",
+                   help="causal models: tiled (default; context from fixed W-bp tiles, exact state reuse, fast) or window "
+                        "(centred windows, as published before); bidirectional / RC models always use window")
     p.add_argument("--track", default=None,
                    help="the reference's relative track (make-relative-track), for models trained with model.relative_track=true")
     p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
@@ -135,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model.config.check_track_input(args.track, args.model)
         track = None if args.track is None else open_track(args.track, genome, option="--track")
         rows = score_variants(model, genome, variants, window=args.window, batch_size=args.batch_size, device=device,
-                              track=track)
+                              track=track, method=args.method)
         write_scores_tsv(rows, args.out)
         labelled = _read_labels(args, variants, genome, table)
         metrics = label_metrics(rows, labelled[0], args.positive_scores) if labelled else None
@@ -152,7 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
-    print(done_line(f"wrote {len(rows)} rows to {args.out} ({summary})", time.perf_counter() - start), file=sys.stderr)
+    from genomamba.downstream.variants.scoring import resolve_method
+
+    what = f"wrote {len(rows)} rows to {args.out} ({summary}; {resolve_method(model, args.method)} method)"
+    print(done_line(what, time.perf_counter() - start), file=sys.stderr)
     if labelled and metrics is None:
         print(f"labels ({labelled[1]}): the scored variants do not include both classes; no AUROC", file=sys.stderr)
     elif metrics:

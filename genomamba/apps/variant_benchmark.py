@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv, benchmark.png and report.md")
     p.add_argument("--scores", default=None, help="use this `genomamba score-variants` TSV instead of scoring again")
     p.add_argument("--window", type=int, default=512, help="zero-shot window in bp (default 512, as score-variants)")
+    p.add_argument("--method", choices=("auto", "tiled", "window"), default="auto",
+                   help="zero-shot scoring method, as score-variants --method (window: the numbers published before tiled)")
     p.add_argument("--orders", type=int, nargs="+", default=list(range(2, 9)), help="Markov orders (default 2..8)")
     p.add_argument("--relative", default=None, metavar="FASTA",
                    help="a genome of a related species: adds the relative_species conservation reference")
@@ -97,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics, scores = evaluate_gene_benchmark(
         model, a.fasta, vcf, tsv, window=a.window, orders=a.orders, scores=a.scores, supervised=not a.no_supervised,
         embed_window=a.embed_window, kmer_k=a.kmer_k, cv=a.cv, seed=a.seed, batch_size=a.batch_size,
-        allow_seen=a.allow_seen, relative=a.relative, track=a.track,
+        allow_seen=a.allow_seen, relative=a.relative, track=a.track, method=a.method,
     )
     metrics["model"] = a.model
     out.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,40 @@ class AttnCache:
     valid: Tensor
 
 
+@dataclass
+class AttnTimeline:
+    """Keys and values of one attention layer over one pass (:meth:`CausalSelfAttention.forward`
+    with ``checkpoints``), to restart the layer after any prefix of it (exact state reuse).
+
+    k, v: (B, H, W' + L, head_dim) rotated keys / values, the W' carried ones first; pos: (B, W' + L)
+    long; valid: (B, W' + L) bool; carried: W'; window: the layer's window (None = all keys).
+    """
+
+    k: Tensor
+    v: Tensor
+    pos: Tensor
+    valid: Tensor
+    carried: int
+    window: int | None
+
+    def cache_at(self, rows: Tensor, positions: Tensor) -> AttnCache:
+        """The cache after ``positions[i]`` tokens of the pass on row ``rows[i]`` (each (M,) long):
+        the last ``window`` keys before it (all of them when window is None, left-padded with
+        invalid slots to the longest), as :meth:`CausalSelfAttention.forward` would return."""
+        end = self.carried + positions  # (M,) slot after the last key kept
+        keep = self.window if self.window is not None else int(end.max())
+        slot = end[:, None] - keep + torch.arange(keep, device=end.device)  # (M, keep)
+        ok = slot >= 0
+        slot = slot.clamp(min=0)
+        r = rows[:, None]
+        return AttnCache(
+            k=self.k.transpose(1, 2)[r, slot].transpose(1, 2),  # (M, H, keep, hd)
+            v=self.v.transpose(1, 2)[r, slot].transpose(1, 2),
+            pos=self.pos[r, slot],
+            valid=self.valid[r, slot] & ok,
+        )
+
+
 def rotary_frequencies(
     half: int, base: float, periods: Sequence[int] = (), device: torch.device | None = None
 ) -> Tensor:
@@ -142,9 +176,11 @@ class CausalSelfAttention(nn.Module):
         cache: AttnCache | None = None,
         offsets: Tensor | None = None,
         return_cache: bool = False,
-    ) -> tuple[Tensor, AttnCache | None]:
+        checkpoints: Sequence[int] | None = None,
+    ) -> tuple[Tensor, AttnCache | AttnTimeline | None]:
         """x: (B, L, d); mask: (B, L) bool (right padding); offsets: (B,) absolute position of
-        x[:, 0] (tokens already seen). Returns (out (B, L, d), new cache or None)."""
+        x[:, 0] (tokens already seen). Returns (out (B, L, d), new cache or None), or with
+        ``checkpoints`` (any value: every prefix can be restarted) an :class:`AttnTimeline`."""
         b, L, d = x.shape
         dev = x.device
         if cache is None:
@@ -167,10 +203,12 @@ class CausalSelfAttention(nn.Module):
             v_all = torch.cat([cache.v.to(v.dtype), v], dim=2)
             pos_all = torch.cat([cache.pos, pos], dim=1)  # (B, wc + L)
             valid_all = torch.cat([cache.valid, mask], dim=1)
-            if self.window is not None and wc == self.window:
+            if self.window is not None and wc == self.window and L > self.window:
                 # Streaming with a full window cache: its W slots hold positions offset-W..offset-1
                 # (valid ones form a suffix), so banded attention over [cache | chunk] is exact and
-                # O(L * W). Chunk pads need no mask: they come after every real query.
+                # O(L * W). Chunk pads need no mask: they come after every real query. A chunk no
+                # longer than W takes the masked path below instead: L x (W + L) scores, where
+                # banded attention would pad the chunk to W queries.
                 key_valid = torch.cat([cache.valid, torch.ones_like(mask)], dim=1)
                 y = banded_attention(q, k_all, v_all, self.window, key_valid)
             else:
@@ -184,6 +222,8 @@ class CausalSelfAttention(nn.Module):
                 allowed |= (~mask)[:, :, None] & self_key
                 y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed[:, None])  # (B, H, L, hd)
         out = self.out_proj(y.transpose(1, 2).reshape(b, L, d))
+        if checkpoints is not None:
+            return out, AttnTimeline(k_all, v_all, pos_all, valid_all, wc, self.window)
         if not return_cache:
             return out, None
         # Keep each sample's last W real keys (valid block ends at wc + length), right-aligned.

@@ -7,19 +7,20 @@ norm, runs long CPU inputs chunk by chunk with the streaming state, and owns
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor, nn
 
 from genomamba.errors import ConfigError, ModelInputError
-from genomamba.models.attention import CausalSelfAttention
-from genomamba.models.blocks import BiMixer, Block, LayerCache, RCPSMixer, RCPSNorm
+from genomamba.models.attention import AttnCache, CausalSelfAttention
+from genomamba.models.blocks import BiMixer, Block, LayerCache, LayerTimeline, RCPSMixer, RCPSNorm
 from genomamba.models.config import GenomambaConfig
-from genomamba.models.mixer import MambaMixer, RMSNorm
+from genomamba.models.mixer import MambaMixer, MambaTimeline, RMSNorm
 from genomamba.tokens import N_ID, TRACK_CODES
 
-__all__ = ["Backbone", "GenomambaState", "check_inputs"]
+__all__ = ["Backbone", "GenomambaState", "StateTimeline", "check_inputs"]
 
 
 @dataclass
@@ -33,6 +34,81 @@ class GenomambaState:
 
     layers: list[LayerCache]
     seqlen_offset: Tensor
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.seqlen_offset.shape[0])
+
+    def select(self, rows: Tensor) -> GenomambaState:
+        """The states of batch rows ``rows`` (B',) long, in that order (rows may repeat): a new
+        state whose tensors are copies, so stepping it leaves this one untouched."""
+        return GenomambaState(
+            layers=[_map_cache(c, lambda t: t.index_select(0, rows)) for c in self.layers],
+            seqlen_offset=self.seqlen_offset.index_select(0, rows),
+        )
+
+    @staticmethod
+    def cat(states: Sequence[GenomambaState]) -> GenomambaState:
+        """One state holding the rows of ``states`` one after the other (same model).
+
+        Attention caches of different lengths (an empty state, a full-attention model's growing
+        cache) are left-padded with invalid slots to the longest: valid entries stay a suffix,
+        and invalid slots are never attended to, so each row computes as it did alone."""
+        if not states:
+            raise ValueError("GenomambaState.cat needs at least one state")
+        layers: list[LayerCache] = []
+        for caches in zip(*(s.layers for s in states), strict=True):
+            if isinstance(caches[0], AttnCache):
+                slots = max(c.k.shape[2] for c in caches)
+                caches = tuple(_left_pad_attn(c, slots) for c in caches)  # type: ignore[arg-type]
+            layers.append(
+                type(caches[0])(*(torch.cat([getattr(c, f.name) for c in caches]) for f in fields(caches[0])))
+            )
+        return GenomambaState(layers=layers, seqlen_offset=torch.cat([s.seqlen_offset for s in states]))
+
+
+@dataclass
+class StateTimeline:
+    """The streaming states of one pass after each of P prefixes of it (:meth:`Backbone.forward_timeline`).
+
+    layers: one :class:`~genomamba.models.mixer.MambaTimeline` or
+    :class:`~genomamba.models.attention.AttnTimeline` per layer; checkpoints: (P,) long, the
+    prefix lengths (tokens of the pass); seqlen_offset: (B,) long, tokens seen before the pass.
+    """
+
+    layers: list[LayerTimeline]
+    checkpoints: Tensor
+    seqlen_offset: Tensor
+
+    def state_at(self, rows: Tensor, index: Tensor) -> GenomambaState:
+        """The state of row ``rows[i]`` after checkpoint ``index[i]`` (each (M,) long): a
+        :class:`GenomambaState` of batch M, equal to what streaming that row's pass up to the
+        checkpoint with ``return_state=True`` returns."""
+        positions = self.checkpoints[index]
+        caches: list[LayerCache] = [
+            t.cache_at(rows, index, positions) if isinstance(t, MambaTimeline) else t.cache_at(rows, positions)
+            for t in self.layers
+        ]
+        return GenomambaState(layers=caches, seqlen_offset=self.seqlen_offset[rows] + positions)
+
+
+def _map_cache(cache: LayerCache, fn: Callable[[Tensor], Tensor]) -> LayerCache:
+    return type(cache)(*(fn(getattr(cache, f.name)) for f in fields(cache)))
+
+
+def _left_pad_attn(cache: AttnCache, slots: int) -> AttnCache:
+    """``cache`` with ``slots - W`` invalid slots put before its W slots."""
+    pad = slots - cache.k.shape[2]
+    if pad == 0:
+        return cache
+    b, h, _, hd = cache.k.shape
+    kv = cache.k.new_zeros(b, h, pad, hd)
+    return AttnCache(
+        k=torch.cat([kv, cache.k], 2),
+        v=torch.cat([kv, cache.v], 2),
+        pos=torch.cat([cache.pos.new_zeros(b, pad), cache.pos], 1),
+        valid=torch.cat([cache.valid.new_zeros(b, pad), cache.valid], 1),
+    )
 
 class Backbone(nn.Module):
     """Token ids (B, L) -> final-normed hidden states (B, L, d_model)."""
@@ -86,7 +162,8 @@ class Backbone(nn.Module):
         track_ids: Tensor | None = None,
     ) -> Tensor | tuple[Tensor, GenomambaState | None]:
         """input_ids (B, L) long; attention_mask (B, L) bool, right padding, True = real;
-        track_ids (B, L) long codes 0..4 (relative-track models only, see :meth:`track_input`).
+        track_ids (B, L) or (B, L + 1) long codes 0..4 (relative-track models only, see
+        :meth:`track_input`).
 
         Returns hidden states (B, L, d_model), or (hidden, new state) when ``return_state``.
         On CPU, a causal model runs inputs longer than ``config.cpu_chunk_len`` chunk by chunk
@@ -119,11 +196,48 @@ class Backbone(nn.Module):
         hidden_all = torch.cat(hidden, dim=1)
         return (hidden_all, state) if return_state else hidden_all
 
+    def forward_timeline(
+        self,
+        input_ids: Tensor,
+        checkpoints: Sequence[int],
+        attention_mask: Tensor | None = None,
+        state: GenomambaState | None = None,
+        track_ids: Tensor | None = None,
+    ) -> tuple[Tensor, StateTimeline]:
+        """One pass (causal models) that also keeps what restarting it after any of the
+        ``checkpoints`` needs (P strictly increasing prefix lengths in 0..L): hidden states
+        (B, L, d_model) and a :class:`StateTimeline`. Each Mamba layer's scan runs in pieces ending
+        at the checkpoints; attention keys and conv inputs are kept for the whole pass. Inputs as
+        for :meth:`forward` (``track_ids`` (B, L + 1) to restart a track model exactly); no CPU
+        chunking."""
+        mask, lengths = check_inputs(self.cfg, input_ids, attention_mask)
+        if not self.cfg.is_causal:
+            raise ConfigError("forward_timeline needs a causal model (bidirectional=False, rc_equivariant=False)")
+        cps = [int(c) for c in checkpoints]
+        if not cps or cps != sorted(set(cps)) or cps[0] < 0 or cps[-1] > input_ids.shape[1]:
+            raise ModelInputError(f"checkpoints must be strictly increasing positions in 0..{input_ids.shape[1]}, got {cps}")
+        extra = self.track_input(input_ids, track_ids)
+        offsets = state.seqlen_offset if state is not None else torch.zeros_like(input_ids[:, 0])
+        h = self.embed(input_ids)
+        if extra is not None:
+            h = h + extra
+        timelines: list[LayerTimeline] = []
+        for i, layer in enumerate(self.layers):
+            cache = state.layers[i] if state is not None else None
+            h, t = layer(h, mask, lengths, cache=cache, offsets=offsets, checkpoints=cps)
+            timelines.append(t)
+        hidden = self.norm_f(h.to(self.norm_f.weight.dtype))
+        return hidden, StateTimeline(timelines, torch.tensor(cps, device=input_ids.device), offsets)
+
     def track_input(self, input_ids: Tensor, track_ids: Tensor | None) -> Tensor | None:
         """What a relative-track model adds to the token embedding: ``(B, L, width)``, row t the
-        embedding of the track's code at t + 1 (N after the last position); None for other models.
+        embedding of the track's code at t + 1; None for other models.
 
-        A track model given no track reads an all-N one (no relative aligned anywhere)."""
+        ``track_ids`` is ``(B, L)`` (row L - 1 then reads N: nothing after the input) or
+        ``(B, L + 1)``, whose last column is the track's code just after the input (for a padded
+        row of length l, column l): a sequence cut into pieces, each given its codes and the next
+        one, computes exactly as in one piece. A track model given no track reads an all-N one
+        (no relative aligned anywhere)."""
         if self.track_embeddings is None:
             if track_ids is not None:
                 raise ModelInputError(
@@ -133,17 +247,20 @@ class Backbone(nn.Module):
             return None
         if track_ids is None:
             track_ids = torch.full_like(input_ids, N_ID)
-        if track_ids.shape != input_ids.shape or track_ids.dtype != torch.long:
+        one_more = (input_ids.shape[0], input_ids.shape[1] + 1)
+        if tuple(track_ids.shape) not in (tuple(input_ids.shape), one_more) or track_ids.dtype != torch.long:
             raise ModelInputError(
-                f"track_ids must be a long tensor shaped like input_ids {tuple(input_ids.shape)}, got "
-                f"{tuple(track_ids.shape)} {track_ids.dtype}"
+                f"track_ids must be a long tensor shaped like input_ids {tuple(input_ids.shape)} (or with one more "
+                f"column, the code after the last position), got {tuple(track_ids.shape)} {track_ids.dtype}"
             )
         if track_ids.numel() and (int(track_ids.min()) < 0 or int(track_ids.max()) >= TRACK_CODES):
             raise ModelInputError(
                 f"track codes must lie in [0, {TRACK_CODES}) (A, C, G, T, N), got range "
                 f"[{int(track_ids.min())}, {int(track_ids.max())}]; encode the track FASTA with the genomamba tokenizer"
             )
-        ahead = torch.cat([track_ids[:, 1:], torch.full_like(track_ids[:, :1], N_ID)], dim=1)
+        ahead = track_ids[:, 1:]
+        if track_ids.shape == input_ids.shape:
+            ahead = torch.cat([ahead, torch.full_like(track_ids[:, :1], N_ID)], dim=1)
         e = self.track_embeddings(ahead)
         return e.float() if self.cfg.residual_in_fp32 else e
 

@@ -9,17 +9,19 @@ compose an inner mixer (:class:`~genomamba.models.mixer.MambaMixer` or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from genomamba.models.attention import AttnCache
-from genomamba.models.mixer import MambaCache, MambaMixer, RMSNorm
+from genomamba.models.attention import AttnCache, AttnTimeline
+from genomamba.models.mixer import MambaCache, MambaMixer, MambaTimeline, RMSNorm
 
-__all__ = ["BiMixer", "Block", "LayerCache", "RCPSMixer", "RCPSNorm", "flip_prefix", "rc_hidden"]
+__all__ = ["BiMixer", "Block", "LayerCache", "LayerTimeline", "RCPSMixer", "RCPSNorm", "flip_prefix", "rc_hidden"]
 
 LayerCache = MambaCache | AttnCache
+LayerTimeline = MambaTimeline | AttnTimeline
 
 
 def flip_prefix(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -117,9 +119,11 @@ class Block(nn.Module):
         cache: LayerCache | None = None,
         offsets: Tensor | None = None,
         return_cache: bool = False,
-    ) -> tuple[Tensor, LayerCache | None]:
+        checkpoints: Sequence[int] | None = None,
+    ) -> tuple[Tensor, LayerCache | LayerTimeline | None]:
         """h: (B, L, d); mask: (B, L) bool or None; lengths, offsets: (B,) or None
-        -> ((B, L, d), new cache or None)."""
+        -> ((B, L, d), new cache or None; the layer's timeline with ``checkpoints``)."""
+        extra = {} if checkpoints is None else {"checkpoints": checkpoints}
         y, new_cache = self.mixer(
             self.norm(h.to(self.norm.weight.dtype)),
             mask,
@@ -127,6 +131,7 @@ class Block(nn.Module):
             cache=cache,
             offsets=offsets,
             return_cache=return_cache,
+            **extra,
         )
         res = h.float() if self.residual_in_fp32 else h
         return res + y, new_cache

@@ -7,6 +7,7 @@ depend on which backend (reference, numba CPU, Triton CUDA) runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,28 @@ class MambaCache:
 
     conv: Tensor
     ssm: Tensor
+
+
+@dataclass
+class MambaTimeline:
+    """States of one Mamba layer after chosen prefixes of one pass (:meth:`MambaMixer.forward`
+    with ``checkpoints``), to restart the layer there (exact state reuse).
+
+    conv_inputs: (B, d_conv - 1 + L, d_inner) the carried conv inputs (zeros for a fresh pass)
+    followed by the pass's own; ssm: (B, P, d_inner, d_state + 2k) the scan state, as
+    :class:`MambaCache` holds it, after each of the P checkpoints' prefixes; taps: d_conv - 1.
+    """
+
+    conv_inputs: Tensor
+    ssm: Tensor
+    taps: int
+
+    def cache_at(self, rows: Tensor, index: Tensor, positions: Tensor) -> MambaCache:
+        """The state after ``positions[i]`` tokens of row ``rows[i]``, checkpoint ``index[i]``
+        (each (M,) long) -> a :class:`MambaCache` of batch M."""
+        idx = positions[:, None] + torch.arange(self.taps, device=positions.device)  # (M, d_conv - 1)
+        conv = self.conv_inputs[rows[:, None], idx].transpose(1, 2)  # (M, d_inner, d_conv - 1)
+        return MambaCache(conv=conv.contiguous(), ssm=self.ssm[rows, index])
 
 
 class RMSNorm(nn.Module):
@@ -194,10 +217,13 @@ class MambaMixer(nn.Module):
         cache: MambaCache | None = None,
         offsets: Tensor | None = None,
         return_cache: bool = False,
-    ) -> tuple[Tensor, MambaCache | None]:
+        checkpoints: Sequence[int] | None = None,
+    ) -> tuple[Tensor, MambaCache | MambaTimeline | None]:
         """x: (B, L, d_model); mask: (B, L) bool; lengths: (B,) real lengths.
 
         Returns (out (B, L, d_model), new cache or None). ``offsets`` is unused (API parity).
+        With ``checkpoints`` (P increasing positions in 0..L), the scan runs in pieces that end
+        there and the second item is a :class:`MambaTimeline` of the states after them.
         """
         del offsets
         xs, z = self.in_proj(x).chunk(2, dim=-1)  # (B, L, d_inner) views
@@ -218,6 +244,9 @@ class MambaMixer(nn.Module):
         h0 = cache.ssm if cache is not None else None
         if h0 is not None and self.n_complex:
             h0 = self._enter_frame(h0)
+        if checkpoints is not None:
+            y, states = self._scan_pieces(xc, delta, A, B, C, z, h0, checkpoints)
+            return self.out_proj(y.transpose(1, 2).to(x.dtype)), MambaTimeline(xcat, states, k)
         y, last = selective_scan(
             xc.transpose(1, 2),
             delta.to(xc.dtype).transpose(1, 2),
@@ -238,6 +267,37 @@ class MambaMixer(nn.Module):
         out = self.out_proj(y.transpose(1, 2).to(x.dtype))
         new_cache = MambaCache(conv=gather_last(xcat, lengths, k), ssm=last) if return_cache else None
         return out, new_cache
+
+    def _scan_pieces(
+        self, xc: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, z: Tensor, h0: Tensor | None,
+        checkpoints: Sequence[int],
+    ) -> tuple[Tensor, Tensor]:
+        """The scan of :meth:`forward` run in pieces ending at ``checkpoints`` (strictly increasing,
+        in 0..L), each starting from the last one's state: y (B, d_inner, L) and the states h after
+        each checkpoint (B, P, d_inner, scan_states), rotated out of the periodic states' frame."""
+        L = xc.shape[1]
+        ys, states = [], []
+        start, h = 0, h0
+        stops = [int(c) for c in checkpoints]
+        if stops and stops[0] == 0:  # the state before the pass: the carried one, or zeros
+            b, n = xc.shape[0], self.scan_states
+            g = h0 if h0 is not None else torch.zeros(b, self.d_inner, n, device=xc.device, dtype=_state_dtype(xc.dtype))
+            zero = torch.zeros(b, dtype=torch.long, device=xc.device)
+            states.append(rotate_pairs(g, self.d_state, self._turn(zero - 1)) if self.n_complex else g)
+        for stop in [c for c in stops if c > 0] + ([L] if not stops or stops[-1] < L else []):
+            piece = slice(start, stop)
+            y, h = selective_scan(
+                xc[:, piece].transpose(1, 2), delta[:, piece].to(xc.dtype).transpose(1, 2), A,
+                B[:, piece].transpose(1, 2), C[:, piece].transpose(1, 2), D=self.D.float(),
+                z=z[:, piece].to(xc.dtype).transpose(1, 2), return_last_state=True, initial_state=h,
+            )
+            ys.append(y)
+            if len(states) < len(stops):
+                # h = w^(t - 1) g for the periodic states, t = tokens seen (see the class docstring)
+                seen = torch.full((xc.shape[0],), stop, dtype=torch.long, device=xc.device)
+                states.append(rotate_pairs(h, self.d_state, self._turn(seen - 1)) if self.n_complex else h)
+            start = stop
+        return torch.cat(ys, dim=2), torch.stack(states, dim=1)
 
     def step(self, x: Tensor, cache: MambaCache) -> tuple[Tensor, MambaCache]:
         """One token: x (B, d_model) -> (out (B, d_model), new cache)."""

@@ -12,6 +12,7 @@ streaming steps, sampling and the checkpoint entry points.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 from genomamba.errors import ConfigError, ModelInputError
 from genomamba.models import checkpoint
 from genomamba.models.attention import CausalSelfAttention
-from genomamba.models.backbone import Backbone, GenomambaState, check_inputs
+from genomamba.models.backbone import Backbone, GenomambaState, StateTimeline, check_inputs
 from genomamba.models.config import GenomambaConfig
 from genomamba.models.mixer import MambaMixer, RMSNorm
 
@@ -132,16 +133,38 @@ class GenomambaLM(nn.Module):
     ) -> GenomambaOutput:
         """input_ids (B, L) long; attention_mask (B, L) bool right padding; track_ids (B, L) long
         codes A, C, G, T, N = 0..4 of a related genome aligned to input_ids (relative-track
-        models only; None = all N) -> GenomambaOutput."""
-        if track_ids is not None and (state is not None or return_state):
+        models only; None = all N), or (B, L + 1) with the code after the last position too
+        -> GenomambaOutput.
+
+        Streaming a relative-track model (``state`` / ``return_state``) needs the (B, L + 1)
+        form: the model reads the track one position ahead, so each piece needs the next
+        piece's first code to compute exactly as one pass."""
+        if track_ids is not None and (state is not None or return_state) and track_ids.shape == input_ids.shape:
             # each call would read N after its last position instead of the next call's first track base
             raise ConfigError(
-                "streaming state with track_ids: a relative-track model reads the track one position ahead, so a "
-                "window cannot be split into streamed pieces; score whole windows with model(input_ids, track_ids=...)"
+                "streaming state with track_ids: a relative-track model reads the track one position ahead, so each "
+                "streamed piece needs track_ids with one more column (the code after its last position); give "
+                "(B, L + 1) track_ids, or score whole windows with model(input_ids, track_ids=...)"
             )
         res = self.backbone(input_ids, attention_mask, state=state, return_state=return_state, track_ids=track_ids)
         hidden, new_state = res if return_state else (res, None)
         return GenomambaOutput(logits=self._head(hidden), hidden_states=hidden, state=new_state)
+
+    @torch.no_grad()
+    def forward_timeline(
+        self,
+        input_ids: Tensor,
+        checkpoints: Sequence[int],
+        attention_mask: Tensor | None = None,
+        state: GenomambaState | None = None,
+        track_ids: Tensor | None = None,
+    ) -> tuple[GenomambaOutput, StateTimeline]:
+        """:meth:`forward` (inference) that also returns the states after each of the
+        ``checkpoints`` (prefix lengths) as a :class:`~genomamba.models.backbone.StateTimeline`:
+        ``timeline.state_at(rows, index)`` restarts rows there, e.g. to run many continuations of
+        one prefix without running the prefix again (exact state reuse of variant scoring)."""
+        hidden, timeline = self.backbone.forward_timeline(input_ids, checkpoints, attention_mask, state, track_ids)
+        return GenomambaOutput(logits=self._head(hidden), hidden_states=hidden), timeline
 
     def allocate_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None

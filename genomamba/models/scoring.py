@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -22,9 +23,10 @@ def next_token_log_probs(logits: Tensor, input_ids: Tensor) -> Tensor:
         input_ids: ``(B, L)``.
 
     Returns:
-        float32 ``(B, L - 1)``: the log-softmax (over the full vocabulary) of each next token.
+        ``(B, L - 1)`` float32 (float64 for float64 logits): the log-softmax (over the full
+        vocabulary) of each next token.
     """
-    logp = F.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, L-1, V)
+    logp = F.log_softmax(logits[:, :-1].to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)  # (B, L-1, V)
     return logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
 
 

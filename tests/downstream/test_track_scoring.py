@@ -42,9 +42,12 @@ def track_model(tmp_path_factory) -> GenomambaLM:
     return model.eval()
 
 
-def test_the_track_is_flipped_with_the_window(tmp_path, track_model) -> None:
+# window: an odd window is centred exactly (31 bp each side), so the two windows mirror each other;
+# tiled: with tiles that divide the contig, the reverse strand's tiles are the forward strand's.
+@pytest.mark.parametrize(("method", "window"), [("window", 63), ("tiled", 60)])
+def test_the_track_is_flipped_with_the_window(tmp_path, track_model, method, window) -> None:
     """Scoring on the reverse-complemented genome and track swaps score_fwd and score_rev: each
-    strand's window reads the track bases of its own positions."""
+    strand's window reads the track bases of its own positions (and the one after them)."""
     seq, trk = random_dna(300, seed=5), random_dna(300, seed=6, alphabet="ACGTN")
     g = write_fasta(tmp_path / "g.fa", {"r": seq})
     t = write_fasta(tmp_path / "t.fa", {"r": trk})
@@ -53,15 +56,16 @@ def test_the_track_is_flipped_with_the_window(tmp_path, track_model) -> None:
     pos = 151  # 1-based
     alt = "ACGT"[("ACGT".index(seq[pos - 1]) + 1) % 4]
     mirrored = Variant("r", 300 - pos + 1, _revcomp(seq[pos - 1]), _revcomp(alt))
-    # an odd window is centred exactly (31 bp each side), so the two windows mirror each other
-    fwd = score_variants(track_model, g, [Variant("r", pos, seq[pos - 1], alt)], window=63, track=t)[0]
-    rev = score_variants(track_model, g_rc, [mirrored], window=63, track=t_rc)[0]
+    fwd = score_variants(track_model, g, [Variant("r", pos, seq[pos - 1], alt)], window=window, track=t,
+                         method=method)[0]
+    rev = score_variants(track_model, g_rc, [mirrored], window=window, track=t_rc, method=method)[0]
     assert fwd["status"] == rev["status"] == "ok"
     np.testing.assert_allclose([fwd["score_fwd"], fwd["score_rev"]], [rev["score_rev"], rev["score_fwd"]], atol=1e-5)
     assert abs(fwd["score_fwd"] - fwd["score_rev"]) > 1e-4  # the check is not vacuous
     # and the track matters: another track gives another score
     t2 = write_fasta(tmp_path / "t2.fa", {"r": random_dna(300, seed=7)})
-    other = score_variants(track_model, g, [Variant("r", pos, seq[pos - 1], alt)], window=63, track=t2)[0]
+    other = score_variants(track_model, g, [Variant("r", pos, seq[pos - 1], alt)], window=window, track=t2,
+                           method=method)[0]
     assert abs(other["score"] - fwd["score"]) > 1e-4
 
 

@@ -96,11 +96,12 @@ def test_causal_llr_sign_on_repeated_motif(motif_lm: GenomambaLM, genome: Genome
 
 
 def test_causal_llr_equals_direct_window_likelihoods(motif_lm: GenomambaLM, genome: GenomeFile) -> None:
-    """score_fwd is log P(alt window) - log P(ref window) computed by hand; an indel too."""
+    """score_fwd is log P(alt window) - log P(ref window) of the centred windows computed by hand;
+    an indel too."""
     seq = _motif_seq()
     v_snv = Variant("motif", 301, seq[300], "T" if seq[300] != "T" else "G")
     v_del = Variant("motif", 311, seq[310:313], seq[310])
-    rows = score_variants(motif_lm, genome, [v_snv, v_del], window=32)
+    rows = score_variants(motif_lm, genome, [v_snv, v_del], window=32, method="window")
 
     def ll(s: str) -> float:
         ids = torch.from_numpy(TOK.encode(s))[None]
@@ -126,7 +127,7 @@ def test_shift_is_the_largest_hidden_state_distance_on_either_strand(motif_lm: G
     seq = _motif_seq()
     snvs = [Variant("motif", p, seq[p - 1], "T" if seq[p - 1] != "T" else "G") for p in (40, 301, 590)]
     v_del = Variant("motif", 311, seq[310:313], seq[310])
-    rows = score_variants(motif_lm, genome, [*snvs, v_del], window=32, batch_size=4)
+    rows = score_variants(motif_lm, genome, [*snvs, v_del], window=32, batch_size=4, method="window")
 
     def hidden(s: str) -> torch.Tensor:
         return motif_lm(torch.from_numpy(TOK.encode(s))[None]).hidden_states[0]
@@ -150,7 +151,7 @@ def test_influence_is_the_kl_of_next_base_predictions_after_the_snv(motif_lm: Ge
     seq = _motif_seq()
     snvs = [Variant("motif", p, seq[p - 1], "T" if seq[p - 1] != "T" else "G") for p in (5, 301, 590)]
     v_del = Variant("motif", 311, seq[310:313], seq[310])
-    rows = score_variants(motif_lm, genome, [*snvs, v_del], window=32, batch_size=4)
+    rows = score_variants(motif_lm, genome, [*snvs, v_del], window=32, batch_size=4, method="window")
 
     def next_base_logp(s: str) -> torch.Tensor:  # (L - 1, 4): row t predicts base t + 1
         return F.log_softmax(motif_lm(torch.from_numpy(TOK.encode(s))[None]).logits[0, :-1, :4].double(), -1)

@@ -406,3 +406,22 @@ def test_schemas_hold_no_stray_keys(workflow: str) -> None:
         return out
 
     assert stray({k: v for k, v in schema.items() if not k.startswith("$")}, workflow) == []
+
+
+@pytest.mark.timeout(300)
+def test_variant_effect_mutagenesis_rule(tiny_model: Path, tmp_path: Path) -> None:
+    """mutagenesis.regions: the dry run plans one genomamba mutagenesis job per named region; a tiny
+    region runs for real."""
+    regions = {"tiny": "NC_008253.1:4700001-4700012", "other": "NC_008253.1:4800001-4800030"}
+    config = variant_config(tiny_model, labels=None, window=32,
+                            mutagenesis={"regions": regions, "window": 16, "genes": False})
+    dry = run_snakemake("variant_effect", tmp_path / "dry", config, "-n")
+    assert_ok(dry)
+    assert dry.stdout.count("rule mutagenesis:") == 2 and "results/mutagenesis/other/heatmap.png" in dry.stdout
+    work = tmp_path / "work"
+    assert_ok(run_snakemake("variant_effect", work, config, "--cores", "1", "--",
+                            "results/mutagenesis/tiny/scores.tsv"))
+    rows = list(csv.DictReader(open(work / "results" / "mutagenesis" / "tiny" / "scores.tsv"), delimiter="\t"))
+    assert len(rows) == 36 and {r["status"] for r in rows} == {"ok"}
+    assert_png(work / "results" / "mutagenesis" / "tiny" / "heatmap.png")
+    assert (work / "results" / "logs" / "mutagenesis" / "tiny.log").is_file()

@@ -81,7 +81,7 @@ from genomamba.downstream.stats import (
     paired_stratified_auroc_difference,
     stratified_auroc_ci,
 )
-from genomamba.downstream.variants.scoring import score_variants
+from genomamba.downstream.variants.scoring import resolve_method, score_variants
 from genomamba.downstream.variants.supervised import cross_validate_features, embed_variant_windows
 from genomamba.downstream.variants.vcf import Variant
 from genomamba.downstream.variants.windows import build_variant_windows
@@ -307,7 +307,7 @@ def evaluate_gene_benchmark(
     window: int = 512, orders: Sequence[int] = range(2, 9), scores: str | os.PathLike[str] | None = None,
     supervised: bool = True, embed_window: int = 128, kmer_k: int = 4, cv: int = 5, seed: int = 0, batch_size: int = 64,
     codon_usage: bool = True, allow_seen: bool = False, relative: str | os.PathLike[str] | None = None,
-    track: str | os.PathLike[str] | None = None,
+    track: str | os.PathLike[str] | None = None, method: str = "auto",
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of one benchmark: ``(metrics, {scorer name: (N,) scores})``.
 
@@ -319,6 +319,9 @@ def evaluate_gene_benchmark(
             (:mod:`genomamba.downstream.genes.homologs`).
         track: the genome's relative track, for a relative-track model (required by it and only
             by it; :func:`~genomamba.data.tracks.open_track`). The supervised heads embed without it.
+        method: the zero-shot scoring method of
+            :func:`~genomamba.downstream.variants.scoring.score_variants` (``window`` reproduces
+            numbers made before the tiled method).
         allow_seen: score the model even when its training-data record says it was trained on
             the benchmark region (by default that is a ``ConfigError``; see
             :func:`~genomamba.data.provenance.check_held_out`). ``metrics["pretraining_overlap"]``
@@ -361,7 +364,8 @@ def evaluate_gene_benchmark(
     if scores is not None:
         columns = _read_scores(scores, labels, columns=("score", "shift", "influence"), source=vcf)
     elif model is not None:
-        rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size, track=track_file)
+        rows = score_variants(model, genome, _variants(labels), window=window, batch_size=batch_size, track=track_file,
+                              method=method)
         columns = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in ("score", "shift", "influence")}
     if columns:
         all_scores["model"] = columns["score"]
@@ -391,6 +395,7 @@ def evaluate_gene_benchmark(
     metrics: dict[str, Any] = {
         "fasta": str(fasta), "vcf": str(vcf), "benchmark_regions": region_specs,
         "markov_training_bp": int(sum(r.end - r.start for r in train)), "window": window,
+        "method": None if model is None or scores is not None else resolve_method(model, method),
         "codon_usage_training_genes": n_codon_genes, "relative_species": homologs, "pretraining_overlap": overlap,
         "track": None if track_file is None else str(track),
         "n_variants": len(labels), "n_scored": {k: int(np.isfinite(v).sum()) for k, v in all_scores.items()},

@@ -2,13 +2,32 @@
 
 Scores (higher = the model finds the ALT allele more plausible than REF; negative = damaging):
 
-* Causal models (``config.is_causal``): log-likelihood ratio of a window centred on the
-  variant, ``LLR = log P(alt window) - log P(ref window)``, each the sum of the per-base
-  next-token log-probabilities (the first base of a window is only context, it is not
-  scored). For indels the ALT window is the REF window with the allele swapped, so it is
-  ``len(alt) - len(ref)`` bases longer or shorter: we score both full windows as they are.
-  That LLR mixes the variant's effect with a length term (a deletion removes terms, each
-  <= 0), so compare indel scores with indel scores, not with SNVs.
+* Causal models (``config.is_causal``): log-likelihood ratio of a window around the variant,
+  ``LLR = log P(alt window) - log P(ref window)``, each the sum of the per-base next-token
+  log-probabilities (the first base of a window is only context, it is not scored). For indels
+  the ALT window is the REF window with the allele swapped, so it is ``len(alt) - len(ref)``
+  bases longer or shorter: we score both full windows as they are. That LLR mixes the
+  variant's effect with a length term (a deletion removes terms, each <= 0), so compare indel
+  scores with indel scores, not with SNVs. Which window (``method``):
+
+  - ``tiled`` (the default for causal models): context from fixed tiles of the contig, so
+    every variant of a tile shares one reference pass. For a score window of W bp
+    (``window``), T = W, C = W // 2, A = W - W // 2 and a REF allele covering 0-based [p, q]
+    of a contig of N bp, the forward strand reads ``[max(0, k T - C), min(N, q + A))`` with
+    ``k = p // T``: a context of C to C + T - 1 bp (less only at the contig start), and the
+    ALT allele plus the A - 1 bases after it scored; the reverse strand reads the reverse
+    complement of ``[max(0, p - A + 1), min(N, (q // T + 1) T + C))``. A score depends on the
+    variant's position only, never on the other variants of the VCF. SNVs are computed by
+    exact state reuse (:mod:`~genomamba.downstream.variants.state_reuse`): equal to running
+    the whole windows (``tiled-reference``, used by the tests) to float rounding; other
+    variants run their whole windows. Details: :mod:`~genomamba.downstream.variants.tiles`.
+  - ``window``: a window of W bp centred on the variant (context W // 2 bp before it on the
+    forward strand), clipped to the contig; REF and ALT windows run whole, four passes per
+    variant. Bidirectional and RC-equivariant models always use it. It reproduces the scores
+    published before the tiled method existed.
+
+  The two methods give different numbers for the same variant (a context starting elsewhere
+  changes every hidden state), so compare scores of one method only.
 * Masked models (``config.bidirectional or config.rc_equivariant``): the GPN score
   (Benegas, Batra & Song 2023, "DNA language models are powerful predictors of genome-wide
   variant effects", PNAS): the variant position is replaced by MASK in the REF window and
@@ -51,6 +70,7 @@ import csv
 import io
 import math
 import os
+from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,20 +86,25 @@ from genomamba.data.tracks import open_track
 from genomamba.devices import resolve_device
 from genomamba.downstream.stats import auprc_ci, auroc_ci
 from genomamba.downstream.variants import vcf as vcf_io
+from genomamba.downstream.variants.state_reuse import score_groups
+from genomamba.downstream.variants.tiles import build_tiled_windows, tile_groups
 from genomamba.downstream.variants.windows import build_variant_windows
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models import GenomambaLM
-from genomamba.models.scoring import log_likelihood_from_logits
+from genomamba.models.scoring import next_token_log_probs
 from genomamba.outputs import atomic_write_text
 from genomamba.progress import progress as progress_bar
 from genomamba.tokens import N_ID, N_NUCLEOTIDES
 
 __all__ = [
+    "METHODS",
     "OUTPUT_COLUMNS",
     "is_masked_model",
     "label_metrics",
     "masked_logit_diff",
+    "resolve_method",
     "score_variants",
+    "tiled_reference_scores",
     "write_scores_tsv",
 ]
 
@@ -87,6 +112,9 @@ OUTPUT_COLUMNS = (
     "chrom", "pos", "id", "ref", "alt", "score", "score_fwd", "score_rev", "shift", "influence", "status", "message",
 )
 _TOK = DNATokenizer()
+#: ``auto`` = ``tiled`` for causal models, ``window`` for masked ones; ``tiled-reference`` computes
+#: the tiled scores the slow way (whole windows), for checking.
+METHODS = ("auto", "tiled", "window", "tiled-reference")
 
 @torch.inference_mode()
 def _pair_scores(
@@ -96,14 +124,16 @@ def _pair_scores(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LLR, hidden-state shift and influence of N (REF, ALT) token-id windows, each float64 ``(N,)``.
     A relative-track model reads ``ref_track`` / ``alt_track`` (N windows of codes each, shaped like
-    ``ref`` / ``alt``) beside them.
+    ``ref`` / ``alt``, or one code longer: the code after the window) beside them.
 
     REF and ALT windows of a pair share one forward pass. ``LLR = log P(alt) - log P(ref)`` (causal
     models; ``nan`` otherwise). ``shift`` = max over positions of ``||h_alt - h_ref||_2`` of the final
     hidden states (``nan`` when the two windows differ in length). ``influence`` (causal models,
     windows of equal length) = ``sum_t KL(p_ref,t || p_alt,t)`` of the next-base distributions over
     A, C, G, T at every position t of the window: in a causal model the positions up to the variant
-    see the same prefix in both windows, so only the positions after it contribute.
+    see the same prefix in both windows, so only the positions after it contribute. Sums run in
+    float64, over per-position differences where the windows align (the float rounding of two
+    large sums does not swamp the variant's terms).
     """
     device = next(model.parameters()).device
     n = len(ref)
@@ -117,18 +147,22 @@ def _pair_scores(
         if len(ref_track):
             track = pad_token_ids([ref_track[i] for i in idx] + [alt_track[i] for i in idx], pad_id=N_ID)[0].to(device)
         out = model(ids, attention_mask=mask, track_ids=track)
+        dtype = torch.promote_types(out.logits.dtype, torch.float32)  # float64 models score in float64
         k = len(idx)
         same = np.array([len(ref[i]) == len(alt[i]) for i in idx])
         if causal:
-            ll = log_likelihood_from_logits(out.logits, ids, mask).double().cpu().numpy()  # (2k,)
-            llr[idx] = ll[k:] - ll[:k]
+            tok = next_token_log_probs(out.logits, ids).double()  # (2k, L-1)
+            if mask is not None:
+                tok = tok * mask[:, 1:]  # pads after a window's end score 0
+            llr[idx] = np.where(same, (tok[k:] - tok[:k]).sum(-1).cpu().numpy(),
+                                (tok[k:].sum(-1) - tok[:k].sum(-1)).cpu().numpy())
             # rows 0..L-2 predict a base of the window; renormalised over the four nucleotides
-            logp = torch.log_softmax(out.logits[:, :-1, :N_NUCLEOTIDES].float(), dim=-1)  # (2k, L-1, 4)
+            logp = torch.log_softmax(out.logits[:, :-1, :N_NUCLEOTIDES].to(dtype), dim=-1)  # (2k, L-1, 4)
             kl = (logp[:k].exp() * (logp[:k] - logp[k:])).sum(-1)  # (k, L-1)
             if mask is not None:
                 kl = kl * mask[:k, 1:]
-            influence[idx[same]] = kl.sum(-1).double().cpu().numpy()[same]
-        h = out.hidden_states.float()
+            influence[idx[same]] = kl.double().sum(-1).cpu().numpy()[same]
+        h = out.hidden_states.to(dtype)
         dist = (h[:k] - h[k:]).norm(dim=-1)  # (k, L)
         if mask is not None:
             dist = dist * mask[:k]
@@ -180,12 +214,69 @@ def is_masked_model(model: GenomambaLM) -> bool:
     return bool(cfg.bidirectional or cfg.rc_equivariant)
 
 
+def resolve_method(model: GenomambaLM, method: str, option: str = "method") -> str:
+    """The scoring method ``method`` means for ``model``: ``tiled``, ``window`` or ``tiled-reference``."""
+    if method not in METHODS:
+        raise ConfigError(f"{option} must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "auto":
+        return "window" if is_masked_model(model) else "tiled"
+    if method != "window" and is_masked_model(model):
+        raise ConfigError(
+            f"{option} {method} needs a causal model; this model is bidirectional or RC-equivariant, scored with the "
+            "masked score of centred windows: use the window method (or auto)"
+        )
+    return method
+
+
+def tiled_reference_scores(
+    model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int = 64,
+    track: GenomeFile | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(score_fwd, score_rev, shift, influence) float64 ``(N,)`` of the tiled method computed the
+    slow way: whole REF and ALT windows (:func:`~genomamba.downstream.variants.tiles.build_tiled_windows`),
+    each run through the model from its first base, no state reuse. The reference the state-reuse
+    path is tested against. ``model``: causal, in eval mode; ``variants``: validated."""
+    fwd, rev = build_tiled_windows(variants, genome, window, track)
+    llr_f, shift_f, influence_f = _pair_scores(model, fwd.ref, fwd.alt, batch_size, True, fwd.ref_track, fwd.alt_track)
+    llr_r, shift_r, influence_r = _pair_scores(model, rev.ref, rev.alt, batch_size, True, rev.ref_track, rev.alt_track)
+    return llr_f, llr_r, np.fmax(shift_f, shift_r), (influence_f + influence_r) / 2
+
+
+def _score_tiled(
+    model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int,
+    track: GenomeFile | None, progress: Callable[[int], None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tiled method: SNVs by state reuse, other variants by whole windows; ``progress(n)``
+    with the variant strands done (two per variant)."""
+    n = len(variants)
+    out = tuple(np.full(n, math.nan) for _ in range(4))
+    snv = np.array([i for i, v in enumerate(variants) if v.is_snv], dtype=np.int64)
+    other = np.array([i for i, v in enumerate(variants) if not v.is_snv], dtype=np.int64)
+    if len(snv):
+        groups = tile_groups([variants[i].chrom for i in snv], [variants[i].start for i in snv],
+                             [variants[i].alt for i in snv], genome, window, track)
+        llr, shift, influence = score_groups(model, groups, 2 * len(snv), batch_size, progress=progress)
+        m = len(snv)
+        out[0][snv], out[1][snv] = llr[:m], llr[m:]
+        out[2][snv], out[3][snv] = np.fmax(shift[:m], shift[m:]), (influence[:m] + influence[m:]) / 2
+    if len(other):
+        for column, values in zip(out, tiled_reference_scores(model, [variants[i] for i in other], genome, window,
+                                                                batch_size, track), strict=True):
+            column[other] = values
+        progress(2 * len(other))
+    return out
+
+
 def _score_ok(
     model: GenomambaLM, variants: Sequence[vcf_io.Variant], genome: GenomeFile, window: int, batch_size: int,
-    track: GenomeFile | None = None, advance: Callable[[int], None] = lambda n: None,
+    track: GenomeFile | None = None, method: str = "window", advance: Callable[[int], None] = lambda n: None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(score_fwd, score_rev, shift, influence) float64 ``(N,)`` for variants that passed validation;
-    ``advance(n)`` after each batch of n windows (:func:`windows_scored`)."""
+    ``advance(n)`` as work finishes, in the units of :func:`progress_total`."""
+    if method == "tiled":
+        return _score_tiled(model, variants, genome, window, batch_size, track, advance)
+    if method == "tiled-reference":
+        return tiled_reference_scores(model, variants, genome, window, batch_size, track)
     w = build_variant_windows(variants, genome, window, track)
     masked = is_masked_model(model)
     rc_ref, rc_alt = [_rc(r) for r in w.ref], [_rc(a) for a in w.alt]
@@ -208,6 +299,14 @@ def _score_ok(
     return fwd, rev, shift, influence
 
 
+def progress_total(model: GenomambaLM, n_variants: int, method: str) -> tuple[int, str]:
+    """The units of work of scoring ``n_variants`` with ``method`` and their name: model inputs
+    (:func:`windows_scored`) for the window method, variant strands (two per variant) otherwise."""
+    if method == "window":
+        return windows_scored(model, n_variants), "windows"
+    return 2 * n_variants, "variant strands"
+
+
 def windows_scored(model: GenomambaLM, n_variants: int) -> int:
     """Model inputs that scoring ``n_variants`` SNVs runs: REF and ALT on both strands, and for a
     masked model the masked window on both strands too (the progress bar's total)."""
@@ -222,7 +321,8 @@ def score_variants(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     track: str | os.PathLike[str] | GenomeFile | None = None,
-    progress: bool = True,
+    method: str = "auto",
+    progress: bool | Callable[[int], None] = True,
 ) -> list[dict[str, Any]]:
     """Score every (record, ALT) of a VCF; see the module docstring for the definitions.
 
@@ -230,11 +330,15 @@ def score_variants(
         model: a ``GenomambaModel`` or ``GenomambaLM`` (causal -> LLR; bidirectional / RC -> masked logit diff).
         fasta: reference FASTA (path or opened :class:`GenomeFile`).
         vcf: VCF path, or already-read :class:`~genomamba.downstream.variants.vcf.Variant` objects.
-        window: reference window length in bp, centred on the variant.
+        window: W, the window in bp: centred on the variant (``window`` method), or the tiled
+            context's tile length, of which the second half is scored (``tiled``).
         device: move the model there first (default: where it already is).
         track: the reference's relative track (``genomamba make-relative-track``), required by and
             only by a relative-track model (``config.relative_track``).
-        progress: show a progress bar with an ETA (only when stderr is a terminal).
+        method: one of :data:`METHODS` (module docstring); ``auto``: ``tiled`` for causal
+            models, ``window`` for bidirectional and RC-equivariant ones.
+        progress: show a progress bar with an ETA (only when stderr is a terminal); or a callback,
+            called with the units of work done (:func:`progress_total`) as they finish.
 
     Returns:
         One dict per (record, ALT), in file order, with keys :data:`OUTPUT_COLUMNS` plus
@@ -243,6 +347,7 @@ def score_variants(
     model = as_lm(model)
     if window < 2:
         raise GenomambaError(f"window must be >= 2 bp, got {window}")
+    method = resolve_method(model, method)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
         raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     genome = fasta if isinstance(fasta, GenomeFile) else GenomeFile(fasta)
@@ -259,8 +364,10 @@ def score_variants(
         ok = [v for v in variants if v.status == "ok"]
         fwd = rev = shift = influence = np.empty(0)
         if ok:
-            with progress_bar(windows_scored(model, len(ok)), "scoring variants", "windows", progress) as advance:
-                fwd, rev, shift, influence = _score_ok(model, ok, genome, window, batch_size, track, advance)
+            total, unit = progress_total(model, len(ok), method)
+            bar = progress_bar(total, "scoring variants", unit, progress is True) if not callable(progress) else nullcontext(progress)
+            with bar as advance:
+                fwd, rev, shift, influence = _score_ok(model, ok, genome, window, batch_size, track, method, advance)
     finally:
         model.train(was_training)
     scores = {id(v): tuple(map(float, vals)) for v, *vals in zip(ok, fwd, rev, shift, influence, strict=True)}

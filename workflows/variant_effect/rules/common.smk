@@ -42,6 +42,9 @@ TRACK = (
     else None
 )
 
+# genomamba mutagenesis regions: name -> CHROM:START-END (1-based, inclusive)
+MUTAGENESIS_REGIONS = dict(config["mutagenesis"]["regions"] or {})
+
 
 def check_inputs_together():
     """What the jobs refuse about the inputs together: the model reads a track exactly when `track`
@@ -98,3 +101,4 @@ if workflow.is_main_process:  # not again in each job of a cluster run
 
 wildcard_constraints:
     classifier="|".join(["logistic", "hgb"]),
+    region="|".join(MUTAGENESIS_REGIONS) or "no-region",

@@ -91,7 +91,20 @@ def _pow2_f32(typingctx, k):  # pragma: no cover - compiled
     return types.float32(types.float32), codegen
 
 
-@njit
+@intrinsic
+def _where(typingctx, cond, a, b):  # pragma: no cover - compiled
+    """``a if cond else b`` as one LLVM select: vectorises, and unlike a conditional expression
+    adds no branch to the numba IR of the loops this is inlined into."""
+    if not isinstance(cond, types.Boolean) or a != b:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return a(cond, a, b), codegen
+
+
+@njit(inline="always")
 def _exp_f32(x):  # pragma: no cover - compiled
     """exp(x) in float32 with only multiply-adds, selects and bit moves, so loops vectorise.
 
@@ -102,8 +115,8 @@ def _exp_f32(x):  # pragma: no cover - compiled
     inf above; NaN stays NaN.
     """
     v = x * np.float32(1.4426950408889634)  # x / ln2
-    v = v if v > np.float32(-126.0) else np.float32(-126.0)  # NaN -> -126; masked below
-    v = v if v < np.float32(127.0) else np.float32(127.0)
+    v = _where(v > np.float32(-126.0), v, np.float32(-126.0))  # NaN -> -126; r keeps the NaN
+    v = _where(v < np.float32(127.0), v, np.float32(127.0))
     k = _trunc_f32(v + np.float32(126.5)) - np.float32(126.0)  # round(v): the argument is > 0
     r = x - k * np.float32(0.693359375)
     r = r - k * np.float32(-2.12194440e-4)
@@ -115,11 +128,11 @@ def _exp_f32(x):  # pragma: no cover - compiled
     p = p * r + np.float32(5.0000001201e-1)
     p = p * (r * r) + r + _ONE_F32
     res = p * _pow2_f32(k)
-    res = _ZERO_F32 if x < np.float32(-87.33654) else res
-    return np.float32(np.inf) if x > np.float32(88.72283) else res
+    res = _where(x < np.float32(-87.33654), _ZERO_F32, res)
+    return _where(x > np.float32(88.72283), np.float32(np.inf), res)
 
 
-@njit
+@njit(inline="always")
 def _log1p_unit_f32(w):  # pragma: no cover - compiled
     """log1p(w) for w in [0, 1], float32: 2 atanh(s) with s = w / (2 + w) <= 1/3, odd series to
     s^13 (truncation < 2e-8 relative); exact to rounding as w -> 0, where log1p(w) ~ w."""
@@ -138,7 +151,9 @@ def _exp(x: float) -> float:
     return math.exp(x)
 
 
-@overload(_exp)
+# inline="always" (here and below): numba compiles a called function apart, where LLVM cannot
+# inline it into the loop before vectorising; inlined in numba's IR, the loop vectorises.
+@overload(_exp, inline="always")
 def _exp_ov(x):  # pragma: no cover - compiled
     if x == types.float32:
         return lambda x: _exp_f32(x)
@@ -149,7 +164,7 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@overload(_sigmoid)
+@overload(_sigmoid, inline="always")
 def _sigmoid_ov(x):  # pragma: no cover - compiled
     if x == types.float32:
         return lambda x: _ONE_F32 / (_ONE_F32 + _exp_f32(-x))
@@ -160,25 +175,25 @@ def _softplus(v: float) -> float:
     return v if v > SOFTPLUS_THRESHOLD else math.log1p(math.exp(v))
 
 
-@overload(_softplus)
+@overload(_softplus, inline="always")
 def _softplus_ov(v):  # pragma: no cover - compiled
     """softplus with torch's threshold (above it: v itself, as every backend does)."""
     if v == types.float32:
 
         def impl(v):
             # log1p(exp(v)) = max(v, 0) + log1p(exp(-|v|)); the log1p argument lies in (0, 1]
-            sp = (v if v > _ZERO_F32 else _ZERO_F32) + _log1p_unit_f32(_exp_f32(-abs(v)))
-            return v if v > _THRESHOLD_F32 else sp
+            sp = _where(v > _ZERO_F32, v, _ZERO_F32) + _log1p_unit_f32(_exp_f32(-abs(v)))
+            return _where(v > _THRESHOLD_F32, v, sp)
 
         return impl
-    return lambda v: v if v > _SOFTPLUS_THRESHOLD else math.log1p(math.exp(v))
+    return lambda v: _where(v > _SOFTPLUS_THRESHOLD, v, math.log1p(math.exp(v)))
 
 
 def _typed(value: float, arr: np.ndarray) -> float:
     return arr.dtype.type(value)
 
 
-@overload(_typed)
+@overload(_typed, inline="always")
 def _typed_ov(value, arr):  # pragma: no cover - compiled
     """``value`` in ``arr``'s float type (a bare 0.0 would turn float32 sums into float64 ones)."""
     cast = np.float32 if arr.dtype == types.float32 else np.float64
@@ -187,7 +202,9 @@ def _typed_ov(value, arr):  # pragma: no cover - compiled
 
 # ------------------------------------------------------------------------------- the loops
 # "reassoc" lets the n-loop sums vectorise; "nnan"/"ninf" stay off so NaN and Inf propagate.
-@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+# error_model="numpy": a float division by zero gives inf / nan instead of raising, so divisions
+# (the sigmoids) carry no check-and-raise branch, which would keep their loops scalar.
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _scan_fwd_loop(
     u, delta, A, Bt, Ct, D, z, zoff, dbias, h0, has_z, softplus, save_ckpt, blocks, out, ysave, last, ckpt
 ):  # pragma: no cover - compiled
@@ -209,14 +226,19 @@ def _scan_fwd_loop(
         g = c0 // dpg
         states = np.empty((nc, n), u.dtype)
         dtb = np.empty((CHECKPOINT, nc), u.dtype)  # the tile's step sizes
+        brow = dbias[c0:c1]
         for cc in range(nc):
             states[cc, :] = h0[b, c0 + cc]
         for t0 in range(0, L, CHECKPOINT):
             t1 = min(t0 + CHECKPOINT, L)
+            # Channel passes index row views from 0: numba then knows the index is not negative
+            # (no wrap-around select per element), which LLVM needs to vectorise the loop.
             for t in range(t0, t1):  # pass 1: step sizes, across channels
+                drow = delta[b, t, c0:c1]
+                dtr = dtb[t - t0]
                 for cc in range(nc):
-                    v = delta[b, t, c0 + cc] + dbias[c0 + cc]
-                    dtb[t - t0, cc] = _softplus(v) if softplus else v
+                    v = drow[cc] + brow[cc]
+                    dtr[cc] = _softplus(v) if softplus else v
             for cc in range(nc):  # pass 2: the recurrence, channel by channel
                 c = c0 + cc
                 h = states[cc]
@@ -236,17 +258,20 @@ def _scan_fwd_loop(
                     out[b, t, c] = y
             if has_z:  # pass 3: the gate, across channels
                 for t in range(t0, t1):
+                    orow = out[b, t, c0:c1]
+                    zrow = z[b, t, zoff + c0 : zoff + c1]
+                    if save_y:
+                        yrow = ysave[b, t, c0:c1]
+                        for cc in range(nc):
+                            yrow[cc] = orow[cc]
                     for cc in range(nc):
-                        y = out[b, t, c0 + cc]
-                        if save_y:
-                            ysave[b, t, c0 + cc] = y
-                        zz = z[b, t, zoff + c0 + cc]
-                        out[b, t, c0 + cc] = y * zz * _sigmoid(zz)
+                        zz = zrow[cc]
+                        orow[cc] = orow[cc] * zz * _sigmoid(zz)
         for cc in range(nc):
             last[b, c0 + cc, :] = states[cc]
 
 
-@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _scan_bwd_loop(
     u, delta, A, Bt, Ct, D, z, zoff, dbias, ckpt, ysave, dout, dlast, has_z, softplus, blocks,
     du, ddelta, dz, dA_p, dBt_p, dCt_p, dD_p, ddb_p, dh0,
@@ -281,27 +306,36 @@ def _scan_bwd_loop(
         dAs = np.zeros((nc, n), dtype)
         dDs = np.zeros(nc, dtype)
         dbs = np.zeros(nc, dtype)
+        brow = dbias[c0:c1]
         for cc in range(nc):
             lams[cc, :] = dlast[b, c0 + cc]
         for j in range(n_chunks - 1, -1, -1):
             t0 = j * CHECKPOINT
             T = min(CHECKPOINT, L - t0)
             for r in range(T):  # pass 1: step sizes, the gate's derivatives, dD; across channels
-                t = t0 + r
+                t = t0 + r  # (row views indexed from 0 vectorise: see the forward)
+                drow = delta[b, t, c0:c1]
+                urow = u[b, t, c0:c1]
+                grow = dout[b, t, c0:c1]
+                dtr = dtb[r]
+                dyr = dyb[r]
                 for cc in range(nc):
-                    c = c0 + cc
-                    v = delta[b, t, c] + dbias[c]
-                    dtb[r, cc] = _softplus(v) if softplus else v
-                    g_out = dout[b, t, c]
-                    if has_z:
-                        zz = z[b, t, zoff + c]
+                    v = drow[cc] + brow[cc]
+                    dtr[cc] = _softplus(v) if softplus else v
+                if has_z:
+                    zrow = z[b, t, zoff + c0 : zoff + c1]
+                    yrow = ysave[b, t, c0:c1]
+                    dzrow = dz[b, t, c0:c1]
+                    for cc in range(nc):
+                        zz = zrow[cc]
                         sg = _sigmoid(zz)
-                        dz[b, t, c] = g_out * ysave[b, t, c] * sg * (one + zz * (one - sg))
-                        dy = g_out * zz * sg
-                    else:
-                        dy = g_out
-                    dyb[r, cc] = dy
-                    dDs[cc] += dy * u[b, t, c]
+                        dzrow[cc] = grow[cc] * yrow[cc] * sg * (one + zz * (one - sg))
+                        dyr[cc] = grow[cc] * zz * sg
+                else:
+                    for cc in range(nc):
+                        dyr[cc] = grow[cc]
+                for cc in range(nc):
+                    dDs[cc] += dyr[cc] * urow[cc]
             for cc in range(nc):  # pass 2: recompute the chunk's states, then the adjoint
                 c = c0 + cc
                 lam = lams[cc]
@@ -339,14 +373,15 @@ def _scan_bwd_loop(
                     ddelta[b, t, c] = ut * s_b + s_a
             for r in range(T):  # pass 3: softplus' derivative and the bias gradient, across channels
                 t = t0 + r
+                gdrow = ddelta[b, t, c0:c1]
+                if softplus:
+                    drow = delta[b, t, c0:c1]
+                    for cc in range(nc):
+                        v = drow[cc] + brow[cc]
+                        gd = gdrow[cc]
+                        gdrow[cc] = gd if v > _SOFTPLUS_THRESHOLD else gd * _sigmoid(v)
                 for cc in range(nc):
-                    c = c0 + cc
-                    gd = ddelta[b, t, c]
-                    if softplus:
-                        v = delta[b, t, c] + dbias[c]
-                        gd = gd if v > _SOFTPLUS_THRESHOLD else gd * _sigmoid(v)
-                        ddelta[b, t, c] = gd
-                    dbs[cc] += gd
+                    dbs[cc] += gdrow[cc]
             for r in range(T):
                 dBt_p[b, k, t0 + r, :] = dBc[r]
                 dCt_p[b, k, t0 + r, :] = dCc[r]

@@ -112,12 +112,13 @@ def _floor_worker(args: argparse.Namespace) -> dict:
     import genomamba.models.mixer as mixer_module
     from genomamba.models import GenomambaConfig, GenomambaLM
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
-    cfg = GenomambaConfig(d_model=D_MODEL, n_layer=N_LAYER, d_state=D_STATE, expand=EXPAND, d_conv=D_CONV,
+    cfg = GenomambaConfig(d_model=D_MODEL, n_layer=args.n_layer, d_state=D_STATE, expand=EXPAND, d_conv=D_CONV,
                           **FLOOR_MODELS[args.model])
     model = GenomambaLM(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)  # as genomamba train on CPU
     ids = torch.randint(0, 4, (args.batch, args.L))
     extra = {"track_ids": torch.randint(0, 5, (args.batch, args.L))} if cfg.relative_track else {}
 
@@ -132,13 +133,13 @@ def _floor_worker(args: argparse.Namespace) -> dict:
 
     def step(floor: bool) -> float:
         with scan_as(floor_scan) if floor else contextlib.nullcontext():
-            t0 = time.perf_counter()
+            t0 = clock()
             logits = model(ids, **extra).logits
             loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
-            return time.perf_counter() - t0
+            return clock() - t0
 
     step(False)  # warm-up: numba cache load / JIT, allocator, optimiser state, first-touch pages
     step(True)
@@ -178,7 +179,8 @@ def _floor_main(args: argparse.Namespace) -> dict:
         results[model] = {}
         for batch, L in shapes:
             cmd = [sys.executable, __file__, "--worker", "--floor", "--model", model, "--L", str(L), "--batch",
-                   str(batch), "--pairs", str(args.pairs), "--repeat-budget-s", str(args.repeat_budget_s)]
+                   str(batch), "--pairs", str(args.pairs), "--repeat-budget-s", str(args.repeat_budget_s),
+                   "--threads", str(args.threads), "--clock", args.clock, "--n-layer", str(args.n_layer)]
             env = dict(os.environ)
             if args.hugepages and sys.platform.startswith("linux"):
                 env.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
@@ -214,12 +216,12 @@ def _floor_main(args: argparse.Namespace) -> dict:
     return {
         "what": "training step (forward, next-token cross-entropy, backward, AdamW) with the selective scan "
                 "(full) and with the scan replaced by floor_scan, an identity of the same shapes (floor)",
-        "shape": {"d_model": D_MODEL, "n_layer": N_LAYER, "d_state": D_STATE, "expand": EXPAND,
+        "shape": {"d_model": D_MODEL, "n_layer": args.n_layer, "d_state": D_STATE, "expand": EXPAND,
                   "dtype": "float32", "batch_x_length": args.floor_shapes},
         "models": {m: FLOOR_MODELS[m] for m in args.floor_models},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "numba": numba.__version__, "python": platform.python_version(),
-                    "torch_threads": os.cpu_count()},
+                    "torch_threads": args.threads or os.cpu_count(), "clock": args.clock},
         "timing": ("per point, one untimed full and floor step, then up to --pairs (full, floor) pairs in "
                    "alternating order; step times are medians, full_over_floor the median of per-pair ratios"),
         "results": results,
@@ -383,6 +385,12 @@ def main() -> None:
     p.add_argument("--floor-models", nargs="+", choices=list(FLOOR_MODELS), default=list(FLOOR_MODELS))
     p.add_argument("--floor-shapes", nargs="+", default=list(FLOOR_SHAPES), metavar="BATCHxL")
     p.add_argument("--pairs", type=int, default=5, help="--floor: timed (full, floor) step pairs per point")
+    p.add_argument("--threads", type=int, default=0, help="--floor: torch (and numba) threads; 0 = all cores")
+    p.add_argument("--n-layer", type=int, default=N_LAYER,
+                   help="--floor: layers (3 = experiment=bundled_long's model, to set beside genomamba train)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="--floor: wall-clock time (default), or the process's CPU time, steadier for "
+                        "comparisons on a machine that other jobs share (tokens/s then per CPU-second)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", default="mamba", help=argparse.SUPPRESS)
     p.add_argument("--L", type=int, default=256, help=argparse.SUPPRESS)

@@ -18,6 +18,19 @@ On Linux the measured processes run with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1
     python benchmarks/bench_model.py                           # all models, L 256 .. 65536
     python benchmarks/bench_model.py --models mamba --lengths 1024 4096
     python benchmarks/bench_model.py --device cuda             # GPU (hf_mamba uses its own kernels if installed)
+
+``--floor`` measures instead how much the selective scan costs a training step: the same model and
+step run with the scan replaced by an identity of the same shapes (``floor_scan``: out = u + delta
++ z, plus a zero that routes a gradient to A, B, C, D and the bias, so every other op, the
+projections, conv, norms, attention, loss and AdamW step, runs unchanged). Full and floor steps
+alternate in one process (full, floor, floor, full, ...) on the same model and batch; the JSON
+gives tokens/s of each, and their ratio as the median of the per-pair ratios, for the causal Mamba,
+the hybrid (attention at layers 1 and 3, window 256), periodic states (``ssm_periods=[3, 3]``)
+and the relative-track model, d_model 128 x 4 layers, at batch x length 8 x 1,024, 2 x 4,096 and
+1 x 65,536 (chunked CPU path; time per token should stay flat):
+
+    python benchmarks/bench_model.py --floor
+    python benchmarks/bench_model.py --floor --floor-models mamba --floor-shapes 8x1024 --pairs 7
 """
 
 from __future__ import annotations
@@ -34,6 +47,30 @@ import time
 
 MODELS = ("mamba", "hybrid", "transformer", "hf_mamba")
 D_MODEL, N_LAYER, D_STATE, EXPAND, D_CONV = 128, 4, 16, 2, 4
+# --floor: the models of the CPU training-speed targets (GenomambaConfig overrides).
+FLOOR_MODELS = {
+    "mamba": {},
+    "hybrid": {"attn_layers": [1, 3], "attn_window": 256},
+    "periodic": {"ssm_periods": [3, 3]},
+    "track": {"relative_track": True},
+}
+FLOOR_SHAPES = ("8x1024", "2x4096", "1x65536")
+
+
+def floor_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+               return_last_state=False, initial_state=None, backend="auto"):
+    """The scan's shapes and gradient paths at almost no cost: out (b, d, L) = u + delta (+ z),
+    plus a zero scalar built from A, B, C, D and the bias so that each still gets a gradient;
+    last state = initial state (or zeros) plus the same zero."""
+    del delta_softplus, backend
+    zero = sum(t.sum() for t in (A, B, C, D, delta_bias) if t is not None) * 0.0
+    out = u + delta if z is None else u + delta + z
+    out = out + zero.to(out.dtype)
+    if not return_last_state:
+        return out
+    batch, d, n = u.shape[0], u.shape[1], A.shape[1]
+    h0 = initial_state if initial_state is not None else u.new_zeros(batch, d, n, dtype=zero.dtype)
+    return out, h0 + zero
 
 
 def _rss_mb() -> float:
@@ -63,6 +100,141 @@ def _build(name: str):
     cfg = GenomambaConfig(d_model=D_MODEL, n_layer=N_LAYER, d_state=D_STATE, expand=EXPAND, d_conv=D_CONV, **variant)
     model = GenomambaLM(cfg)
     return model, lambda ids: model(ids).logits
+
+
+def _floor_worker(args: argparse.Namespace) -> dict:
+    """One (model, batch x L) point of --floor: full and floor training steps alternating."""
+    import contextlib
+
+    import torch
+    import torch.nn.functional as F
+
+    import genomamba.models.mixer as mixer_module
+    from genomamba.models import GenomambaConfig, GenomambaLM
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    torch.manual_seed(0)
+    cfg = GenomambaConfig(d_model=D_MODEL, n_layer=args.n_layer, d_state=D_STATE, expand=EXPAND, d_conv=D_CONV,
+                          **FLOOR_MODELS[args.model])
+    model = GenomambaLM(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)  # as genomamba train on CPU
+    ids = torch.randint(0, 4, (args.batch, args.L))
+    extra = {"track_ids": torch.randint(0, 5, (args.batch, args.L))} if cfg.relative_track else {}
+
+    @contextlib.contextmanager
+    def scan_as(fn):
+        real = mixer_module.selective_scan
+        mixer_module.selective_scan = fn
+        try:
+            yield
+        finally:
+            mixer_module.selective_scan = real
+
+    def step(floor: bool) -> float:
+        with scan_as(floor_scan) if floor else contextlib.nullcontext():
+            t0 = clock()
+            logits = model(ids, **extra).logits
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return clock() - t0
+
+    step(False)  # warm-up: numba cache load / JIT, allocator, optimiser state, first-touch pages
+    step(True)
+    full: list[float] = []
+    floor: list[float] = []
+    t_start = time.perf_counter()
+    for i in range(args.pairs):
+        for is_floor in ((False, True) if i % 2 == 0 else (True, False)):
+            (floor if is_floor else full).append(step(is_floor))
+        if time.perf_counter() - t_start > args.repeat_budget_s and i >= 2:
+            break
+    tokens = args.batch * args.L
+    full_s, floor_s = statistics.median(full), statistics.median(floor)
+    return {
+        "status": "ok",
+        "params": sum(p.numel() for p in model.parameters()),
+        "full_tokens_per_s": round(tokens / full_s),
+        "floor_tokens_per_s": round(tokens / floor_s),
+        "full_over_floor": round(statistics.median(a / b for a, b in zip(full, floor, strict=True)), 3),
+        "full_step_s": round(full_s, 4),
+        "floor_step_s": round(floor_s, 4),
+        "full_us_per_token": round(1e6 * full_s / tokens, 3),
+        "floor_us_per_token": round(1e6 * floor_s / tokens, 3),
+        "pairs": len(full),
+        "full_steps_s": [round(t, 4) for t in full],
+        "floor_steps_s": [round(t, 4) for t in floor],
+    }
+
+
+def _floor_main(args: argparse.Namespace) -> dict:
+    import numba
+    import torch
+
+    shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.floor_shapes]
+    results: dict[str, dict[str, dict]] = {}
+    for model in args.floor_models:
+        results[model] = {}
+        for batch, L in shapes:
+            cmd = [sys.executable, __file__, "--worker", "--floor", "--model", model, "--L", str(L), "--batch",
+                   str(batch), "--pairs", str(args.pairs), "--repeat-budget-s", str(args.repeat_budget_s),
+                   "--threads", str(args.threads), "--clock", args.clock, "--n-layer", str(args.n_layer)]
+            env = dict(os.environ)
+            if args.hugepages and sys.platform.startswith("linux"):
+                env.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+            try:
+                res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.point_timeout, env=env)
+            except subprocess.TimeoutExpired:
+                row = {"status": "timeout", "timeout_s": args.point_timeout}
+            else:
+                if res.returncode != 0:
+                    row = {"status": "failed", "returncode": res.returncode,
+                           "stderr_tail": (res.stderr or res.stdout).strip().splitlines()[-3:]}
+                else:
+                    row = json.loads(res.stdout.strip().splitlines()[-1])
+            results[model][f"{batch}x{L}"] = row
+            print(f"[bench_model --floor] {model} {batch}x{L}: {row.get('status')} full "
+                  f"{row.get('full_tokens_per_s')} tok/s, floor {row.get('floor_tokens_per_s')} tok/s, "
+                  f"ratio {row.get('full_over_floor')}", file=sys.stderr)
+
+    def get(model: str, shape: str, key: str):
+        row = results.get(model, {}).get(shape, {})
+        return row.get(key) if row.get("status") == "ok" else None
+
+    summary: dict = {}
+    for model in results:
+        lo, hi = get(model, "8x1024", "full_us_per_token"), get(model, "1x65536", "full_us_per_token")
+        # 1.0 = time per token flat from 8 x 1 kb to 1 x 64 kb
+        summary[f"{model}_full_us_per_token_ratio_64k_vs_8x1k"] = _ratio(hi, lo)
+    summary["targets"] = {
+        "mamba_8x1024_tokens_per_s>=25000": _at_least(get("mamba", "8x1024", "full_tokens_per_s"), 25000),
+        "mamba_8x1024_full_over_floor<=1.4": _at_most(get("mamba", "8x1024", "full_over_floor"), 1.4),
+        "hybrid_8x1024_tokens_per_s>=28000": _at_least(get("hybrid", "8x1024", "full_tokens_per_s"), 28000),
+    }
+    return {
+        "what": "training step (forward, next-token cross-entropy, backward, AdamW) with the selective scan "
+                "(full) and with the scan replaced by floor_scan, an identity of the same shapes (floor)",
+        "shape": {"d_model": D_MODEL, "n_layer": args.n_layer, "d_state": D_STATE, "expand": EXPAND,
+                  "dtype": "float32", "batch_x_length": args.floor_shapes},
+        "models": {m: FLOOR_MODELS[m] for m in args.floor_models},
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                    "numba": numba.__version__, "python": platform.python_version(),
+                    "torch_threads": args.threads or os.cpu_count(), "clock": args.clock},
+        "timing": ("per point, one untimed full and floor step, then up to --pairs (full, floor) pairs in "
+                   "alternating order; step times are medians, full_over_floor the median of per-pair ratios"),
+        "results": results,
+        "summary": summary,
+    }
+
+
+def _at_least(value: float | None, bound: float) -> bool | None:
+    return None if value is None else value >= bound
+
+
+def _at_most(value: float | None, bound: float) -> bool | None:
+    return None if value is None else value <= bound
 
 
 def _worker(args: argparse.Namespace) -> dict:
@@ -208,12 +380,30 @@ def main() -> None:
     p.add_argument("--no-hugepages", dest="hugepages", action="store_false",
                    help="do not set GLIBC_TUNABLES=glibc.malloc.hugetlb=1 for the measured processes")
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--floor", action="store_true",
+                   help="full training step against the same step without the selective scan (see above)")
+    p.add_argument("--floor-models", nargs="+", choices=list(FLOOR_MODELS), default=list(FLOOR_MODELS))
+    p.add_argument("--floor-shapes", nargs="+", default=list(FLOOR_SHAPES), metavar="BATCHxL")
+    p.add_argument("--pairs", type=int, default=5, help="--floor: timed (full, floor) step pairs per point")
+    p.add_argument("--threads", type=int, default=0, help="--floor: torch (and numba) threads; 0 = all cores")
+    p.add_argument("--n-layer", type=int, default=N_LAYER,
+                   help="--floor: layers (3 = experiment=bundled_long's model, to set beside genomamba train)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="--floor: wall-clock time (default), or the process's CPU time, steadier for "
+                        "comparisons on a machine that other jobs share (tokens/s then per CPU-second)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", default="mamba", help=argparse.SUPPRESS)
     p.add_argument("--L", type=int, default=256, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(_worker(args)))
+        print(json.dumps(_floor_worker(args) if args.floor else _worker(args)))
+        return
+    if args.floor:
+        text = json.dumps(_floor_main(args), indent=2)
+        print(text)
+        if args.out:
+            with open(args.out, "w") as fh:
+                fh.write(text + "\n")
         return
 
     import torch

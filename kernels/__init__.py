@@ -5,6 +5,7 @@ Public API:
                    return_last_state=False, initial_state=None, backend="auto")
     selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False)
     selective_scan_ref / selective_state_update_ref: the pure-PyTorch definitions.
+    causal_conv_silu(x, weight, bias=None, prev=None): the mixer's conv + silu (fused on CPU).
 
 This folder is importable only as ``genomamba.kernels``: imported as a top-level ``kernels`` (Python
 started in the repository root), it hands the name over to the installed package of that name,
@@ -16,7 +17,9 @@ if __name__ != "genomamba.kernels":
 
     hand_over(__name__, __file__)
 else:
-    from genomamba.kernels.dispatch import selective_scan, selective_state_update
+    from genomamba.kernels.dispatch import causal_conv_silu, selective_scan, selective_state_update
     from genomamba.kernels.reference import selective_scan_ref, selective_state_update_ref
 
-    __all__ = ["selective_scan", "selective_state_update", "selective_scan_ref", "selective_state_update_ref"]
+    __all__ = [
+        "causal_conv_silu", "selective_scan", "selective_state_update", "selective_scan_ref", "selective_state_update_ref",
+    ]

@@ -173,6 +173,26 @@ def selective_scan(
     return module.selective_scan_triton(*args)
 
 
+def causal_conv_silu(x: Tensor, weight: Tensor, bias: Tensor | None = None, prev: Tensor | None = None) -> Tensor:
+    """silu(causal depthwise conv over [prev | x] along time), channel-last: the fused numba kernel
+    on CPU, the torch reference elsewhere.
+
+    Args:
+        x: (batch, L, d).  weight: (d, 1, K).  bias: optional (d,).  prev: optional (batch, K - 1, d),
+            the inputs before x (zeros when None).
+
+    Returns:
+        (batch, L, d) in the promoted dtype of x and weight.
+    """
+    if x.device.type == "cpu":
+        from genomamba.kernels.cpu_conv import causal_conv_silu_cpu
+
+        return causal_conv_silu_cpu(x, weight, bias, prev=prev)
+    from genomamba.kernels.cpu_conv import causal_conv_silu_ref
+
+    return causal_conv_silu_ref(x, weight, bias, prev=prev)
+
+
 def selective_state_update(
     state: Tensor,
     x: Tensor,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genomamba.kernels import selective_scan, selective_state_update
+from genomamba.kernels import causal_conv_silu, selective_scan, selective_state_update
 from genomamba.models.config import GenomambaConfig
 
 
@@ -89,6 +89,19 @@ def causal_depthwise_conv(xcat: Tensor, weight: Tensor, bias: Tensor | None) -> 
     for k in range(1, K):
         out.addcmul_(xcat[:, k : k + L], taps[:, k])
     return out if bias is None else out.add_(bias)
+
+
+def conv_silu(xs: Tensor, weight: Tensor, bias: Tensor | None, prev: Tensor | None) -> Tensor:
+    """silu(causal depthwise conv) over [prev | xs] along time: xs (B, L, d), prev (B, K-1, d) or
+    None (zeros), weight (d, 1, K), bias (d,) -> (B, L, d).
+
+    On CPU one fused numba pass each way (no ``cat``, no per-tap temporaries); elsewhere torch.
+    """
+    if xs.device.type == "cpu":
+        return causal_conv_silu(xs, weight, bias, prev=prev)
+    if prev is None:
+        prev = xs.new_zeros(xs.shape[0], weight.shape[-1] - 1, xs.shape[2])
+    return F.silu(causal_depthwise_conv(torch.cat([prev, xs], dim=1), weight, bias))
 
 
 def gather_last(x: Tensor, lengths: Tensor | None, k: int) -> Tensor:
@@ -230,15 +243,20 @@ class MambaMixer(nn.Module):
         if mask is not None:
             xs = xs * mask[..., None].to(xs.dtype)
         k = self.d_conv - 1
-        if cache is not None:
-            prev = cache.conv.transpose(1, 2).to(xs.dtype)
+        prev = cache.conv.transpose(1, 2).to(xs.dtype) if cache is not None else None  # (B, k, d_inner)
+        xc = conv_silu(xs, self.conv1d.weight, self.conv1d.bias, prev)  # (B, L, d_inner)
+        if mask is None and xc.device.type == "cpu" and xc.dtype != torch.float64:
+            # dt bias and softplus inside the CPU scan: one vectorised pass there instead of two
+            # elementwise passes here and their two in the backward (float64 models keep the
+            # fp32 softplus of _ssm_inputs, which their references share).
+            n_in = self.d_state + self.n_complex
+            dt, B, C = self.x_proj(xc).split([self.dt_rank, n_in, n_in], dim=-1)
+            delta, delta_bias = F.linear(dt, self.dt_proj.weight), self.dt_proj.bias.float()
         else:
-            prev = xs.new_zeros(xs.shape[0], k, self.d_inner)
-        xcat = torch.cat([prev, xs], dim=1)  # (B, k + L, d_inner)
-        xc = F.silu(causal_depthwise_conv(xcat, self.conv1d.weight, self.conv1d.bias))  # (B, L, d_inner)
-        delta, B, C = self._ssm_inputs(xc)  # (B, L, d_inner), (B, L, n) x2
-        if mask is not None:
-            delta = delta * mask[..., None]
+            delta, B, C = self._ssm_inputs(xc)  # (B, L, d_inner) fp32 after softplus, (B, L, n) x2
+            delta_bias = None
+            if mask is not None:
+                delta = delta * mask[..., None]
         L = x.shape[1]
         B, C, A = self._scan_operands(B, C, L)  # (B, L, n'), (B, L, n'), (d_inner, n')
         h0 = cache.ssm if cache is not None else None
@@ -256,6 +274,8 @@ class MambaMixer(nn.Module):
             D=self.D.float(),
             # z follows xc's dtype: under CPU autocast in_proj gives bf16 while the CPU conv gives fp32.
             z=z.to(xc.dtype).transpose(1, 2),
+            delta_bias=delta_bias,
+            delta_softplus=delta_bias is not None,
             return_last_state=True,
             initial_state=h0,
         )
@@ -265,8 +285,15 @@ class MambaMixer(nn.Module):
             seen = lengths if lengths is not None else torch.full((x.shape[0],), L, device=x.device)
             last = rotate_pairs(last, self.d_state, self._turn(seen.long() - 1))
         out = self.out_proj(y.transpose(1, 2).to(x.dtype))
-        new_cache = MambaCache(conv=gather_last(xcat, lengths, k), ssm=last) if return_cache else None
-        return out, new_cache
+        if not return_cache:
+            return out, None
+        if lengths is None and L >= k:
+            conv_state = xs[:, L - k :].transpose(1, 2)  # the last k inputs
+        else:
+            if prev is None:
+                prev = xs.new_zeros(xs.shape[0], k, self.d_inner)
+            conv_state = gather_last(torch.cat([prev, xs], dim=1), lengths, k)
+        return out, MambaCache(conv=conv_state, ssm=last)
 
     def _scan_pieces(
         self, xc: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, z: Tensor, h0: Tensor | None,

@@ -269,7 +269,11 @@ class GenomambaLitModule(L.LightningModule):
             {"params": decay, "weight_decay": self.hparams.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
-        opt = torch.optim.AdamW(groups, lr=self.hparams.lr, betas=tuple(self.hparams.betas), eps=self.hparams.eps)
+        # CPU: the fused AdamW (one C++ loop per tensor, ~4x cheaper than the per-op default there)
+        on_cpu = all(p.device.type == "cpu" for p in decay + no_decay)
+        opt = torch.optim.AdamW(
+            groups, lr=self.hparams.lr, betas=tuple(self.hparams.betas), eps=self.hparams.eps, fused=on_cpu or None
+        )
         total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
         warmup, min_ratio = int(self.hparams.warmup_steps), float(self.hparams.min_lr_ratio)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, warmup, total, min_ratio))

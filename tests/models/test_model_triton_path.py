@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from genomamba.kernels import selective_scan, triton_scan
+from genomamba.kernels.cpu_conv import causal_conv_silu_ref
 
 from genomamba.models import GenomambaConfig, GenomambaLM
 from genomamba.models import mixer as mixer_mod
@@ -49,6 +50,8 @@ def cuda_path(monkeypatch: pytest.MonkeyPatch):
     calling the returned function switches the mixers' scan to the Triton kernel (through the
     dispatch, with its input checks)."""
     monkeypatch.setattr(mixer_mod, "causal_depthwise_conv", _conv_as_on_cuda)
+    # the mixer's conv + silu as on CUDA (torch), not the fused numba kernel of CPU tensors
+    monkeypatch.setattr(mixer_mod, "causal_conv_silu", causal_conv_silu_ref)
 
     def use() -> None:
         monkeypatch.setattr(mixer_mod, "selective_scan", functools.partial(selective_scan, backend="triton"))

@@ -118,4 +118,103 @@ def scan_config(
                       fwd_warps=fwd_warps, bwd_warps=bwd_warps)
 
 
-__all__ = ["ScanConfig", "scan_config", "group_block_limit", "H100_SMS", "SMS_BY_ARCH"]
+# ---------------------------------------------------------------------------------------------
+# The chunked kernels (triton_scan_chunked_kernels).
+#
+# One program owns (batch, CHUNKED_BLOCK_D channels, one segment of L) and works on
+# (BLOCK_D, CHUNK) fp32 tiles: u, delta, delta * u, the output / gradient accumulators and, per
+# state, a, x, their scans and h live at once (about 9 tiles forward, 16 backward). The budget is
+# BLOCK_D * CHUNK / (32 * num_warps) tile elements per thread: 16 forward, 8 backward keep ptxas
+# below ~170 registers without spills (``python -m genomamba.kernels.report --impl chunked``).
+# More channels per program share each B_n / C_n load (L2 traffic: one read per block, not per
+# channel) and sum dB / dC over the block before one atomic add; more warps per program shorten
+# the chain of dependent steps per thread. L is split only where batch x channel blocks would
+# leave more than half the SMs idle: the first pass of a split costs about a third of the forward.
+CHUNKED_CHUNK = 1024
+CHUNKED_BLOCK_D = 4
+CHUNKED_FWD_ELEMS_PER_THREAD = 16
+CHUNKED_BWD_ELEMS_PER_THREAD = 8
+CHUNKED_MAX_WARPS = 16
+CHUNKED_MAX_SEGMENTS = 64
+
+
+@dataclass(frozen=True)
+class ChunkedScanConfig:
+    """Tile sizes, warps and L split of the chunked kernels for one call.
+
+    ``chunk`` is shared by forward and backward (the backward restarts each chunk from the
+    forward's chunk-start checkpoint). ``segments``: a forced number of L segments (tests,
+    exploration); None splits by SM fill. ``safe_reverse``: the backward's reverse scan orders its
+    operands by position (see triton_scan_chunked_kernels).
+    """
+
+    chunk: int
+    block_n: int
+    fwd_block_d: int
+    bwd_block_d: int
+    fwd_warps: int
+    bwd_warps: int
+    num_sms: int = H100_SMS
+    segments: int | None = None
+    safe_reverse: bool = True
+
+    def split(self, batch: int, d: int, n_chunks: int, block_d: int) -> tuple[int, int]:
+        """(segments, chunks per segment) for a grid of batch x ceil(d / block_d) programs per segment."""
+        programs = batch * -(-d // block_d)
+        if self.segments is not None:
+            want = self.segments
+        elif 2 * programs >= self.num_sms:
+            want = 1
+        else:
+            want = -(-self.num_sms // programs)
+        want = max(1, min(want, n_chunks, CHUNKED_MAX_SEGMENTS))
+        per_seg = -(-n_chunks // want)
+        return -(-n_chunks // per_seg), per_seg
+
+    def programs(self, batch: int, d: int, L: int) -> dict[str, int]:
+        """Programs in the forward and backward grids (all segments) for (batch, d, L)."""
+        n_chunks = max(1, -(-L // self.chunk))
+        out = {}
+        for name, bd in (("fwd", self.fwd_block_d), ("bwd", self.bwd_block_d)):
+            out[name] = batch * -(-d // bd) * self.split(batch, d, n_chunks, bd)[0]
+        return out
+
+
+def chunked_scan_config(
+    batch: int, d: int, n: int, groups: int = 1, *, num_sms: int | None = None, chunk: int | None = None,
+    block_d: int | None = None, num_warps: int | None = None, segments: int | None = None,
+    safe_reverse: bool = True,
+) -> ChunkedScanConfig:
+    """Launch configuration of the chunked kernels for u (batch, d, L), A (d, n), B/C with ``groups``.
+
+    Args:
+        num_sms: streaming multiprocessors of the target (default: an H100 SXM's 132).
+        chunk, block_d, num_warps: overrides (powers of two; num_warps sets both directions), e.g.
+            small tiles for interpreter tests; block_d is still capped by the group structure and d.
+        segments: force this many L segments (capped by the number of chunks).
+
+    The configuration does not depend on n (the states are looped over) or the dtype (tiles are
+    fp32); the L split depends on L and is taken at launch (:meth:`ChunkedScanConfig.split`).
+    """
+    for name, v in (("chunk", chunk), ("block_d", block_d), ("num_warps", num_warps)):
+        assert v is None or (v >= 1 and v & (v - 1) == 0), f"{name} must be a power of two"
+    assert chunk is None or chunk >= 2, "chunk must be at least 2"
+    assert segments is None or segments >= 1
+    chunk = chunk or CHUNKED_CHUNK
+    cap = min(group_block_limit(d, groups), _next_pow2(d))
+    bd = max(1, min(block_d or CHUNKED_BLOCK_D, cap))
+
+    def warps(elems_per_thread: int) -> int:
+        if num_warps is not None:
+            return num_warps
+        return max(1, min(CHUNKED_MAX_WARPS, _next_pow2(-(-bd * chunk // (32 * elems_per_thread)))))
+
+    return ChunkedScanConfig(
+        chunk=chunk, block_n=max(2, _next_pow2(n)), fwd_block_d=bd, bwd_block_d=bd,
+        fwd_warps=warps(CHUNKED_FWD_ELEMS_PER_THREAD), bwd_warps=warps(CHUNKED_BWD_ELEMS_PER_THREAD),
+        num_sms=num_sms or H100_SMS, segments=segments, safe_reverse=safe_reverse,
+    )
+
+
+__all__ = ["ScanConfig", "scan_config", "ChunkedScanConfig", "chunked_scan_config", "group_block_limit",
+           "H100_SMS", "SMS_BY_ARCH"]

@@ -121,20 +121,31 @@ def scan_config(
 # ---------------------------------------------------------------------------------------------
 # The chunked kernels (triton_scan_chunked_kernels).
 #
-# One program owns (batch, CHUNKED_BLOCK_D channels, one segment of L) and works on
-# (BLOCK_D, CHUNK) fp32 tiles: u, delta, delta * u, the output / gradient accumulators and, per
-# state, a, x, their scans and h live at once (about 9 tiles forward, 16 backward). The budget is
-# BLOCK_D * CHUNK / (32 * num_warps) tile elements per thread: 16 forward, 8 backward keep ptxas
-# below ~170 registers without spills (``python -m genomamba.kernels.report --impl chunked``).
-# More channels per program share each B_n / C_n load (L2 traffic: one read per block, not per
-# channel) and sum dB / dC over the block before one atomic add; more warps per program shorten
-# the chain of dependent steps per thread. L is split only where batch x channel blocks would
-# leave more than half the SMs idle: the first pass of a split costs about a third of the forward.
-CHUNKED_CHUNK = 1024
-CHUNKED_BLOCK_D = 4
+# One program owns (batch, BLOCK_D channels, one segment of L) and works on (BLOCK_D, CHUNK) fp32
+# tiles. Triton lays a tile out 4 consecutive steps per thread for fp32 loads (8 for bf16: one
+# 16-byte load), then lanes, then warps, repeated to cover the tile: a thread holds
+# E = BLOCK_D * CHUNK / (32 * num_warps) elements of each tile. Its scans cost a fixed in-thread
+# part per element plus 5 shuffle levels per 4 (8) elements and a shared-memory pass per warp, so
+# fewer warps per program means fewer instructions per element; a larger E means more registers.
+# From the SASS of the state loop (``python -m genomamba.kernels.report --impl chunked --sass``;
+# sm_90, triton 3.9), instructions per (step, channel, state), fp32 / bf16:
+#   forward  E 16, 2 warps: 24 / 20;  E 8, 4 warps: 29 / 23;  E 16, 8 warps: 31 / 21
+#   backward E 8, 2-4 warps: 63-68 / 57-61;  E 4: 78-113 (more warps, same work)
+# and registers: forward E 16 ~150, backward E 8 185-255 (no spills); E 16 spills in the backward.
+# So: CHUNK 512 with 2 channels per program (a 1,024-element tile, as one channel x 1,024 steps),
+# forward 2 warps (E 16), backward 4 warps (E 8). Two channels per program halve the L2 reads of
+# B_n / C_n (one read per block, not per channel) and the dB / dC atomic adds (summed over the block
+# in registers first). A chunk's steps pass through one program in order, so latency is hidden only
+# by other programs: where batch x channel blocks give fewer than CHUNKED_TARGET_WARPS_PER_SM warps
+# per SM, L is split into segments (the split's first pass costs about a third of a forward).
+# These are choices from instruction and register counts; ``bench_scan.py --device cuda`` times
+# the alternatives (``--sweep``) on a GPU.
+CHUNKED_CHUNK = 512
+CHUNKED_BLOCK_D = 2
 CHUNKED_FWD_ELEMS_PER_THREAD = 16
 CHUNKED_BWD_ELEMS_PER_THREAD = 8
 CHUNKED_MAX_WARPS = 16
+CHUNKED_TARGET_WARPS_PER_SM = 8
 CHUNKED_MAX_SEGMENTS = 64
 
 
@@ -144,8 +155,9 @@ class ChunkedScanConfig:
 
     ``chunk`` is shared by forward and backward (the backward restarts each chunk from the
     forward's chunk-start checkpoint). ``segments``: a forced number of L segments (tests,
-    exploration); None splits by SM fill. ``safe_reverse``: the backward's reverse scan orders its
-    operands by position (see triton_scan_chunked_kernels).
+    exploration); None splits to reach ``target_warps_per_sm``. ``safe_reverse``: the backward's
+    reverse scan orders its operands by position (robust to triton-lang/triton#4362; costs ~20% of
+    the backward's instructions) instead of trusting the compiler's operand order.
     """
 
     chunk: int
@@ -157,61 +169,72 @@ class ChunkedScanConfig:
     num_sms: int = H100_SMS
     segments: int | None = None
     safe_reverse: bool = True
+    target_warps_per_sm: int = CHUNKED_TARGET_WARPS_PER_SM
 
-    def split(self, batch: int, d: int, n_chunks: int, block_d: int) -> tuple[int, int]:
-        """(segments, chunks per segment) for a grid of batch x ceil(d / block_d) programs per segment."""
+    def split(self, batch: int, d: int, n_chunks: int, block_d: int, warps: int) -> tuple[int, int]:
+        """(segments, chunks per segment) for a grid of batch x ceil(d / block_d) programs of ``warps``."""
         programs = batch * -(-d // block_d)
-        if self.segments is not None:
-            want = self.segments
-        elif 2 * programs >= self.num_sms:
-            want = 1
-        else:
-            want = -(-self.num_sms // programs)
+        want = self.segments if self.segments is not None else -(
+            -self.target_warps_per_sm * self.num_sms // (programs * warps))
         want = max(1, min(want, n_chunks, CHUNKED_MAX_SEGMENTS))
         per_seg = -(-n_chunks // want)
         return -(-n_chunks // per_seg), per_seg
 
+    def split_fwd(self, batch: int, d: int, n_chunks: int) -> tuple[int, int]:
+        return self.split(batch, d, n_chunks, self.fwd_block_d, self.fwd_warps)
+
+    def split_bwd(self, batch: int, d: int, n_chunks: int) -> tuple[int, int]:
+        return self.split(batch, d, n_chunks, self.bwd_block_d, self.bwd_warps)
+
     def programs(self, batch: int, d: int, L: int) -> dict[str, int]:
         """Programs in the forward and backward grids (all segments) for (batch, d, L)."""
         n_chunks = max(1, -(-L // self.chunk))
-        out = {}
-        for name, bd in (("fwd", self.fwd_block_d), ("bwd", self.bwd_block_d)):
-            out[name] = batch * -(-d // bd) * self.split(batch, d, n_chunks, bd)[0]
-        return out
+        return {
+            "fwd": batch * -(-d // self.fwd_block_d) * self.split_fwd(batch, d, n_chunks)[0],
+            "bwd": batch * -(-d // self.bwd_block_d) * self.split_bwd(batch, d, n_chunks)[0],
+        }
 
 
 def chunked_scan_config(
     batch: int, d: int, n: int, groups: int = 1, *, num_sms: int | None = None, chunk: int | None = None,
     block_d: int | None = None, num_warps: int | None = None, segments: int | None = None,
-    safe_reverse: bool = True,
+    safe_reverse: bool = True, fwd_block_d: int | None = None, bwd_block_d: int | None = None,
+    fwd_warps: int | None = None, bwd_warps: int | None = None,
 ) -> ChunkedScanConfig:
     """Launch configuration of the chunked kernels for u (batch, d, L), A (d, n), B/C with ``groups``.
 
     Args:
         num_sms: streaming multiprocessors of the target (default: an H100 SXM's 132).
-        chunk, block_d, num_warps: overrides (powers of two; num_warps sets both directions), e.g.
-            small tiles for interpreter tests; block_d is still capped by the group structure and d.
+        chunk, block_d, num_warps: overrides (powers of two) for both directions, e.g. small tiles
+            for interpreter tests; fwd_block_d / bwd_block_d / fwd_warps / bwd_warps per direction.
+            A block is still capped by the group structure of B / C and by d.
         segments: force this many L segments (capped by the number of chunks).
 
     The configuration does not depend on n (the states are looped over) or the dtype (tiles are
     fp32); the L split depends on L and is taken at launch (:meth:`ChunkedScanConfig.split`).
     """
-    for name, v in (("chunk", chunk), ("block_d", block_d), ("num_warps", num_warps)):
+    named = (("chunk", chunk), ("block_d", block_d), ("num_warps", num_warps), ("fwd_block_d", fwd_block_d),
+             ("bwd_block_d", bwd_block_d), ("fwd_warps", fwd_warps), ("bwd_warps", bwd_warps))
+    for name, v in named:
         assert v is None or (v >= 1 and v & (v - 1) == 0), f"{name} must be a power of two"
     assert chunk is None or chunk >= 2, "chunk must be at least 2"
     assert segments is None or segments >= 1
     chunk = chunk or CHUNKED_CHUNK
     cap = min(group_block_limit(d, groups), _next_pow2(d))
-    bd = max(1, min(block_d or CHUNKED_BLOCK_D, cap))
 
-    def warps(elems_per_thread: int) -> int:
-        if num_warps is not None:
-            return num_warps
+    def block(override: int | None) -> int:
+        return max(1, min(override or block_d or CHUNKED_BLOCK_D, cap))
+
+    def warps(override: int | None, bd: int, elems_per_thread: int) -> int:
+        if override or num_warps:
+            return override or num_warps
         return max(1, min(CHUNKED_MAX_WARPS, _next_pow2(-(-bd * chunk // (32 * elems_per_thread)))))
 
+    fbd, bbd = block(fwd_block_d), block(bwd_block_d)
     return ChunkedScanConfig(
-        chunk=chunk, block_n=max(2, _next_pow2(n)), fwd_block_d=bd, bwd_block_d=bd,
-        fwd_warps=warps(CHUNKED_FWD_ELEMS_PER_THREAD), bwd_warps=warps(CHUNKED_BWD_ELEMS_PER_THREAD),
+        chunk=chunk, block_n=max(2, _next_pow2(n)), fwd_block_d=fbd, bwd_block_d=bbd,
+        fwd_warps=warps(fwd_warps, fbd, CHUNKED_FWD_ELEMS_PER_THREAD),
+        bwd_warps=warps(bwd_warps, bbd, CHUNKED_BWD_ELEMS_PER_THREAD),
         num_sms=num_sms or H100_SMS, segments=segments, safe_reverse=safe_reverse,
     )
 

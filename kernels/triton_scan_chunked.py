@@ -68,7 +68,7 @@ def _prepare_fwd(
     bd = cfg.fwd_block_d
     assert (d // groups) % bd == 0 or groups == 1, "a channel block must stay inside one group"
     n_chunks = _n_chunks(L, cfg.chunk)
-    segs, per_seg = cfg.split(batch, d, n_chunks, bd)
+    segs, per_seg = cfg.split_fwd(batch, d, n_chunks)
     f32 = dict(device=u.device, dtype=torch.float32)
     out = torch.empty_like(u)
     ckpt = torch.empty(n_chunks + 1, batch, d, n, **f32)
@@ -137,7 +137,7 @@ def _prepare_bwd(
     bd = cfg.bwd_block_d
     n_chunks = _n_chunks(L, cfg.chunk)
     assert ckpt.shape == (n_chunks + 1, batch, d, n)
-    segs, per_seg = cfg.split(batch, d, n_chunks, bd)
+    segs, per_seg = cfg.split_bwd(batch, d, n_chunks)
     f32 = dict(device=u.device, dtype=torch.float32)
     du = torch.empty_like(u)
     ddelta = torch.empty_like(delta)

@@ -50,6 +50,11 @@ import triton
 import triton.language as tl
 from genomamba.kernels.reference import SOFTPLUS_THRESHOLD
 
+# Sizes and loop bounds used only in masks and loop limits are not specialised on (triton would
+# otherwise compile a variant per divisibility-by-16 of each: L 1024 vs 1000, 2 vs 16 chunks, ...).
+# Strides stay specialised: their alignment decides the width of the loads.
+_SIZES = ["dim", "seqlen", "dstate", "dpg", "n_chunks", "chunks_per_seg"]
+
 # Kernels may read only constexpr globals.
 _SOFTPLUS_THRESHOLD = tl.constexpr(SOFTPLUS_THRESHOLD)
 _LOG2E = tl.constexpr(1.4426950408889634)
@@ -113,7 +118,7 @@ def _channel_vectors(D_ptr, dbias_ptr, offs_k, mask_k, BLOCK_D: tl.constexpr, HA
     return Dv, dbias
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _chunked_scan_fwd_seg_kernel(
     # pointers
     u_ptr, delta_ptr, A_ptr, B_ptr, dbias_ptr, seg_decay_ptr, seg_h_ptr,
@@ -166,7 +171,7 @@ def _chunked_scan_fwd_seg_kernel(
     tl.store(seg_h_ptr + sg, h_acc, mask=mask_kn)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _chunked_scan_fwd_kernel(
     # pointers
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, dbias_ptr, h0_ptr, seg_decay_ptr, seg_h_ptr,
@@ -221,9 +226,8 @@ def _chunked_scan_fwd_kernel(
         mask_t = t < seqlen
         m = mask_k[:, None] & mask_t[None, :]
         tt = t[None, :] * s_u_l
-        u = tl.load(u_rows + tt, mask=m, other=0.0).to(tl.float32)
         v_in, dt = _delta(delta_rows, tt, m, dbias, HAS_DBIAS, SOFTPLUS)
-        dtu = dt * u
+        dtu = dt * tl.load(u_rows + tt, mask=m, other=0.0).to(tl.float32)
         y = tl.zeros((BLOCK_D, CHUNK), dtype=tl.float32)
         # Chunk-start states: the segment's initial state, else the previous chunk's carry.
         h_in = tl.where(c == c0, seg_init_ptr + pid_b * s_sg_b + offs_k * s_sg_d + seg * s_sg_s,
@@ -240,8 +244,9 @@ def _chunked_scan_fwd_kernel(
             y += Cn[None, :] * hs
             # The carry: the owner of the last step writes it (padded steps are identity maps).
             tl.store(h_out[:, None] + n + (offs_t - (CHUNK - 1))[None, :], hs, mask=mask_k[:, None] & is_last)
+        # Inputs used only after the state loop are (re)loaded here, not kept in registers through it.
         if HAS_D:
-            y += Dv[:, None] * u
+            y += Dv[:, None] * tl.load(u_rows + tt, mask=m, other=0.0).to(tl.float32)
         if HAS_Z:
             zz = tl.load(z_rows + tt, mask=m, other=0.0).to(tl.float32)
             y *= zz * tl.sigmoid(zz)
@@ -249,7 +254,7 @@ def _chunked_scan_fwd_kernel(
         tl.debug_barrier()  # the carries written above are read by every thread in the next chunk
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _chunked_scan_bwd_seg_kernel(
     # pointers
     delta_ptr, A_ptr, C_ptr, z_ptr, dbias_ptr, dout_ptr, seg_decay_ptr, seg_g_ptr,
@@ -302,7 +307,7 @@ def _chunked_scan_bwd_seg_kernel(
     tl.store(seg_g_ptr + sg, g_acc, mask=mask_kn)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SIZES)
 def _chunked_scan_bwd_kernel(
     # pointers
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, dbias_ptr, ckpt_ptr, seg_decay_ptr, seg_g_ptr,
@@ -366,17 +371,13 @@ def _chunked_scan_bwd_kernel(
         mask_t = t < seqlen
         m = mask_k[:, None] & mask_t[None, :]
         tt = t[None, :] * s_u_l
-        u = tl.load(u_rows + tt, mask=m, other=0.0).to(tl.float32)
-        v, dt = _delta(delta_rows, tt, m, dbias, HAS_DBIAS, SOFTPLUS)
-        dtu = dt * u
-        g_out = tl.load(dout_rows + tt, mask=m, other=0.0).to(tl.float32)
+        v_in, dt = _delta(delta_rows, tt, m, dbias, HAS_DBIAS, SOFTPLUS)
+        dtu = dt * tl.load(u_rows + tt, mask=m, other=0.0).to(tl.float32)
+        dy = tl.load(dout_rows + tt, mask=m, other=0.0).to(tl.float32)
         if HAS_Z:
             zz = tl.load(z_rows + tt, mask=m, other=0.0).to(tl.float32)
-            sig = tl.sigmoid(zz)
-            dy = g_out * zz * sig
+            dy *= zz * tl.sigmoid(zz)
             y = tl.zeros((BLOCK_D, CHUNK), dtype=tl.float32)
-        else:
-            dy = g_out
         # delta at t + 1 inside the chunk (a_{t+1}); the step after the chunk enters through the carry.
         m1 = m & ((offs_t < CHUNK - 1) & (t + 1 < seqlen))[None, :]
         v_next, dt1 = _delta(delta_rows, tt + s_u_l, m1, dbias, HAS_DBIAS, SOFTPLUS)
@@ -417,18 +418,24 @@ def _chunked_scan_bwd_kernel(
             bc_t = bc_off + n * s_bc_n + t * s_bc_l
             tl.atomic_add(dB_ptr + bc_t, tl.sum(lam * dtu, axis=0), mask=mask_t, sem="relaxed")
             tl.atomic_add(dC_ptr + bc_t, tl.sum(hs * dy, axis=0), mask=mask_t, sem="relaxed")
+        # Inputs used only after the state loop are reloaded here, not kept in registers through it.
+        u = tl.load(u_rows + tt, mask=m, other=0.0).to(tl.float32)
         du = dt * lam_b
         ddt = u * lam_b + a_q
         if HAS_D:
             du += Dv[:, None] * dy
             dD_acc += tl.sum(dy * u, axis=1)
         if SOFTPLUS:
+            v, dt_again = _delta(delta_rows, tt, m, dbias, HAS_DBIAS, False)
             ddt = tl.where(v <= _SOFTPLUS_THRESHOLD, ddt * tl.sigmoid(v), ddt)
         ddt = tl.where(m, ddt, 0.0)
         ddb_acc += tl.sum(ddt, axis=1)
         if HAS_Z:
             if HAS_D:
                 y += Dv[:, None] * u
+            g_out = tl.load(dout_rows + tt, mask=m, other=0.0).to(tl.float32)
+            zz = tl.load(z_rows + tt, mask=m, other=0.0).to(tl.float32)
+            sig = tl.sigmoid(zz)
             tl.store(dz_ptr + rows + tt, (g_out * y * sig * (1.0 + zz * (1.0 - sig))).to(dz_ptr.dtype.element_ty), mask=m)
         tl.store(du_ptr + rows + tt, du.to(du_ptr.dtype.element_ty), mask=m)
         tl.store(ddelta_ptr + rows + tt, ddt.to(ddelta_ptr.dtype.element_ty), mask=m)

@@ -127,19 +127,21 @@ def scan_config(
 # E = BLOCK_D * CHUNK / (32 * num_warps) elements of each tile. Its scans cost a fixed in-thread
 # part per element plus 5 shuffle levels per 4 (8) elements and a shared-memory pass per warp, so
 # fewer warps per program means fewer instructions per element; a larger E means more registers.
-# From the SASS of the state loop (``python -m genomamba.kernels.report --impl chunked --sass``;
-# sm_90, triton 3.9), instructions per (step, channel, state), fp32 / bf16:
-#   forward  E 16, 2 warps: 24 / 20;  E 8, 4 warps: 29 / 23;  E 16, 8 warps: 31 / 21
-#   backward E 8, 2-4 warps: 63-68 / 57-61;  E 4: 78-113 (more warps, same work)
-# and registers: forward E 16 ~150, backward E 8 185-255 (no spills); E 16 spills in the backward.
+# From the SASS of the state loop (``python -m genomamba.kernels.report --sass``, column
+# exp_loop_per_element; sm_90, triton 3.9), instructions per (step, channel, state), fp32 / bf16:
+#   chunked forward  E 16, 2 warps: 26 / 22;  E 8, 4 warps: ~29 / ~23;  E 16, 8 warps: ~31 / ~21
+#   chunked backward E 8, 4 warps: 88 / ~80 with the position-ordered reverse combine, ~65 / ~60 plain
+#   v1 (for scale)   forward 45-56, backward 136-145
+# and registers: forward E 16 ~190, backward E 8 239-255 (the full register file, no spills, with
+# ptxas allowed 255: see triton_scan_chunked.MAXNREG); E 16 spills in the backward.
 # So: CHUNK 512 with 2 channels per program (a 1,024-element tile, as one channel x 1,024 steps),
 # forward 2 warps (E 16), backward 4 warps (E 8). Two channels per program halve the L2 reads of
 # B_n / C_n (one read per block, not per channel) and the dB / dC atomic adds (summed over the block
 # in registers first). A chunk's steps pass through one program in order, so latency is hidden only
 # by other programs: where batch x channel blocks give fewer than CHUNKED_TARGET_WARPS_PER_SM warps
 # per SM, L is split into segments (the split's first pass costs about a third of a forward).
-# These are choices from instruction and register counts; ``bench_scan.py --device cuda`` times
-# the alternatives (``--sweep``) on a GPU.
+# These are choices from instruction and register counts, not timings: ``bench_scan.py --device
+# cuda --sweep`` times the alternatives on a GPU.
 CHUNKED_CHUNK = 512
 CHUNKED_BLOCK_D = 2
 CHUNKED_FWD_ELEMS_PER_THREAD = 16

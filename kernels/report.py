@@ -73,8 +73,9 @@ class KernelResources:
     blocks_per_sm: int
     occupancy_warps_pct: float
     occupancy_limited_by: str
-    # SASS instruction counts (``--sass``): total, and the exp2 / shuffle / barrier / atomic ones.
-    sass: dict[str, int] | None = None
+    # SASS instruction counts (``--sass``): total, the exp2 / shuffle / barrier / atomic ones, and the
+    # instructions of the innermost loop computing exp2, also per (step, channel, state) element.
+    sass: dict[str, float | None] | None = None
 
     @property
     def spills(self) -> bool:
@@ -206,9 +207,7 @@ def compile_launch(launch, arch: int):
     backend = make_backend(target)
     binder = triton_jit.create_function_from_signature(fn.signature, fn.params, backend)
     args = [_AlignedArg(a) if isinstance(a, torch.Tensor) else a for a in launch.args]
-    kwargs = dict(launch.constexprs, num_warps=launch.num_warps)
-    if launch.num_stages is not None:
-        kwargs["num_stages"] = launch.num_stages
+    kwargs = dict(launch.constexprs, **launch.options())
     bound_args, specialization, options = binder(*args, **kwargs)
     options, signature, constexprs, attrs = fn._pack_args(backend, kwargs, bound_args, specialization, options)
     src = ASTSource(fn, signature, constexprs, attrs)
@@ -238,6 +237,23 @@ def kernel_resources(compiled, arch: int) -> dict[str, int]:
 # reductions to global memory, local-memory traffic (spills) and global loads / stores.
 SASS_GROUPS = {"MUFU": "mufu", "SHFL": "shfl", "BAR": "bar", "RED": "red", "REDG": "red", "ATOM": "atom", "ATOMG": "atom", "LDL": "ldl",
                "STL": "stl", "LDG": "ldg", "STG": "stg", "STS": "sts", "LDS": "lds"}
+
+
+_SASS_LINE = re.compile(r"\s*/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)([^;]*);")
+
+
+def innermost_exp_loop(text: str) -> int | None:
+    """Instructions in the innermost SASS loop that computes exp2 (a backward branch whose body holds
+    a MUFU): the chunked kernels' per-state loop, v1's per-chunk loop. None if there is none."""
+    ins = [(int(m.group(1), 16), m.group(2), m.group(3)) for m in map(_SASS_LINE.match, text.splitlines()) if m]
+    best = None
+    for addr, op, rest in ins:
+        target = re.search(r"0x([0-9a-f]+)", rest) if op.startswith("BRA") else None
+        if target and int(target.group(1), 16) < addr:
+            body = [o for a, o, _ in ins if int(target.group(1), 16) <= a <= addr]
+            if any(o.startswith("MUFU") for o in body) and (best is None or len(body) < best):
+                best = len(body)
+    return best
 
 
 def sass_counts(text: str) -> dict[str, int]:
@@ -295,6 +311,17 @@ def _compile_row(impl: str, kname: str, launch, arch: int, n: int, dtype_name: s
     usage = kernel_resources(compiled, arch)
     dyn = int(compiled.metadata.shared)
     blocks, occ, limiter = _occupancy(arch, usage["REG"], launch.num_warps, dyn + usage.get("SHARED", 0))
+    sass_doc = None
+    if sass:
+        text = _cuobjdump(compiled, "-sass")
+        sass_doc = sass_counts(text)
+        loop = innermost_exp_loop(text)
+        # Elements (step, channel, state) one thread handles per pass of that loop: chunked kernels
+        # loop over the states (BLOCK_D x CHUNK tile); v1 does all states of a chunk at once.
+        c = launch.constexprs
+        per_pass = c["BLOCK_D"] * c["CHUNK"] * (1 if impl == "chunked" else c["BLOCK_N"]) / (32 * launch.num_warps)
+        sass_doc["exp_loop"] = loop
+        sass_doc["exp_loop_per_element"] = round(loop / per_pass, 1) if loop else None
     return KernelResources(
         impl=impl, kernel=kname, arch=f"sm_{arch}", d_state=n, dtype=dtype_name, flags=flag_name,
         triton=triton.__version__, block_d=launch.constexprs["BLOCK_D"],
@@ -303,7 +330,7 @@ def _compile_row(impl: str, kname: str, launch, arch: int, n: int, dtype_name: s
         stack_bytes=usage.get("STACK", 0), local_bytes=usage.get("LOCAL", 0),
         static_shared_bytes=usage.get("SHARED", 0), dynamic_shared_bytes=dyn,
         blocks_per_sm=blocks, occupancy_warps_pct=round(occ, 1), occupancy_limited_by=limiter,
-        sass=sass_counts(_cuobjdump(compiled, "-sass")) if sass else None,
+        sass=sass_doc,
     )
 
 
@@ -394,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
                     "occupancy_warps_pct", "occupancy_limited_by"]
             table = [asdict(r) for r in rows]
             if args.sass:
-                keys += ["sass_total", "mufu", "shfl", "bar", "red"]
+                keys += ["sass_total", "mufu", "shfl", "bar", "red", "exp_loop", "exp_loop_per_element"]
                 for r in table:
                     r.update({("sass_total" if k == "total" else k): v for k, v in r.pop("sass").items()})
             print(f"triton {triton.__version__}: kernel resources (launches built for (batch, d_inner) in "

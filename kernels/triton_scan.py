@@ -38,7 +38,8 @@ class KernelLaunch:
 
     ``args`` are the positional runtime arguments (tensors and ints), ``constexprs`` the
     ``tl.constexpr`` keyword arguments; ``grid`` is (batch, channel blocks) for these kernels and
-    (channel blocks, batch, segments) for the chunked ones. ``num_stages`` None: triton's default.
+    (channel blocks, batch, segments) for the chunked ones. ``num_stages`` / ``maxnreg`` None:
+    triton's default (``maxnreg``: the register cap handed to ptxas).
     """
 
     kernel: Any
@@ -47,15 +48,23 @@ class KernelLaunch:
     constexprs: dict[str, int | bool]
     num_warps: int
     num_stages: int | None = None
+    maxnreg: int | None = None
 
     @property
     def programs(self) -> int:
         return math.prod(self.grid)
 
     def run(self, device: torch.device) -> None:
-        stages = {} if self.num_stages is None else {"num_stages": self.num_stages}
         with torch.cuda.device(device) if device.type == "cuda" else nullcontext():
-            self.kernel[self.grid](*self.args, **self.constexprs, num_warps=self.num_warps, **stages)
+            self.kernel[self.grid](*self.args, **self.constexprs, **self.options())
+
+    def options(self) -> dict[str, int]:
+        """Compile options beside the constexprs: num_warps, and num_stages / maxnreg where set."""
+        opts = {"num_warps": self.num_warps}
+        for name in ("num_stages", "maxnreg"):
+            if getattr(self, name) is not None:
+                opts[name] = getattr(self, name)
+        return opts
 
 
 def _prepare_fwd(

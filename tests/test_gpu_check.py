@@ -206,15 +206,56 @@ def test_cli_packages_from_unpacked_wheels(tmp_path: Path, monkeypatch: pytest.M
     assert gpu_check.cli_pythonpath(None, tmp_path / "unused") == ("", None)
 
 
+HIDE_SITE_PACKAGES = '''
+import importlib.abc, importlib.machinery, sys
+HIDE = {"hydra", "omegaconf", "antlr4", "pyfaidx", "Bio", "pysam"}
+class _Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HIDE:
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is not None and spec.origin and "site-packages" in spec.origin:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, _Hide())
+'''
+
+
 def test_long_window_training_through_the_cli_on_cpu(tmp_path: Path) -> None:
-    """The exact `genomamba train` overrides the GPU step uses, at a 1 kb window on CPU (trainer=cpu,
-    model=tiny, 3 steps): the run succeeds and its steps are timed (peak GPU memory: none on CPU)."""
-    res = gpu_check.run_long_windows([1024], 600, tmp_path, None, trainer="cpu", model="tiny", steps=3)
+    """The GPU step's exact `genomamba train` overrides and wrapper, at a 1 kb window on CPU
+    (trainer=cpu, model=tiny, 3 steps), as on a GPU image without the data stack: Hydra, OmegaConf,
+    pyfaidx, Biopython and pysam are hidden from this interpreter, and Hydra, OmegaConf (with antlr4)
+    and pyfaidx come from wheels (here: zips of the installed packages) unpacked onto PYTHONPATH."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    wheels = tmp_path / "whl"
+    wheels.mkdir()
+    for name in ("hydra", "omegaconf", "antlr4", "pyfaidx"):
+        pkg = Path(importlib.util.find_spec(name).submodule_search_locations[0])
+        with zipfile.ZipFile(wheels / f"{name}-0-py3-none-any.whl", "w") as z:
+            for f in pkg.rglob("*"):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    z.write(f, f.relative_to(pkg.parent))
+    (tmp_path / "hide").mkdir()
+    (tmp_path / "hide" / "sitecustomize.py").write_text(HIDE_SITE_PACKAGES)
+    code = (f"import json, sys; from pathlib import Path; sys.path.insert(0, {str(ROOT / 'tests')!r}); "
+            "from benchmark_scripts import load_benchmark; gc = load_benchmark('gpu_check'); "
+            "print('importable', gc._importable('hydra'), gc._importable('Bio')); "
+            f"res = gc.run_long_windows([1024], 600, Path({str(tmp_path / 'work')!r}), Path({str(wheels)!r}), "
+            "trainer='cpu', model='tiny', steps=3); print('RESULT ' + json.dumps(res))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "hide"), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "importable False False" in proc.stdout
+    res = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT ")).removeprefix("RESULT "))
     assert res["status"] == "ok", res
     (row,) = res["rows"]
     assert row["status"] == "ok", row
     assert row["steps_timed"] == 2 and row["tokens_per_s"] > 0 and "peak_mem_gib" not in row
-    assert (tmp_path / "run_1024" / "metrics.json").exists()
+    assert (tmp_path / "work" / "run_1024" / "metrics.json").exists()
 
 
 def test_train_run_parsing_and_flatness() -> None:

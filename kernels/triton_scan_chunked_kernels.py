@@ -7,8 +7,9 @@ dispatch imports that, lazily, so that ``import genomamba.kernels`` never needs 
 Plan (after mamba_ssm's CUDA scan, Gu & Dao 2023, App. D; formulas, not code). One program owns
 (batch b, BLOCK_D channels, one segment of L); by default a segment is the whole sequence, and L
 is split only where batch x channel blocks are too few to fill the SMs. Time is cut into chunks of
-CHUNK (1,024-2,048) steps, held as (BLOCK_D, CHUNK) fp32 tiles with several contiguous steps per
-thread and L-contiguous loads. Per chunk, u, delta (bias, softplus), delta * u, D * u and silu(z)
+CHUNK steps, held as (BLOCK_D, CHUNK) fp32 tiles (by default 2 x 512: the 1,024-element tile of one
+channel x 1,024 steps, see ``launch_config``) with contiguous steps per thread (4 for fp32, 8 for
+bf16: Triton's 16-byte loads) and L-contiguous loads. Per chunk, u, delta (bias, softplus), delta * u, D * u and silu(z)
 are computed once; the d_state states are then looped over *inside* the chunk: state n loads
 B_n, C_n (CHUNK,) once for all BLOCK_D channels, forms a_t = exp2(delta_t * A_n * log2 e) and
 x_t = B_n,t delta_t u_t, solves h_t = a_t h_{t-1} + x_t with ``tl.associative_scan`` on (a, x)

@@ -439,6 +439,8 @@ def summarize(device: dict, tests: dict, scan: dict | None, model: dict | None, 
         "scan": scan_rows,
         "scan_skipped": cuda.get("skipped") or [],
         "scan_sweep": cuda.get("sweep") or [],
+        # Whether the cheaper plain reverse-scan combine is right on this GPU (then it may become the default).
+        "plain_reverse_check": (scan or {}).get("plain_reverse_check"),
         "model_time_per_token": model_rows,
         "model_summary": (model or {}).get("summary") or {},
         "long_windows": train or {"status": "not run"},
@@ -507,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
             # the parts are kept beside --out, so a run cut short still leaves what it measured
             share = step("scan")
             scan_cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_scan.py"), "--device", "cuda", "--skip-cpu",
-                        "--cuda-lengths", *map(str, args.scan_lengths), "--time-budget-s", str(max(5, share - 30))]
+                        "--check-plain-reverse", "--cuda-lengths", *map(str, args.scan_lengths),
+                        "--time-budget-s", str(max(5, share - 30))]
             scan = _run_json(scan_cmd, out.with_suffix(".scan.json"), timeout=share + 60)
             share = step("model")
             model = _run_json(

@@ -128,24 +128,28 @@ def scan_config(
 # part per element plus 5 shuffle levels per 4 (8) elements and a shared-memory pass per warp, so
 # fewer warps per program means fewer instructions per element; a larger E means more registers.
 # From the SASS of the state loop (``python -m genomamba.kernels.report --sass``, column
-# exp_loop_per_element; sm_90, triton 3.9), instructions per (step, channel, state), fp32 / bf16:
-#   chunked forward  E 16, 2 warps: 26 / 22;  E 8, 4 warps: ~29 / ~23;  E 16, 8 warps: ~31 / ~21
-#   chunked backward E 8, 4 warps: 88 / ~80 with the position-ordered reverse combine, ~65 / ~60 plain
-#   v1 (for scale)   forward 45-56, backward 136-145
-# and registers: forward E 16 ~190, backward E 8 239-255 (the full register file, no spills, with
-# ptxas allowed 255: see triton_scan_chunked.MAXNREG); E 16 spills in the backward.
+# exp_loop_per_element), instructions per (step, channel, state), fp32 / bf16, sm_90:
+#                                         triton 3.9        triton 3.6 (the GPU image's)
+#   forward  E 16, 2 warps                 26 / 22           26 / 23
+#   backward E 8, 4 warps                  88 / 78           105 / 102, spills on sm_80 (255 regs)
+#   backward E 4, 8 warps                  110 / 112         135 / 139, 215-228 regs, no spills
+#   backward E 4, 1 channel, 4 warps       103 / 110         122 / 131 (but one dB / dC atomic per channel)
+#   v1 (for scale): forward 45-56 / 40-66, backward 136-145 / 195-203
+# (backward with the position-ordered reverse combine; the plain one saves ~20%). Registers: the
+# forward ~190-220, no spills with ptxas allowed 255 (triton_scan_chunked.MAXNREG).
 # So: CHUNK 512 with 2 channels per program (a 1,024-element tile, as one channel x 1,024 steps),
-# forward 2 warps (E 16), backward 4 warps (E 8). Two channels per program halve the L2 reads of
-# B_n / C_n (one read per block, not per channel) and the dB / dC atomic adds (summed over the block
-# in registers first). A chunk's steps pass through one program in order, so latency is hidden only
-# by other programs: where batch x channel blocks give fewer than CHUNKED_TARGET_WARPS_PER_SM warps
-# per SM, L is split into segments (the split's first pass costs about a third of a forward).
+# forward 2 warps (E 16), backward 8 warps (E 4: the largest tile that compiles spill-free with
+# triton 3.6). Two channels per program halve the L2 reads of B_n / C_n (one read per block, not per
+# channel) and the dB / dC atomic adds (summed over the block in registers first). A chunk's steps
+# pass through one program in order, so latency is hidden only by other programs: where batch x
+# channel blocks give fewer than CHUNKED_TARGET_WARPS_PER_SM warps per SM, L is split into segments
+# (the split's first pass costs about a third of a forward).
 # These are choices from instruction and register counts, not timings: ``bench_scan.py --device
 # cuda --sweep`` times the alternatives on a GPU.
 CHUNKED_CHUNK = 512
 CHUNKED_BLOCK_D = 2
 CHUNKED_FWD_ELEMS_PER_THREAD = 16
-CHUNKED_BWD_ELEMS_PER_THREAD = 8
+CHUNKED_BWD_ELEMS_PER_THREAD = 4
 CHUNKED_MAX_WARPS = 16
 CHUNKED_TARGET_WARPS_PER_SM = 8
 CHUNKED_MAX_SEGMENTS = 64

@@ -34,9 +34,9 @@ from torch import Tensor
 # No software pipelining: the chunk loops pass carries between threads through memory behind a
 # barrier, and loads must not be hoisted across it (one stage is also what fits the registers).
 NUM_STAGES = 1
-# The main kernels' register cap for ptxas: left to itself, ptxas held the bf16 forward at 127
-# registers on sm_90 and spilled 8 bytes; with the full register file allowed it uses ~165-190, no
-# spills (python -m genomamba.kernels.report --impl chunked).
+# The register cap handed to ptxas: left to itself, ptxas held the bf16 forward at 127 registers on
+# sm_90 and spilled 8 bytes (the segment passes at 96, 8 bytes); with the full register file allowed
+# they use what they need, no spills (python -m genomamba.kernels.report --impl chunked).
 MAXNREG = 255
 
 
@@ -93,7 +93,7 @@ def _prepare_fwd(
              *dims, *u_strides, *bc_strides, A.stride(0), A.stride(1), *sg_strides),
             dict(BLOCK_D=bd, BLOCK_N=cfg.block_n, CHUNK=cfg.chunk, HAS_DBIAS=delta_bias is not None,
                  SOFTPLUS=bool(delta_softplus)),
-            cfg.fwd_warps, NUM_STAGES,
+            cfg.fwd_warps, NUM_STAGES, MAXNREG,
         ))
     launches.append(KernelLaunch(
         _chunked_scan_fwd_kernel, (blocks, batch, segs),
@@ -169,7 +169,7 @@ def _prepare_bwd(
             (delta, A, Cg, z if z is not None else u, delta_bias if delta_bias is not None else u, dout,
              seg_decay, seg_g, *dims, *u_strides, *bc_strides, A.stride(0), A.stride(1), *sg_strides),
             dict(common, HAS_Z=z is not None, HAS_DBIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus)),
-            cfg.bwd_warps, NUM_STAGES,
+            cfg.bwd_warps, NUM_STAGES, MAXNREG,
         ))
     launches.append(KernelLaunch(
         _chunked_scan_bwd_kernel, (blocks, batch, segs),

@@ -120,6 +120,18 @@ def test_bench_point_runs_both_implementations_in_the_interpreter(monkeypatch: p
                                            "fwd_bwd_v1_over_chunked": 4.0}]
 
 
+def test_plain_reverse_check_runs_in_the_interpreter() -> None:
+    """make gpu-check's check of the plain reverse-scan combine, on CPU through the interpreter (whose
+    operand order the plain combine assumes): both combines match the reference there."""
+    from triton_interp import fast_interpreter_scan
+
+    with fast_interpreter_scan():
+        rows = bench_scan.check_plain_reverse(lengths=(20,), device="cpu", shape=(1, 2, 2), chunk=8, block_d=2)
+    assert [(r["dtype"], r["L"]) for r in rows] == [("float32", 20), ("bfloat16", 20)]
+    for r in rows:
+        assert r["plain"]["matches"] and r["position_ordered"]["matches"], r
+
+
 def test_summary_before_after_goals_and_status() -> None:
     device = {"name": "NVIDIA H100 80GB HBM3"}
     tests = {"returncode": 0, "failures": 0, "errors": 0,

@@ -30,7 +30,7 @@ LOCK := requirements/lock.txt
 LOCK_VENV ?= .venv-lock
 LATEST_VENV ?= .venv-latest
 
-.PHONY: venv install lock test-latest schemas demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check
+.PHONY: venv install lock test-latest schemas demo test test-slurm lint bench clean triton36-env triton36-report kernel-report gpu-src gpu-check gpu-wheels
 
 $(PY):
 	@$(PYTHON) -m venv $(VENV)
@@ -159,10 +159,12 @@ triton36-report: triton36-env
 
 # `make gpu-check` on a GPU machine: the machine's own python, torch and triton (no downloads, no
 # install): the package is laid out under build/gpu-src with symlinks and put on PYTHONPATH. Runs
-# pytest -m gpu, bench_scan and bench_model on CUDA; writes $(GPU_CHECK_OUT).
+# pytest -m gpu, bench_scan and bench_model_gpu on CUDA (both Triton scans, v1 and chunked) and
+# trains through the CLI on 64k-1 Mb windows, inside GPU_CHECK_BUDGET seconds; writes $(GPU_CHECK_OUT).
 GPU_PYTHON ?= python3
 GPU_SRC := build/gpu-src
 GPU_CHECK_OUT ?= gpu_check.json
+GPU_CHECK_BUDGET ?= 450
 
 gpu-src:
 	rm -rf $(GPU_SRC) && mkdir -p $(GPU_SRC)/genomamba
@@ -171,4 +173,17 @@ gpu-src:
 	ln -s $(CURDIR)/configs $(GPU_SRC)/genomamba/configs
 
 gpu-check: gpu-src
-	cd $(GPU_SRC) && PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) $(CURDIR)/benchmarks/gpu_check.py --out $(abspath $(GPU_CHECK_OUT))
+	cd $(GPU_SRC) && PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) $(CURDIR)/benchmarks/gpu_check.py \
+	    --out $(abspath $(GPU_CHECK_OUT)) --budget-s $(GPU_CHECK_BUDGET)
+
+# Pure-Python wheels (Python 3.12) of what `genomamba train` needs beyond a GPU image's torch /
+# triton / Lightning stack, into .whl/ (git-ignored): carry .whl/ to the GPU machine and
+# gpu-check unpacks them onto PYTHONPATH for its CLI training step. Needs pip and the network here.
+GPU_WHEELS ?= .whl
+GPU_WHEEL_SPECS ?= hydra-core==1.3.8 omegaconf==2.3.1 pyfaidx==0.9.2.2
+
+gpu-wheels: $(PY)
+	mkdir -p $(GPU_WHEELS)
+	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation py \
+	    -d $(GPU_WHEELS) $(GPU_WHEEL_SPECS)
+	$(PIP) wheel -q --no-deps -w $(GPU_WHEELS) antlr4-python3-runtime==4.9.3

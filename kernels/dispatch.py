@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 
 import torch
@@ -21,17 +21,38 @@ from genomamba.errors import KernelInputError
 BACKENDS = ("auto", "triton", "cpu", "reference")
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
+#: Which Triton implementation backend "triton" (and "auto" on CUDA) runs, read at each call:
+#: "v1" (``triton_scan``: per-state tiles, 32-64-step chunks) or "chunked"
+#: (``triton_scan_chunked``: 1,024-step chunks, states looped inside the chunk). "v1" stays the
+#: default until the chunked kernels have passed ``pytest -m gpu`` on a GPU; then v1 goes.
+TRITON_SCAN_ENV = "GENOMAMBA_TRITON_SCAN"
+TRITON_SCAN_IMPLS = {"v1": ("triton_scan", "selective_scan_triton"),
+                     "chunked": ("triton_scan_chunked", "selective_scan_chunked")}
+DEFAULT_TRITON_SCAN = "v1"
 
-@lru_cache(maxsize=1)
-def _triton_module() -> ModuleType | None:
-    """``genomamba.kernels.triton_scan`` if triton imports here, else None (cached)."""
+
+def triton_scan_impl() -> str:
+    """The Triton implementation selected by ``GENOMAMBA_TRITON_SCAN`` (default ``v1``)."""
+    value = os.environ.get(TRITON_SCAN_ENV, "").strip().lower() or DEFAULT_TRITON_SCAN
+    if value not in TRITON_SCAN_IMPLS:
+        raise KernelInputError(
+            f"selective_scan: {TRITON_SCAN_ENV}={os.environ[TRITON_SCAN_ENV]!r} is not a Triton scan "
+            f"implementation; set it to one of {sorted(TRITON_SCAN_IMPLS)} or unset it."
+        )
+    return value
+
+
+@cache
+def _triton_module(impl: str = DEFAULT_TRITON_SCAN) -> ModuleType | None:
+    """The Triton scan module of ``impl`` if triton imports here, else None (cached)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        from genomamba.kernels import triton_scan
+        import importlib
+
+        return importlib.import_module(f"genomamba.kernels.{TRITON_SCAN_IMPLS[impl][0]}")
     except ImportError:
         return None
-    return triton_scan
 
 
 def _triton_interpreting() -> bool:
@@ -126,7 +147,8 @@ def selective_scan(
         u, delta, z: (batch, d, L).  A: (d, n).  B, C: (batch, n, L) or (batch, g, n, L).
         D, delta_bias: (d,).  initial_state: (batch, d, n).
         backend: "auto" (Triton on CUDA when triton imports, numba on CPU), "triton" (CUDA, or CPU
-            under TRITON_INTERPRET=1), "cpu", or "reference".
+            under TRITON_INTERPRET=1), "cpu", or "reference". Which Triton kernels run is set by
+            the environment variable ``GENOMAMBA_TRITON_SCAN`` (``v1``, the default, or ``chunked``).
 
     Returns:
         out (batch, d, L) in u.dtype, plus the last state (batch, d, n) in fp32 (fp64 for fp64
@@ -154,7 +176,8 @@ def selective_scan(
 
         return selective_scan_cpu(*args)
     # backend == "triton"
-    module = _triton_module()
+    impl = triton_scan_impl()
+    module = _triton_module(impl)
     if module is None:
         raise KernelInputError(
             "selective_scan: backend='triton' but triton cannot be imported on this platform; "
@@ -170,7 +193,7 @@ def selective_scan(
             "selective_scan: the Triton kernel computes in float32; for float64 inputs use "
             "backend='cpu' (on CPU) or backend='reference'."
         )
-    return module.selective_scan_triton(*args)
+    return getattr(module, TRITON_SCAN_IMPLS[impl][1])(*args)
 
 
 def causal_conv_silu(x: Tensor, weight: Tensor, bias: Tensor | None = None, prev: Tensor | None = None) -> Tensor:

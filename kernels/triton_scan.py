@@ -15,6 +15,7 @@ The algorithm is described in :mod:`genomamba.kernels.triton_scan_kernels`.
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -36,22 +37,34 @@ class KernelLaunch:
     """One kernel launch, fully assembled: what the launcher runs and what the AOT report compiles.
 
     ``args`` are the positional runtime arguments (tensors and ints), ``constexprs`` the
-    ``tl.constexpr`` keyword arguments; ``grid`` is (batch, channel blocks).
+    ``tl.constexpr`` keyword arguments; ``grid`` is (batch, channel blocks) for these kernels and
+    (channel blocks, batch, segments) for the chunked ones. ``num_stages`` / ``maxnreg`` None:
+    triton's default (``maxnreg``: the register cap handed to ptxas).
     """
 
     kernel: Any
-    grid: tuple[int, int]
+    grid: tuple[int, ...]
     args: tuple
     constexprs: dict[str, int | bool]
     num_warps: int
+    num_stages: int | None = None
+    maxnreg: int | None = None
 
     @property
     def programs(self) -> int:
-        return self.grid[0] * self.grid[1]
+        return math.prod(self.grid)
 
     def run(self, device: torch.device) -> None:
         with torch.cuda.device(device) if device.type == "cuda" else nullcontext():
-            self.kernel[self.grid](*self.args, **self.constexprs, num_warps=self.num_warps)
+            self.kernel[self.grid](*self.args, **self.constexprs, **self.options())
+
+    def options(self) -> dict[str, int]:
+        """Compile options beside the constexprs: num_warps, and num_stages / maxnreg where set."""
+        opts = {"num_warps": self.num_warps}
+        for name in ("num_stages", "maxnreg"):
+            if getattr(self, name) is not None:
+                opts[name] = getattr(self, name)
+        return opts
 
 
 def _prepare_fwd(

@@ -56,3 +56,4 @@ def assert_close_scaled(got: torch.Tensor, ref: torch.Tensor, *, rtol: float, at
     torch.testing.assert_close(
         got.detach().to(ref.dtype), ref.detach(), rtol=rtol, atol=atol * scale, msg=lambda m: f"{name}: {m}"
     )
+

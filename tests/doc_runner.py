@@ -118,13 +118,20 @@ class DocRunner:
         self.log_dir = log_dir
         self.env = env
         self.count = 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-            cwd=log_dir,
-        )
+        self.server_log = log_dir / "server.err"
+        with open(self.server_log, "w") as server_err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=server_err,
+                text=True, env=env, cwd=log_dir,
+            )
         ready = self.proc.stdout.readline()
         if not ready:
-            raise RuntimeError("the doc runner's server did not start (its imports failed; see stderr)")
+            raise RuntimeError(f"the doc runner's server did not start:\n{self.server_output()[-3000:]}")
+
+    def server_output(self) -> str:
+        """What the server printed while importing the apps: import-time output, which a command
+        started afresh would print itself and a forked child does not."""
+        return self.server_log.read_text(errors="replace")
 
     def run(self, kind: str, argv: list[str], cwd: Path, *, code: str = "", timeout: int = 600) -> Result:
         self.count += 1

@@ -345,4 +345,5 @@ def test_doc_shell_commands_run(sandbox: Path, runner: DocRunner) -> None:
             assert_quiet(proc.stdout + proc.stderr, cmd.text)
         ran += 1
     assert ran >= 15
+    assert_quiet(runner.server_output(), "importing genomamba's command-line apps")
     assert_outputs_ignored(sandbox, before)

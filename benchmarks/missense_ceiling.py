@@ -2,7 +2,7 @@
 SNVs (prints one JSON document; an accuracy report, not a timed test).
 
 Issue 13 asks for a zero-shot missense-vs-synonymous AUROC of at least 0.60, and our models'
-LLRs stay below 0.5. The hypothesis in the README is that the frame alone cannot get there: a
+LLRs stay below 0.5. The hypothesis (docs/benchmarks/variants.md) is that the frame alone cannot get there: a
 synonymous change at a third position usually swaps a preferred codon for a rarer one. The
 ``codon_usage`` reference of ``genomamba variant-benchmark`` shows it for codon usage without
 context. This script gives the frame-given scorers their sequence context too, the most a model

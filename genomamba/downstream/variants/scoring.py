@@ -42,7 +42,7 @@ Scores (higher = the model finds the ALT allele more plausible than REF; negativ
   the larger kept. Distances between REF and ALT embeddings are zero-shot scores in Dalla-Torre
   et al. 2024 (Nature Methods 22:287, "Nucleotide Transformer"); the maximum over positions and
   strands is our choice, made on the uniform sample of the E. coli gene benchmark and checked on
-  the Klebsiella one (README, Benchmarks). For causal models it comes from the passes that give
+  the Klebsiella one (docs/benchmarks/variants.md). For causal models it comes from the passes that give
   the LLR; masked models run the unmasked windows once more. ``nan`` for indels and multi-base
   substitutions, whose windows do not align position by position.
 * ``influence`` (causal models, substitutions only; a third zero-shot score, larger = more
@@ -54,7 +54,7 @@ Scores (higher = the model finds the ALT allele more plausible than REF; negativ
   2024.07.27.605418, "Nucleotide dependency analysis of DNA language models reveals genomic
   functional elements"); the KL summed over the positions after the variant is our choice, made
   on the E. coli gene benchmark with ``ecoli536-hybrid-d256`` and checked on the Klebsiella one.
-  How much it gains over the LLR depends on the model and the class (README, Benchmarks): compare
+  How much it gains over the LLR depends on the model and the class (docs/benchmarks/variants.md): compare
   both with ``variant-benchmark``. It comes from the passes that give the LLR. ``nan`` for masked models (their unmasked outputs see the
   base they predict) and for indels and multi-base substitutions.
 

@@ -848,7 +848,7 @@ ROWS: list[Row] = [
         2, lambda c: "--out-dir", _intact),
     Row("make-relative-track --relative is a protein FASTA", "cli",
         lambda c: ["make-relative-track", "--fasta", str(_fasta(c.tmp / "g.fa", {"chr1": SEQ})), "--relative",
-                   str(_relative_protein(c)), "--out", str(c.tmp / "t.fa")], 2, lambda c: "not a nucleotide FASTA",
+                   str(_relative_protein(c)), "--out", str(c.tmp / "t.fa")], 2, lambda c: "a protein FASTA?",
         _only("g.fa", "prot.fa")),
     Row("make-relative-track with nothing aligned", "cli",
         lambda c: ["make-relative-track", "--fasta", str(_fasta(c.tmp / "g.fa", {"chr1": SEQ})), "--relative",

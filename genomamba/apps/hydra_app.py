@@ -134,14 +134,19 @@ def run_app(
     script: str, hydra_main: Callable[[], None],
 ) -> int:
     """Run the ``@hydra.main`` app ``hydra_main`` (module file ``script``) with ``argv`` inside
-    :func:`prepared_run`; returns the exit code. Hydra's own flags (``--help``, ``--cfg``, ``-m``
+    :func:`prepared_run`; returns the exit code (2, with one line on stderr, when the preflight
+    refuses the run). Hydra's own flags (``--help``, ``--cfg``, ``-m``
     ...) go straight to Hydra, except ``--help``, which :func:`app_help` answers faster."""
     if wants_help(argv):
         return app_help(command, argv, compose)
     if any(a.startswith("-") for a in argv):
         return _exit_code(script, hydra_main, argv)
-    with prepared_run(command, lambda: compose(argv), check):
-        return _exit_code(script, hydra_main, argv)
+    try:
+        with prepared_run(command, lambda: compose(argv), check):
+            return _exit_code(script, hydra_main, argv)
+    except GenomambaError as e:  # from the preflight: nothing written
+        print(f"genomamba: error: {e}", file=sys.stderr)
+        return 2
 
 
 def _exit_code(script: str, hydra_main: Callable[[], None], argv: Sequence[str]) -> int:

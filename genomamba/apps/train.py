@@ -75,6 +75,20 @@ def check_training(cfg: DictConfig) -> None:
     resolve_ckpt_path(cfg.ckpt_path, run_dir)
 
 
+def preflight(overrides: Sequence[str]) -> str | None:
+    """``genomamba train``'s checks of ``overrides`` (:func:`check_training`) without running it,
+    as a workflow's dry run makes them: the one-line message of the first problem, or None."""
+    from genomamba.apps.hydra_app import config_errors
+    from genomamba.training.compose import compose_config
+
+    try:
+        with config_errors("train"):
+            check_training(compose_config(list(overrides)))
+    except GenomambaError as e:
+        return str(e)
+    return None
+
+
 def run(argv: Sequence[str]) -> int:
     """``genomamba train [overrides]``: the preflight, then the app, with the run directory held;
     returns the exit code (GenomambaError from the preflight: the dispatcher prints it, exit 2)."""

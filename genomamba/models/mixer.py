@@ -263,8 +263,11 @@ class MambaMixer(nn.Module):
         if h0 is not None and self.n_complex:
             h0 = self._enter_frame(h0)
         if checkpoints is not None:
-            y, states = self._scan_pieces(xc, delta, A, B, C, z, h0, checkpoints)
-            return self.out_proj(y.transpose(1, 2).to(x.dtype)), MambaTimeline(xcat, states, k)
+            y, states = self._scan_pieces(xc, delta, A, B, C, z, h0, checkpoints, delta_bias)
+            if prev is None:
+                prev = xs.new_zeros(xs.shape[0], k, self.d_inner)
+            conv_inputs = torch.cat([prev, xs], dim=1)  # (B, k + L, d_inner): inference only
+            return self.out_proj(y.transpose(1, 2).to(x.dtype)), MambaTimeline(conv_inputs, states, k)
         y, last = selective_scan(
             xc.transpose(1, 2),
             delta.to(xc.dtype).transpose(1, 2),
@@ -297,11 +300,13 @@ class MambaMixer(nn.Module):
 
     def _scan_pieces(
         self, xc: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, z: Tensor, h0: Tensor | None,
-        checkpoints: Sequence[int],
+        checkpoints: Sequence[int], delta_bias: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """The scan of :meth:`forward` run in pieces ending at ``checkpoints`` (strictly increasing,
         in 0..L), each starting from the last one's state: y (B, d_inner, L) and the states h after
-        each checkpoint (B, P, d_inner, scan_states), rotated out of the periodic states' frame."""
+        each checkpoint (B, P, d_inner, scan_states), rotated out of the periodic states' frame.
+        ``delta`` is before its bias and softplus when ``delta_bias`` (d_inner,) is given (the CPU
+        path, where the scan applies them)."""
         L = xc.shape[1]
         ys, states = [], []
         start, h = 0, h0
@@ -316,7 +321,8 @@ class MambaMixer(nn.Module):
             y, h = selective_scan(
                 xc[:, piece].transpose(1, 2), delta[:, piece].to(xc.dtype).transpose(1, 2), A,
                 B[:, piece].transpose(1, 2), C[:, piece].transpose(1, 2), D=self.D.float(),
-                z=z[:, piece].to(xc.dtype).transpose(1, 2), return_last_state=True, initial_state=h,
+                z=z[:, piece].to(xc.dtype).transpose(1, 2), delta_bias=delta_bias,
+                delta_softplus=delta_bias is not None, return_last_state=True, initial_state=h,
             )
             ys.append(y)
             if len(states) < len(stops):

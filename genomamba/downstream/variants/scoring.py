@@ -70,8 +70,8 @@ import csv
 import io
 import math
 import os
-from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 

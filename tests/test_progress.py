@@ -90,8 +90,8 @@ def test_score_variants_on_a_terminal_shows_a_bar_with_an_eta(score_variants_arg
     assert proc.wait(timeout=60) == 0
     screen = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
     assert "scoring variants" in screen and "ETA" in screen, screen[-2000:]
-    assert re.search(r"\d+/160 windows", screen), screen[-2000:]  # 40 SNVs x REF/ALT x 2 strands
-    assert re.search(r"wrote 40 rows to .* \(ok: 40\) in \d+\.\ds", screen), screen[-2000:]
+    assert re.search(r"\d+/80 variant strands", screen), screen[-2000:]  # 40 SNVs x 2 strands (tiled method)
+    assert re.search(r"wrote 40 rows to .* \(ok: 40; tiled method\) in \d+\.\ds", screen), screen[-2000:]
 
 
 def test_score_variants_on_a_pipe_prints_no_bar_only_the_closing_line(score_variants_args: list[str]) -> None:
@@ -101,4 +101,4 @@ def test_score_variants_on_a_pipe_prints_no_bar_only_the_closing_line(score_vari
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     line = lines[0]
-    assert re.fullmatch(r"wrote 40 rows to .*scores\.tsv \(ok: 40\) in \d+\.\ds", line), line
+    assert re.fullmatch(r"wrote 40 rows to .*scores\.tsv \(ok: 40; tiled method\) in \d+\.\ds", line), line

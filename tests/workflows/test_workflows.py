@@ -385,7 +385,7 @@ def test_unknown_nested_key(tiny_model: Path, tmp_path: Path) -> None:
 # slip (an unquoted comma in a flow mapping makes its tail a key of its own).
 _SCHEMA_KEYWORDS = {"type", "description", "minLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                     "enum", "items", "minItems", "uniqueItems", "oneOf", "properties", "additionalProperties",
-                    "minProperties", "required", "pattern", "default"}
+                    "minProperties", "propertyNames", "required", "pattern", "default"}
 
 
 @pytest.mark.parametrize("workflow", ["species_classification", "variant_effect", "pretrain"])

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -42,7 +41,7 @@ from genomamba.downstream.variants.scoring import (
 from genomamba.downstream.variants.vcf import Variant, validate_variants
 from genomamba.errors import ConfigError, ContigError
 from genomamba.models import GenomambaLM
-from genomamba.outputs import atomic_write_bytes, atomic_write_text
+from genomamba.outputs import atomic_write_bytes, atomic_write_text, json_text, write_json
 
 __all__ = [
     "SUMMARIES",
@@ -124,7 +123,7 @@ class PartialResults:
 
     def __init__(self, folder: Path, key: dict[str, Any]) -> None:
         self.folder = folder
-        text = json.dumps(key, sort_keys=True)
+        text = json_text(key, indent=None, sort_keys=True)
         if folder.is_dir() and (not (folder / "key.json").is_file() or (folder / "key.json").read_text() != text):
             shutil.rmtree(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -290,5 +289,5 @@ def write_outputs(
     summary = {**meta, "region": str(region), "n_snvs": len(rows),
                "n_scored": int(sum(r["status"] == "ok" for r in rows)),
                "files": [p.name for p in paths] + ["run.json"]}
-    paths.append(atomic_write_text(out_dir / "run.json", json.dumps(summary, indent=2) + "\n", option="--out-dir"))
+    paths.append(write_json(out_dir / "run.json", summary, option="--out-dir"))
     return paths

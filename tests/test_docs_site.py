@@ -5,6 +5,7 @@ between pages, a page missing from the navigation, a docstring the reference can
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def test_docs_site_builds_strict(tmp_path: Path) -> None:
     mkdocs = Path(sys.executable).parent / "mkdocs"
     assert mkdocs.exists(), "mkdocs is not installed: pip install -e '.[docs]' (mkdocs-material, mkdocstrings[python])"
+    # As in a fresh clone: no copy of the sources left by an earlier build (the hook makes it; a
+    # first build once failed to collect genomamba.kernels because the copy came too late).
+    shutil.rmtree(REPO_ROOT / "build" / "docs-src", ignore_errors=True)
     proc = subprocess.run(
         [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},

@@ -23,13 +23,15 @@ RESULTS = ROOT / "benchmarks" / "results"
 API_SRC = ROOT / "build" / "docs-src"
 
 
-def on_config(config):
+def on_startup(command, dirty):  # noqa: ARG001 (MkDocs' hook signature)
+    """Lay out the copy before any plugin reads its config: mkdocstrings' handler keeps only the
+    ``paths`` that exist when it is set up, which is before this hook's ``on_config`` would run
+    (a fresh clone's first build then could not collect ``genomamba.kernels``)."""
     package = API_SRC / "genomamba"
     shutil.rmtree(API_SRC, ignore_errors=True)
     python_only = shutil.ignore_patterns("__pycache__", "pretrained", "*.yaml", "*.md")
     shutil.copytree(ROOT / "genomamba", package, ignore=python_only)
     shutil.copytree(ROOT / "kernels", package / "kernels", ignore=python_only)
-    return config
 
 
 def on_files(files: Files, config) -> Files:

@@ -52,7 +52,7 @@ def main() -> None:
     p.add_argument("--region-bp", type=int, default=200, help="mutagenesis region length (full: 10000)")
     p.add_argument("--region-start", type=int, default=4_700_001, help="1-based start of the mutagenesis region")
     p.add_argument("--window", type=int, default=512)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None, help="default: score_variants' own (8 tiled on CPU, else 64)")
     p.add_argument("--repeats", type=int, default=2, help="interleaved window/tiled repeats per model")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")

@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="score window W in bp, as score-variants --window (default 512)")
     p.add_argument("--method", choices=("auto", "tiled", "window"), default="auto",
                    help="auto (default): tiled for causal models, window for bidirectional / RC models; see docs/mutagenesis.md")
-    p.add_argument("--batch-size", type=int, default=64, help="ALT runs (or windows) per forward pass (default 64)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="ALT runs (or windows) per forward pass (default: 8 for the tiled method on CPU, else 64)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--no-genes", action="store_true", help="draw no gene track (skips the Prodigal gene calls)")
     return p
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genomamba.progress import progress as progress_bar
 
     # Everything that can be refused is checked before anything is written.
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.window < 2:
         raise ConfigError(f"--window must be >= 2 bp, got {args.window}")

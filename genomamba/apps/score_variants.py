@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(centred windows, as published before); bidirectional / RC models always use window")
     p.add_argument("--track", default=None,
                    help="the reference's relative track (make-relative-track), for models trained with model.relative_track=true")
-    p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="ALT runs (tiled method) or windows per forward pass (default: 8 for the tiled method on CPU, else 64)")
     p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--labels", default=None,
                    help="TSV with chrom, pos, ref, alt, label (0/1): report AUROC/AUPRC of the scores against it")
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genomamba.outputs import check_output_path
 
     try:  # argument and file errors answer before torch is imported (seconds)
-        if args.batch_size < 1:
+        if args.batch_size is not None and args.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
         if args.window < 2:
             raise ConfigError(f"--window must be >= 2 bp, got {args.window}")

@@ -164,7 +164,7 @@ def model_fingerprint(model: GenomambaLM) -> str:
 
 
 def saturation_mutagenesis(
-    model: GenomambaLM, genome: GenomeFile, region: Region, window: int = 512, batch_size: int = 64,
+    model: GenomambaLM, genome: GenomeFile, region: Region, window: int = 512, batch_size: int | None = None,
     track: GenomeFile | None = None, method: str = "auto", partial: PartialResults | None = None,
     progress: Callable[[int], None] | None = None, tiles_per_block: int = 8,
 ) -> list[dict[str, Any]]:
@@ -173,6 +173,7 @@ def saturation_mutagenesis(
     order then ALT A, C, G, T (N and other non-ACGT bases have none).
 
     Args:
+        batch_size: as in ``score_variants`` (None: 8 ALT runs on CPU, 64 on CUDA).
         partial: keep and reuse each block's scores there (resume).
         progress: called with the number of SNVs finished, as they finish (reused blocks at once).
         tiles_per_block: window-length tiles per block (one resumable unit).

@@ -100,18 +100,6 @@ def _demo_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_train(argv: Sequence[str]) -> int:
-    from genomamba.apps.hydra_app import app_help, wants_help
-
-    if wants_help(argv):
-        from genomamba.training.compose import compose_config
-
-        return app_help("train", argv, compose_config)
-    from genomamba.apps.train import run
-
-    return run(argv)
-
-
 def _run_evaluate(argv: Sequence[str]) -> int:
     ns = _evaluate_parser().parse_args(argv)  # before the imports: --help is instant
     from genomamba.apps.args import fasta_arg, model_arg
@@ -157,7 +145,7 @@ def _module_main(module: str) -> Callable[[Sequence[str]], int]:
 # The commands, each imported only when run: `genomamba --help` and every command's `--help` and
 # argument errors answer before torch is imported. A new command is one line here and one in _USAGE.
 _COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
-    "train": _run_train,
+    "train": lambda argv: importlib.import_module("genomamba.apps.train").run(argv),  # --help: run_app
     "finetune": _module_main("genomamba.apps.finetune"),
     "evaluate": _run_evaluate,
     "score-variants": _module_main("genomamba.apps.score_variants"),

@@ -51,13 +51,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_label_table(path: str) -> list[dict[str, Any]]:
-    """The rows of ``--labels``, read before anything else: a labelled-variant TSV (errors name ``--labels``)."""
-    from genomamba.downstream.variants.labels import read_labelled_variants
-
-    return read_labelled_variants(path, option="--labels")
-
-
 def _check_label_chroms(path: str, rows: list[dict[str, Any]], genome: GenomeFile) -> None:
     """Every chrom of ``--labels`` is a record of ``--fasta`` (an accession alias is fine)."""
     for chrom in dict.fromkeys(str(r["chrom"]) for r in rows):
@@ -100,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``genomamba score-variants``: returns 0 on success, 2 on a user error (one line on stderr)."""
     args = _parser().parse_args(argv)  # before the heavy imports (torch): --help answers at once
     from genomamba.apps.args import fasta_arg, input_file, model_arg
+    from genomamba.downstream.variants.labels import read_labelled_variants
     from genomamba.outputs import check_output_path
 
     try:  # argument and file errors answer before torch is imported (seconds)
@@ -113,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_file(args.vcf, "--vcf", "VCF", VCFError, "pass an existing .vcf or .vcf.gz")
         check_output_path(args.out, option="--out", inputs={
             "--vcf": args.vcf, "--fasta": args.fasta, "--labels": args.labels, "--track": args.track, "--model": args.model})
-        table = None if args.labels is None else _read_label_table(args.labels)
+        table = None if args.labels is None else read_labelled_variants(args.labels, option="--labels")
     except GenomambaError as e:
         print(f"genomamba: error: {e}", file=sys.stderr)
         return 2
